@@ -1,0 +1,67 @@
+// Crash-safe file writes: temp file in the same folder, fsync, rename over the
+// target, fsync the folder. A reader sees the old file or the new one, never a
+// torn one, and a crash never leaves the target half-written.
+
+import { randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { toJsonFile } from "./json.js";
+
+/** Mode of state files under the queue. */
+export const STATE_FILE_MODE = 0o600;
+/** Mode of folders under the queue. */
+export const STATE_DIR_MODE = 0o700;
+
+/** Create a folder (and parents) and make it 0700, best effort. */
+export async function ensureDir(dir: string, mode: number = STATE_DIR_MODE): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode });
+  await fs.chmod(dir, mode).catch(() => undefined);
+}
+
+/** fsync a folder so a rename inside it survives a power loss; ignored where unsupported. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, "r");
+    await handle.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename is still atomic.
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+export interface AtomicWriteOptions {
+  /** @default 0o600 */
+  mode?: number | null;
+}
+
+/** Atomically replace `target` with `data`. */
+export async function writeFileAtomic(target: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  const mode = options.mode === undefined ? STATE_FILE_MODE : options.mode;
+  const dir = path.dirname(target);
+  const tmp = path.join(dir, `.${path.basename(target)}.${randomBytes(8).toString("hex")}.tmp`);
+  const handle = await fs.open(tmp, "wx", mode ?? 0o666);
+  try {
+    await handle.writeFile(data);
+    if (mode !== null) await handle.chmod(mode).catch(() => undefined);
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true });
+    throw error;
+  }
+  await handle.close();
+  try {
+    await fs.rename(tmp, target);
+  } catch (error) {
+    await fs.rm(tmp, { force: true });
+    throw error;
+  }
+  await fsyncDir(dir);
+}
+
+/** Atomically write `value` as a Python-style JSON file (indent 2, sorted keys, newline), mode 0600. */
+export async function writeJsonAtomic(target: string, value: unknown): Promise<void> {
+  await writeFileAtomic(target, toJsonFile(value));
+}

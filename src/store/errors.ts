@@ -1,0 +1,67 @@
+// The few error classes of the store. Messages are PROTOCOL.md §5's, verbatim
+// where the spec gives them, because scripts and prompts match on them.
+
+export type StoreErrorCode =
+  | "invalid_task_id"
+  | "unknown_task"
+  | "invalid_state"
+  | "lease_held"
+  | "token_mismatch"
+  | "request_changed"
+  | "invalid_input"
+  | "corrupt_file";
+
+/** Base class: every store failure a user can cause or fix. */
+export class StoreError extends Error {
+  override name = "StoreError";
+  readonly code: StoreErrorCode;
+  readonly taskId: string | undefined;
+
+  constructor(code: StoreErrorCode, message: string, options: { taskId?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.taskId = options.taskId;
+  }
+}
+
+export class InvalidTaskIdError extends StoreError {
+  override name = "InvalidTaskIdError";
+  constructor(taskId: string) {
+    super("invalid_task_id", `invalid task_id: ${JSON.stringify(taskId)} (expected letters, digits, '.', '_' or '-', starting with a letter or digit, without '..')`, { taskId });
+  }
+}
+
+export class UnknownTaskError extends StoreError {
+  override name = "UnknownTaskError";
+  constructor(taskId: string) {
+    super("unknown_task", `unknown task: ${taskId}`, { taskId });
+  }
+}
+
+/** A transition refused by the state machine (terminal task, live lease, wrong token...). */
+export class TransitionError extends StoreError {
+  override name = "TransitionError";
+}
+
+/** Bad input to create/respond: paths outside workspace_root, missing files, bad verdicts. */
+export class ValidationError extends StoreError {
+  override name = "ValidationError";
+  constructor(message: string, options: { taskId?: string; cause?: unknown } = {}) {
+    super("invalid_input", message, options);
+  }
+}
+
+/** A task.json or response.json on disk that is not valid JSON of the expected shape. */
+export class CorruptFileError extends StoreError {
+  override name = "CorruptFileError";
+  readonly file: string;
+  constructor(file: string, detail: string, options: { taskId?: string; cause?: unknown } = {}) {
+    super("corrupt_file", `corrupt file ${file}: ${detail}`, options);
+    this.file = file;
+  }
+}
+
+/** Wraps a thrown non-Error so callers can rely on `.message`. */
+export function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}

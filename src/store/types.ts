@@ -1,0 +1,198 @@
+// The queue's data model and the Store interface every front end (CLI, HTTP
+// server, dispatcher) talks to. Field names are the on-disk JSON keys of
+// PROTOCOL.md §4–6: they are snake_case on purpose and must not be renamed.
+
+export type TaskState = "queued" | "claimed" | "completed" | "failed";
+export const TASK_STATES: readonly TaskState[] = ["queued", "claimed", "completed", "failed"];
+export type TerminalState = "completed" | "failed";
+
+export type Verdict = "accept" | "accept-with-follow-ups" | "needs-revision";
+export const VERDICTS: readonly Verdict[] = ["accept", "accept-with-follow-ups", "needs-revision"];
+
+export interface SupportingPath {
+  path: string;
+  sha256: string;
+}
+
+/** task.json. Unknown keys written by other implementations are kept on rewrite. */
+export interface Task {
+  id: string;
+  workspace_id: string;
+  correlation_id: string;
+  source_agent: string;
+  lane: string;
+  workspace_root: string;
+  worktree_path: string | null;
+  expected_branch: string | null;
+  request_path: string;
+  request_sha256: string;
+  supporting_paths: SupportingPath[];
+  response_path: string;
+  prompt: string | null;
+  metadata: Record<string, unknown>;
+  state: TaskState;
+  created_at: string;
+  updated_at: string;
+  claim_owner: string | null;
+  claim_token: string | null;
+  lease_expires_at: string | null;
+  claimed_at: string | null;
+  completed_at: string | null;
+  failed_at: string | null;
+  failure_reason: string | null;
+  [unknownKey: string]: unknown;
+}
+
+/** response.json */
+export interface TaskResponse {
+  task_id: string;
+  reviewer: string;
+  status: TerminalState;
+  body: string;
+  reviewed_request_sha256: string | null;
+  request_changed_before_response: boolean;
+  follow_up_required: boolean;
+  verdict: Verdict | null;
+  blocking_count: number;
+  nonblocking_count: number;
+  metadata: Record<string, unknown>;
+  created_at: string;
+  [unknownKey: string]: unknown;
+}
+
+/** One line of events.jsonl. */
+export interface TaskEvent {
+  created_at: string;
+  type: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export interface CreateTaskInput {
+  workspace_id: string;
+  correlation_id: string;
+  lane: string;
+  workspace_root: string;
+  /** Must lie inside workspace_root and exist; its sha256 is recorded. */
+  request_path: string;
+  /** Must lie inside workspace_root. */
+  response_path: string;
+  source_agent?: string;
+  worktree_path?: string | null;
+  expected_branch?: string | null;
+  prompt?: string | null;
+  /** Each must lie inside workspace_root and exist. */
+  supporting_paths?: Array<string | { path: string }>;
+  metadata?: Record<string, unknown>;
+}
+
+export interface ClaimInput {
+  owner: string;
+  /** @default 7200 */
+  leaseSeconds?: number;
+}
+
+export interface RenewInput {
+  claimToken: string;
+  /** @default 7200 */
+  leaseSeconds?: number;
+}
+
+export interface ReleaseInput {
+  claimToken: string;
+  reason?: string | null;
+}
+
+export interface RespondInput {
+  body: string;
+  /** Required when the task is claimed. */
+  claimToken?: string | null;
+  /** @default "worker" */
+  reviewer?: string;
+  /** @default "completed" */
+  status?: TerminalState;
+  followUpRequired?: boolean;
+  verdict?: Verdict | null;
+  blockingCount?: number;
+  nonblockingCount?: number;
+  /** When given, must equal the task's request_sha256. */
+  expectSha256?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+export interface RespondResult {
+  task: Task;
+  response: TaskResponse;
+}
+
+export interface EventInput {
+  type: string;
+  message?: string;
+  data?: Record<string, unknown>;
+}
+
+export interface ListOptions {
+  lane?: string;
+  activeOnly?: boolean;
+}
+
+export interface AvailableOptions {
+  /** Lanes to look at; all lanes when omitted. */
+  lanes?: readonly string[];
+  /** Extra filter (e.g. vendor); a task it rejects is skipped, never blocks later ones. */
+  accept?: (task: Task) => boolean;
+  /** @default new Date() */
+  now?: Date;
+}
+
+export interface WaitOptions {
+  /** Give up after this many ms; undefined waits until the signal aborts. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** A task file the scanner could not read or parse (logged and skipped, never fatal). */
+export interface ScanProblem {
+  taskId: string;
+  file: string;
+  message: string;
+}
+
+/**
+ * The queue. Every mutation holds the queue's flock; reads that change nothing
+ * (get, getResponse, readEvents) take no lock because every write is an
+ * atomic rename. Scans (list, next, available) hold the lock like Python's.
+ */
+export interface Store {
+  /** Absolute queue root (holds `lock`, `tasks/`, `indexes/`). */
+  readonly root: string;
+
+  create(input: CreateTaskInput): Promise<Task>;
+  /** Throws UnknownTaskError / InvalidTaskIdError. */
+  get(taskId: string): Promise<Task>;
+  list(options?: ListOptions): Promise<Task[]>;
+  /** The oldest queued or lease-expired task of the lane, or null. */
+  next(lane: string, options?: Omit<AvailableOptions, "lanes">): Promise<Task | null>;
+  /** Every queued or lease-expired task of the lanes that `accept` takes, oldest first. */
+  available(options?: AvailableOptions): Promise<Task[]>;
+  /** Tasks whose task.json could not be parsed in the latest scan. */
+  problems(): ScanProblem[];
+
+  claim(taskId: string, input: ClaimInput): Promise<Task>;
+  renew(taskId: string, input: RenewInput): Promise<Task>;
+  release(taskId: string, input: ReleaseInput): Promise<Task>;
+  respond(taskId: string, input: RespondInput): Promise<RespondResult>;
+
+  appendEvent(taskId: string, event: EventInput): Promise<TaskEvent>;
+  readEvents(taskId: string): Promise<TaskEvent[]>;
+
+  /** response.json, or null while there is none. */
+  getResponse(taskId: string): Promise<TaskResponse | null>;
+  /** Resolves with the response as soon as response.json exists; null on timeout. */
+  waitForResponse(taskId: string, options?: WaitOptions): Promise<TaskResponse | null>;
+  /** Writes the response body to the task's response_path (inside workspace_root); returns the path. */
+  writeResponseOutput(task: Task, response: TaskResponse): Promise<string>;
+
+  /** Releases watchers and caches. Idempotent. */
+  close(): Promise<void>;
+}
