@@ -158,6 +158,22 @@ export interface ScanProblem {
   message: string;
 }
 
+/** Wake-ups on queue changes, so waiters sleep instead of polling hard. */
+export interface ChangeNotifier {
+  /** Increases on every observed change; read it before looking, pass it to wait. */
+  readonly generation: number;
+  /**
+   * Resolve at the first change after `since` (immediately if one already
+   * happened), after `timeoutMs`, or when `signal` aborts.
+   */
+  wait(timeoutMs: number, since: number, signal?: AbortSignal): Promise<void>;
+  /** Watch exactly these task folders (beside the tasks folder itself). */
+  track(taskDirs: Iterable<string>): void;
+  /** Count a change made by this process (no need to wait for the event). */
+  bump(): void;
+  close(): Promise<void>;
+}
+
 /**
  * The queue. Every mutation holds the queue's flock; reads that change nothing
  * (get, getResponse, readEvents) take no lock because every write is an
@@ -192,6 +208,12 @@ export interface Store {
   waitForResponse(taskId: string, options?: WaitOptions): Promise<TaskResponse | null>;
   /** Writes the response body to the task's response_path (inside workspace_root); returns the path. */
   writeResponseOutput(task: Task, response: TaskResponse): Promise<string>;
+
+  /**
+   * The shared change notifier, started on first use. Scans keep it watching
+   * every live task, so a waiter wakes on new tasks, claims, releases and responses.
+   */
+  changes(): Promise<ChangeNotifier>;
 
   /** Releases watchers and caches. Idempotent. */
   close(): Promise<void>;

@@ -1,0 +1,61 @@
+// claim: take a queued task, or a claimed one whose lease ran out, under a new
+// random token. The request file must still hash to what was submitted.
+
+import { randomBytes } from "node:crypto";
+import { addEvent, isTerminal, leaseExpired, loadTask, locked, saveTask, sha256File, type StoreContext } from "./context.js";
+import { TransitionError, ValidationError } from "./errors.js";
+import { settleFromResponse } from "./respond.js";
+import { isoFromDate } from "./time.js";
+import type { ClaimInput, Task } from "./types.js";
+
+/** @default 7200 s, PROTOCOL.md §5 */
+export const DEFAULT_LEASE_SECONDS = 7200;
+
+export function checkLeaseSeconds(value: unknown): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new ValidationError(`Expected \`lease_seconds\` to be a number > 0, got \`${String(value)}\` (${typeof value})`);
+  }
+  return value;
+}
+
+export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput): Promise<Task> {
+  const leaseSeconds = checkLeaseSeconds(input.leaseSeconds ?? DEFAULT_LEASE_SECONDS);
+  const owner = input.owner;
+  if (typeof owner !== "string" || owner === "") throw new ValidationError("owner is required and must be a non-empty string");
+  return locked(ctx, async () => {
+    const loaded = await loadTask(ctx, taskId);
+    const task = (await settleFromResponse(ctx, loaded)) ?? loaded;
+    const now = ctx.now();
+    if (isTerminal(task)) {
+      throw new TransitionError("invalid_state", `cannot claim ${taskId}; task is ${task.state}`, { taskId });
+    }
+    if (task.state === "claimed" && !leaseExpired(task, now)) {
+      throw new TransitionError("lease_held", `cannot claim ${taskId}; active lease held by ${task.claim_owner ?? "unknown"}`, { taskId });
+    }
+    const current = await sha256File(task.request_path);
+    if (current === null) {
+      throw new TransitionError("request_changed", `request source is missing for ${taskId}: ${task.request_path}; restore it or resubmit the task`, { taskId });
+    }
+    if (current !== task.request_sha256) {
+      throw new TransitionError(
+        "request_changed",
+        `request hash mismatch for ${taskId}: submitted ${task.request_sha256}, now ${current} (${task.request_path} changed after submit; resubmit the task)`,
+        { taskId },
+      );
+    }
+    const stamp = ctx.stamp();
+    const claimed: Task = {
+      ...task,
+      state: "claimed",
+      claim_owner: owner,
+      claim_token: randomBytes(16).toString("hex"),
+      claimed_at: stamp,
+      lease_expires_at: isoFromDate(new Date(now.getTime() + leaseSeconds * 1000)),
+      updated_at: stamp,
+    };
+    await saveTask(ctx, claimed);
+    await addEvent(ctx, taskId, { type: "claimed", message: `claimed by ${owner}`, data: { owner } });
+    ctx.onWrite(taskId);
+    return claimed;
+  });
+}

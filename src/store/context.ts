@@ -1,0 +1,70 @@
+// What every transition needs: the queue's paths, its lock, and the rules for
+// reading, writing and checking a task, in one place.
+
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { writeJsonAtomic } from "./atomic.js";
+import { appendEventLine } from "./events.js";
+import type { QueuePaths } from "./layout.js";
+import { withLock } from "./lock.js";
+import { readTaskFile } from "./records.js";
+import { parseIso } from "./time.js";
+import type { EventInput, Task, TaskEvent } from "./types.js";
+
+export interface StoreContext {
+  paths: QueuePaths;
+  /** Injected clock for tests. */
+  now(): Date;
+  /** The current time as a protocol timestamp (microseconds with the real clock). */
+  stamp(): string;
+  /** Called after every successful mutation (cache invalidation, local wake-ups). */
+  onWrite(taskId: string): void;
+}
+
+/** Run `body` under the queue's flock. */
+export function locked<T>(ctx: StoreContext, body: () => Promise<T>): Promise<T> {
+  return withLock(ctx.paths.lock, body);
+}
+
+export function loadTask(ctx: StoreContext, taskId: string): Promise<Task> {
+  return readTaskFile(ctx.paths.taskFile(taskId), taskId);
+}
+
+/** Atomically rewrite task.json (unknown keys included, as they were read). */
+export async function saveTask(ctx: StoreContext, task: Task): Promise<void> {
+  await writeJsonAtomic(ctx.paths.taskFile(task.id), task);
+}
+
+/** Append an event to a task; the caller holds the lock. */
+export function addEvent(ctx: StoreContext, taskId: string, event: EventInput): Promise<TaskEvent> {
+  return appendEventLine(ctx.paths.eventsFile(taskId), event);
+}
+
+/** A claimed task whose lease is missing, unreadable or in the past. */
+export function leaseExpired(task: Task, now: Date): boolean {
+  if (task.state !== "claimed") return false;
+  const expires = parseIso(task.lease_expires_at);
+  return expires === null || expires.getTime() <= now.getTime();
+}
+
+/** Queued, or claimed under an expired lease: what next/claim may take. */
+export function isClaimable(task: Task, now: Date): boolean {
+  return task.state === "queued" || leaseExpired(task, now);
+}
+
+export function isTerminal(task: Task): boolean {
+  return task.state === "completed" || task.state === "failed";
+}
+
+/** sha256 of a file's content, or null when the file is missing. */
+export async function sha256File(file: string): Promise<string | null> {
+  const hash = createHash("sha256");
+  try {
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "EISDIR" || code === "ENOTDIR") return null;
+    throw error;
+  }
+  return hash.digest("hex");
+}

@@ -1,0 +1,147 @@
+// create: validate a submission, record the request's hash, write the task
+// folder (task.json, the `created` event) and the correlation index entry.
+
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ensureDir, writeJsonAtomic } from "./atomic.js";
+import { addEvent, locked, saveTask, sha256File, type StoreContext } from "./context.js";
+import { ValidationError } from "./errors.js";
+import { assertTaskId, confine, makeTaskId } from "./layout.js";
+import { formatIdStamp, formatIso, nowMicros } from "./time.js";
+import type { CreateTaskInput, SupportingPath, Task } from "./types.js";
+
+function requireText(field: string, value: unknown): string {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new ValidationError(`${field} is required and must be a non-empty string`);
+  }
+  return value;
+}
+
+function expandHome(p: string): string {
+  return p === "~" || p.startsWith("~/") ? path.join(os.homedir(), p.slice(1)) : p;
+}
+
+/** Resolve symlinks of the longest existing prefix, so confinement cannot be escaped by a link. */
+async function realResolve(p: string): Promise<string> {
+  const abs = path.resolve(p);
+  const rest: string[] = [];
+  let current = abs;
+  for (;;) {
+    try {
+      const real = await fs.realpath(current);
+      return rest.length === 0 ? real : path.join(real, ...rest.reverse());
+    } catch {
+      const parent = path.dirname(current);
+      if (parent === current) return abs;
+      rest.push(path.basename(current));
+      current = parent;
+    }
+  }
+}
+
+async function confineReal(field: string, value: string, root: string): Promise<string> {
+  const lexical = confine(field, value, root);
+  return confine(field, await realResolve(lexical), root);
+}
+
+async function hashExisting(field: string, file: string): Promise<string> {
+  const stat = await fs.stat(file).catch(() => null);
+  if (!stat?.isFile()) throw new ValidationError(`${field} does not exist or is not a file: ${file}`);
+  const sha = await sha256File(file);
+  if (sha === null) throw new ValidationError(`${field} does not exist: ${file}`);
+  return sha;
+}
+
+/** A parent_task_id in metadata is a task id from outside: it must pass the id check. */
+function checkMetadataIds(metadata: Record<string, unknown>): void {
+  const parent = metadata.parent_task_id;
+  if (parent !== undefined && parent !== null && parent !== "") assertTaskId(parent);
+}
+
+/** Validate `input` and write a new queued task. */
+export async function createTask(ctx: StoreContext, input: CreateTaskInput): Promise<Task> {
+  const workspaceId = requireText("workspace_id", input.workspace_id);
+  const correlationId = requireText("correlation_id", input.correlation_id);
+  const lane = requireText("lane", input.lane);
+  const rootInput = requireText("workspace_root", input.workspace_root);
+  requireText("request_path", input.request_path);
+  requireText("response_path", input.response_path);
+  const metadata = input.metadata ?? {};
+  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
+    throw new ValidationError("metadata must be a mapping (an object of key: value)");
+  }
+  checkMetadataIds(metadata);
+
+  const rootStat = await fs.stat(path.resolve(expandHome(rootInput))).catch(() => null);
+  if (!rootStat?.isDirectory()) throw new ValidationError(`workspace_root is not a folder: ${path.resolve(expandHome(rootInput))}`);
+  const workspaceRoot = await fs.realpath(path.resolve(expandHome(rootInput)));
+
+  const requestPath = await confineReal("request_path", expandHome(input.request_path), workspaceRoot);
+  const responsePath = await confineReal("response_path", expandHome(input.response_path), workspaceRoot);
+  const requestSha = await hashExisting("request_path", requestPath);
+  const supporting: SupportingPath[] = [];
+  for (const entry of input.supporting_paths ?? []) {
+    const raw = typeof entry === "string" ? entry : entry?.path;
+    if (typeof raw !== "string" || raw === "") throw new ValidationError("supporting_paths entries must be paths or {path: ...}");
+    const file = await confineReal("supporting_paths", expandHome(raw), workspaceRoot);
+    supporting.push({ path: file, sha256: await hashExisting("supporting_paths", file) });
+  }
+  const worktree = input.worktree_path ? path.resolve(workspaceRoot, expandHome(input.worktree_path)) : null;
+
+  return locked(ctx, async () => {
+    await ensureDir(ctx.paths.tasks);
+    // The id embeds the microsecond; if another writer took the same one, move on a microsecond.
+    let micros = nowMicros();
+    let id = makeTaskId(formatIdStamp(micros), correlationId, requestSha);
+    for (;;) {
+      try {
+        await fs.mkdir(ctx.paths.taskDir(id), { mode: 0o700 });
+        await fs.chmod(ctx.paths.taskDir(id), 0o700).catch(() => undefined);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+        micros = nowMicros();
+        id = makeTaskId(formatIdStamp(micros), correlationId, requestSha);
+      }
+    }
+    const createdAt = formatIso(micros);
+    const task: Task = {
+      id,
+      workspace_id: workspaceId,
+      correlation_id: correlationId,
+      source_agent: input.source_agent ?? "orchestrator",
+      lane,
+      workspace_root: workspaceRoot,
+      worktree_path: worktree,
+      expected_branch: input.expected_branch ?? null,
+      request_path: requestPath,
+      request_sha256: requestSha,
+      supporting_paths: supporting,
+      response_path: responsePath,
+      prompt: input.prompt ?? null,
+      metadata: { ...metadata },
+      state: "queued",
+      created_at: createdAt,
+      updated_at: createdAt,
+      claim_owner: null,
+      claim_token: null,
+      lease_expires_at: null,
+      claimed_at: null,
+      completed_at: null,
+      failed_at: null,
+      failure_reason: null,
+    };
+    await saveTask(ctx, task);
+    await addEvent(ctx, id, { type: "created", message: `task created on lane ${lane}`, data: { lane } });
+    await ensureDir(ctx.paths.correlations);
+    await writeJsonAtomic(ctx.paths.correlationFile(workspaceId, correlationId), {
+      workspace_id: workspaceId,
+      correlation_id: correlationId,
+      task_id: id,
+      updated_at: createdAt,
+    });
+    ctx.onWrite(id);
+    return task;
+  });
+}

@@ -1,0 +1,64 @@
+// events.jsonl: one JSON object a line, appended under the queue lock and
+// fsynced. Readers skip a torn or corrupt line instead of failing, because a
+// writer may have crashed mid-append.
+
+import { promises as fs } from "node:fs";
+import { toJsonLine } from "./json.js";
+import { isoNow } from "./time.js";
+import type { EventInput, TaskEvent } from "./types.js";
+
+/** Append one event; the caller holds the queue lock. */
+export async function appendEventLine(file: string, input: EventInput, createdAt: string = isoNow()): Promise<TaskEvent> {
+  const event: TaskEvent = {
+    created_at: createdAt,
+    type: input.type,
+    message: input.message ?? "",
+    data: input.data ?? {},
+  };
+  const handle = await fs.open(file, "a+", 0o600);
+  try {
+    // A previous writer may have died mid-line; start on a fresh line so this
+    // event is never glued to the torn one.
+    const { size } = await handle.stat();
+    let prefix = "";
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) prefix = "\n";
+    }
+    await handle.write(`${prefix}${toJsonLine(event)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return event;
+}
+
+/** Every well-formed event of a task, oldest first; [] when there is no file. */
+export async function readEventLines(file: string): Promise<TaskEvent[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+  const events: TaskEvent[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      const value = JSON.parse(line) as Partial<TaskEvent>;
+      if (value && typeof value === "object" && typeof value.type === "string") {
+        events.push({
+          created_at: String(value.created_at ?? ""),
+          type: value.type,
+          message: typeof value.message === "string" ? value.message : "",
+          data: value.data && typeof value.data === "object" ? value.data : {},
+        });
+      }
+    } catch {
+      // torn or corrupt line: skipped by design
+    }
+  }
+  return events;
+}

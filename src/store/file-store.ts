@@ -1,0 +1,186 @@
+// FileStore: the Store interface over a queue folder, wiring the transitions,
+// the scanner and the change notifier. Holds no state of its own beyond caches.
+
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { ensureDir, writeFileAtomic } from "./atomic.js";
+import { createChangeNotifier } from "./changes.js";
+import { claimTask } from "./claim.js";
+import { addEvent, isClaimable, isTerminal, loadTask, locked, type StoreContext } from "./context.js";
+import { createTask } from "./create.js";
+import { TransitionError } from "./errors.js";
+import { readEventLines } from "./events.js";
+import { assertTaskId, isInside, queuePaths } from "./layout.js";
+import { readResponseFile } from "./records.js";
+import { releaseTask } from "./release.js";
+import { renewTask } from "./renew.js";
+import { respondTask } from "./respond.js";
+import { createScanner } from "./scan.js";
+import { isoFromDate, isoNow } from "./time.js";
+import type { AvailableOptions, ChangeNotifier, ListOptions, ScanProblem, Store, Task, TaskEvent, TaskResponse, WaitOptions } from "./types.js";
+
+export interface OpenStoreOptions {
+  /** Injected clock (tests). @default () => new Date() */
+  now?: () => Date;
+  /**
+   * Safety-poll interval of waitForResponse when no file-system event arrives.
+   * @default 2000
+   */
+  pollMs?: number;
+}
+
+/** The Store of a queue folder. */
+export type FileStore = Store;
+
+/** Open the queue at `root` (created on first write). */
+export function openStore(root: string, options: OpenStoreOptions = {}): FileStore {
+  const paths = queuePaths(root);
+  const pollMs = options.pollMs ?? 2000;
+  const scanner = createScanner(paths.tasks);
+  let lastProblems: ScanProblem[] = [];
+  let notifier: Promise<ChangeNotifier> | undefined;
+  let closed: Promise<void> | undefined;
+  let rootReady: Promise<void> | undefined;
+
+  const ctx: StoreContext = {
+    paths,
+    now: options.now ?? (() => new Date()),
+    stamp: options.now ? () => isoFromDate((options.now as () => Date)()) : isoNow,
+    onWrite: () => {
+      void notifier?.then((n) => n.bump(), () => undefined);
+    },
+  };
+
+  const ensureRoot = (): Promise<void> => {
+    rootReady ??= ensureDir(paths.root).then(() => ensureDir(paths.tasks));
+    return rootReady;
+  };
+
+  const withQueue = async <T>(body: () => Promise<T>): Promise<T> => {
+    await ensureRoot();
+    return body();
+  };
+
+  const changes = (): Promise<ChangeNotifier> => {
+    notifier ??= ensureRoot().then(() => createChangeNotifier(paths.tasks));
+    return notifier;
+  };
+
+  /** Scan under the lock; keeps the notifier watching every live task. */
+  async function scanAll(): Promise<Task[]> {
+    await ensureRoot();
+    const { tasks, problems } = await locked(ctx, () => scanner.scan());
+    lastProblems = problems;
+    if (notifier) {
+      const live = tasks.filter((t) => !isTerminal(t)).map((t) => paths.taskDir(t.id));
+      void notifier.then((n) => n.track(live), () => undefined);
+    }
+    return tasks;
+  }
+
+  const byAge = (tasks: Task[]): Task[] => {
+    const keyed = tasks.map((t) => [scanner.order(t), t] as const);
+    keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return keyed.map(([, t]) => t);
+  };
+
+  async function available(opts: AvailableOptions = {}): Promise<Task[]> {
+    const now = opts.now ?? ctx.now();
+    const lanes = opts.lanes ? new Set(opts.lanes) : null;
+    const tasks = await scanAll();
+    return byAge(tasks.filter((t) => (!lanes || lanes.has(t.lane)) && isClaimable(t, now) && (!opts.accept || opts.accept(t))));
+  }
+
+  async function getResponse(taskId: string): Promise<TaskResponse | null> {
+    assertTaskId(taskId);
+    return readResponseFile(paths.responseFile(taskId), taskId);
+  }
+
+  async function waitForResponse(taskId: string, opts: WaitOptions = {}): Promise<TaskResponse | null> {
+    assertTaskId(taskId);
+    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+    const n = await changes();
+    n.track([paths.taskDir(taskId)]);
+    for (;;) {
+      const since = n.generation;
+      const response = await getResponse(taskId);
+      if (response) return response;
+      const task = await loadTask(ctx, taskId);
+      if (task.state === "failed") {
+        throw new TransitionError("invalid_state", `task ${taskId} failed without a response: ${task.failure_reason ?? "no reason recorded"}`, { taskId });
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || opts.signal?.aborted) return null;
+      await n.wait(Math.min(pollMs, left), since, opts.signal);
+    }
+  }
+
+  async function writeResponseOutput(task: Task, response: TaskResponse): Promise<string> {
+    const target = path.resolve(task.workspace_root, task.response_path);
+    const root = await fs.realpath(task.workspace_root).catch(() => path.resolve(task.workspace_root));
+    if (!isInside(root, target)) {
+      throw new TransitionError("invalid_input", `response_path is outside workspace_root: ${target} (task ${task.id})`, { taskId: task.id });
+    }
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    const parentReal = await fs.realpath(path.dirname(target));
+    if (!isInside(root, parentReal)) {
+      throw new TransitionError("invalid_input", `response_path is outside workspace_root: ${target} resolves to ${parentReal} (task ${task.id})`, { taskId: task.id });
+    }
+    await writeFileAtomic(target, response.body, { mode: null });
+    return target;
+  }
+
+  const store: FileStore = {
+    root: paths.root,
+    create: (input) => withQueue(() => createTask(ctx, input)),
+    get: async (taskId) => {
+      assertTaskId(taskId);
+      return loadTask(ctx, taskId);
+    },
+    async list(opts: ListOptions = {}) {
+      const tasks = await scanAll();
+      return byAge(tasks.filter((t) => (!opts.lane || t.lane === opts.lane) && (!opts.activeOnly || !isTerminal(t))));
+    },
+    async next(lane, opts = {}) {
+      const [first] = await available({ ...opts, lanes: [lane] });
+      return first ?? null;
+    },
+    available,
+    problems: () => [...lastProblems],
+    claim: (taskId, input) => withQueue(() => claimTask(ctx, taskId, input)),
+    renew: (taskId, input) => withQueue(() => renewTask(ctx, taskId, input)),
+    release: (taskId, input) => withQueue(() => releaseTask(ctx, taskId, input)),
+    respond: (taskId, input) => withQueue(() => respondTask(ctx, taskId, input)),
+    async appendEvent(taskId, event): Promise<TaskEvent> {
+      assertTaskId(taskId);
+      if (typeof event?.type !== "string" || event.type === "") {
+        throw new TransitionError("invalid_input", "event type is required and must be a non-empty string", { taskId });
+      }
+      return withQueue(() =>
+        locked(ctx, async () => {
+          await loadTask(ctx, taskId);
+          const written = await addEvent(ctx, taskId, event);
+          ctx.onWrite(taskId);
+          return written;
+        }),
+      );
+    },
+    async readEvents(taskId) {
+      assertTaskId(taskId);
+      return readEventLines(paths.eventsFile(taskId));
+    },
+    getResponse,
+    waitForResponse,
+    writeResponseOutput,
+    changes,
+    close() {
+      closed ??= (async () => {
+        const n = await notifier?.catch(() => undefined);
+        await n?.close();
+        scanner.clear();
+      })();
+      return closed;
+    },
+  };
+  return store;
+}

@@ -1,0 +1,11 @@
+// The store's public surface.
+export { openStore, type FileStore, type OpenStoreOptions } from "./file-store.js";
+export * from "./types.js";
+export * from "./errors.js";
+export { DEFAULT_LEASE_SECONDS } from "./claim.js";
+export { assertTaskId, isValidTaskId, isInside, slug, queuePaths, TASK_ID_PATTERN, type QueuePaths } from "./layout.js";
+export { isClaimable, isTerminal, leaseExpired } from "./context.js";
+export { formatIso, isoNow, isoFromDate, parseIso } from "./time.js";
+export { toJsonFile, toJsonLine, toPythonJson } from "./json.js";
+export { ensureDir, writeFileAtomic, writeJsonAtomic } from "./atomic.js";
+export { withLock } from "./lock.js";

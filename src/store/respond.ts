@@ -1,0 +1,123 @@
+// respond: write response.json and finish the task (completed or failed).
+// response.json is written before task.json: if a writer dies between the two,
+// the response is not lost and the next writer to touch the task finishes the
+// transition from it (see settleFromResponse).
+
+import { writeJsonAtomic } from "./atomic.js";
+import { addEvent, isTerminal, loadTask, locked, saveTask, sha256File, type StoreContext } from "./context.js";
+import { TransitionError, ValidationError } from "./errors.js";
+import { readResponseFile } from "./records.js";
+import { VERDICTS, type RespondInput, type RespondResult, type Task, type TaskResponse, type Verdict } from "./types.js";
+
+function count(field: string, value: unknown): number {
+  const n = value ?? 0;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
+    throw new ValidationError(`Expected \`${field}\` to be a whole number >= 0, got \`${String(value)}\` (${typeof value})`);
+  }
+  return n;
+}
+
+function terminalError(task: Task): TransitionError {
+  return task.state === "completed"
+    ? new TransitionError("invalid_state", `task is already completed: ${task.id}`, { taskId: task.id })
+    : new TransitionError("invalid_state", `task is failed: ${task.id}`, { taskId: task.id });
+}
+
+/** The task as it must be once `response` is recorded. */
+function finished(task: Task, response: TaskResponse, stamp: string): Task {
+  const failed = response.status === "failed";
+  return {
+    ...task,
+    state: failed ? "failed" : "completed",
+    updated_at: stamp,
+    completed_at: failed ? task.completed_at : stamp,
+    failed_at: failed ? stamp : task.failed_at,
+    failure_reason: failed ? response.body : null,
+  };
+}
+
+/**
+ * A non-terminal task that already has a response.json was interrupted
+ * between the two writes of respond: finish it now. Returns the finished task,
+ * or null when there was nothing to settle. The caller holds the lock.
+ */
+export async function settleFromResponse(ctx: StoreContext, task: Task): Promise<Task | null> {
+  if (isTerminal(task)) return null;
+  const response = await readResponseFile(ctx.paths.responseFile(task.id), task.id).catch(() => null);
+  if (!response || (response.status !== "completed" && response.status !== "failed")) return null;
+  const done = finished(task, response, ctx.stamp());
+  await saveTask(ctx, done);
+  ctx.onWrite(task.id);
+  return done;
+}
+
+export function respondTask(ctx: StoreContext, taskId: string, input: RespondInput): Promise<RespondResult> {
+  const status = input.status ?? "completed";
+  if (status !== "completed" && status !== "failed") {
+    throw new ValidationError(`Expected \`status\` to be completed or failed, got \`${String(status)}\``);
+  }
+  const verdict = (input.verdict ?? null) as Verdict | null;
+  if (verdict !== null && !VERDICTS.includes(verdict)) {
+    throw new ValidationError(`Expected \`verdict\` to be one of ${VERDICTS.join(", ")}, got \`${String(verdict)}\``);
+  }
+  const blocking = count("blocking_count", input.blockingCount);
+  const nonblocking = count("nonblocking_count", input.nonblockingCount);
+  if (blocking > 0 && verdict !== "needs-revision") {
+    throw new ValidationError("blocking-count > 0 requires verdict needs-revision");
+  }
+  if (typeof input.body !== "string") throw new ValidationError("body must be a string");
+  const metadata = input.metadata ?? {};
+  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
+    throw new ValidationError("metadata must be a mapping (an object of key: value)");
+  }
+
+  return locked(ctx, async () => {
+    let task = await loadTask(ctx, taskId);
+    task = (await settleFromResponse(ctx, task)) ?? task;
+    if (isTerminal(task)) throw terminalError(task);
+    if (task.state === "claimed" && (typeof input.claimToken !== "string" || input.claimToken !== task.claim_token)) {
+      throw new TransitionError("token_mismatch", "claim token does not match active lease", { taskId });
+    }
+    if (input.expectSha256 && input.expectSha256 !== task.request_sha256) {
+      throw new TransitionError(
+        "request_changed",
+        `reviewed request hash does not match task ${taskId}: task has ${task.request_sha256}, --expect-sha256 was ${input.expectSha256}`,
+        { taskId },
+      );
+    }
+    const current = await sha256File(task.request_path);
+    const changed = current !== task.request_sha256;
+    if (changed && status === "completed") {
+      throw new TransitionError(
+        "request_changed",
+        `request changed before response for ${taskId}: ${task.request_path} ${current === null ? "is missing" : `now hashes to ${current}`}; respond with --status failed or resubmit the task`,
+        { taskId },
+      );
+    }
+    const stamp = ctx.stamp();
+    const response: TaskResponse = {
+      task_id: taskId,
+      reviewer: input.reviewer ?? "worker",
+      status,
+      body: input.body,
+      reviewed_request_sha256: current,
+      request_changed_before_response: changed,
+      follow_up_required: input.followUpRequired ?? false,
+      verdict,
+      blocking_count: blocking,
+      nonblocking_count: nonblocking,
+      metadata: { ...metadata },
+      created_at: stamp,
+    };
+    await writeJsonAtomic(ctx.paths.responseFile(taskId), response);
+    const done = finished(task, response, stamp);
+    await saveTask(ctx, done);
+    await addEvent(ctx, taskId, {
+      type: "response",
+      message: `${status} response from ${response.reviewer}`,
+      data: { reviewer: response.reviewer },
+    });
+    ctx.onWrite(taskId);
+    return { task: done, response };
+  });
+}

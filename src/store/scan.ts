@@ -1,0 +1,118 @@
+// The scanner behind list/next/available. A queue may hold ten thousand
+// finished tasks and be polled every few seconds, so parsed tasks are cached:
+// a terminal task never changes again (no transition leaves completed or
+// failed), so it is never re-read; any other task is re-read only when its
+// task.json's (inode, mtime, size) changed — every writer replaces the file by
+// rename, so a rewrite always changes the inode.
+
+import type { Dirent } from "node:fs";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { isValidTaskId } from "./layout.js";
+import { normalizeTask, parseJson } from "./records.js";
+import type { ScanProblem, Task } from "./types.js";
+
+interface Entry {
+  ino: number;
+  mtimeMs: number;
+  size: number;
+  task: Task | null;
+  problem: ScanProblem | null;
+  /** created_at normalised so string order is time order, then the id. */
+  order: string;
+}
+
+export interface ScanResult {
+  /** Every readable task, in no particular order. */
+  tasks: Task[];
+  problems: ScanProblem[];
+}
+
+export interface Scanner {
+  /** Read the tasks folder; the caller holds the queue lock. */
+  scan(): Promise<ScanResult>;
+  /** Sort key: oldest first by created_at, then id. */
+  order(task: Task): string;
+  clear(): void;
+}
+
+function orderKey(task: Task): string {
+  const m = /^(.*?T\d{2}:\d{2}:\d{2})(?:\.(\d+))?/.exec(task.created_at);
+  const stamp = m ? `${m[1]}.${(m[2] ?? "").padEnd(6, "0").slice(0, 6)}` : task.created_at;
+  return `${stamp}\u0000${task.id}`;
+}
+
+function isTerminal(task: Task | null): boolean {
+  return task !== null && (task.state === "completed" || task.state === "failed");
+}
+
+export function createScanner(tasksDir: string): Scanner {
+  const cache = new Map<string, Entry>();
+
+  async function readEntry(id: string): Promise<Entry | null> {
+    const file = path.join(tasksDir, id, "task.json");
+    let stat;
+    try {
+      stat = await fs.stat(file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") {
+        cache.delete(id);
+        return { ino: 0, mtimeMs: 0, size: 0, task: null, order: "", problem: { taskId: id, file, message: "task.json is missing" } };
+      }
+      throw error;
+    }
+    const cached = cache.get(id);
+    if (cached && cached.ino === stat.ino && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached;
+    let entry: Entry;
+    try {
+      const task = normalizeTask(parseJson(await fs.readFile(file, "utf8"), file, id), file, id);
+      entry = { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, task, problem: null, order: orderKey(task) };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      entry = { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, task: null, problem: { taskId: id, file, message }, order: "" };
+    }
+    cache.set(id, entry);
+    return entry;
+  }
+
+  async function scan(): Promise<ScanResult> {
+    let dirents: Dirent[];
+    try {
+      dirents = await fs.readdir(tasksDir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return { tasks: [], problems: [] };
+      throw error;
+    }
+    const seen = new Set<string>();
+    const tasks: Task[] = [];
+    const problems: ScanProblem[] = [];
+    const toRead: string[] = [];
+    for (const dirent of dirents) {
+      const id = dirent.name;
+      if (id.startsWith(".") || !(dirent.isDirectory() || dirent.isSymbolicLink())) continue;
+      if (!isValidTaskId(id)) continue;
+      seen.add(id);
+      const cached = cache.get(id);
+      if (cached && isTerminal(cached.task)) tasks.push(cached.task as Task);
+      else toRead.push(id);
+    }
+    // Bounded parallelism: fast on a cold cache, gentle on the file descriptor table.
+    const width = 32;
+    for (let i = 0; i < toRead.length; i += width) {
+      const entries = await Promise.all(toRead.slice(i, i + width).map(readEntry));
+      for (const entry of entries) {
+        if (entry?.task) tasks.push(entry.task);
+        else if (entry?.problem) problems.push(entry.problem);
+      }
+    }
+    for (const id of cache.keys()) if (!seen.has(id)) cache.delete(id);
+    return { tasks, problems };
+  }
+
+  return {
+    scan,
+    order: (task) => cache.get(task.id)?.order ?? orderKey(task),
+    clear: () => cache.clear(),
+  };
+}
