@@ -32,6 +32,12 @@ export interface VendorConfig {
   env?: Record<string, string>;
   /** Per-task cost ceiling in USD (claude: --max-budget-usd). */
   maxCostUsd?: number;
+  /**
+   * Whether the CLI has an effort flag (claude: `--effort`, missing in older builds).
+   * When false the adapter passes none and reports `supportsEffort: false`.
+   * @default true
+   */
+  effortFlag?: boolean;
   [key: string]: unknown;
 }
 
@@ -72,11 +78,16 @@ export type Outcome =
 export interface VendorAdapter {
   /** "claude", "codex", "gemini", "command", "demo", ... */
   readonly name: string;
+  /**
+   * True when invocation() passes the task's effort to the CLI. When false or
+   * absent the supervisor puts an effort hint into the input text instead.
+   */
+  readonly supportsEffort?: boolean;
   /** Usually metadata.required_vendor in {name, "any", undefined}. */
   accepts(task: Task): boolean;
   invocation(task: Task, ctx: RunContext): Invocation;
   settle(run: ChildResult, task: Task): Outcome;
 }
 
-/** How a plugin module exposes its adapter: a default export or `createAdapter`. */
-export type AdapterFactory = (options: { config: VendorConfig }) => VendorAdapter;
+/** How a plugin module exposes its adapter: a default export or `createAdapter` (may be async). */
+export type AdapterFactory = (options: { config: VendorConfig }) => VendorAdapter | Promise<VendorAdapter>;

@@ -1,0 +1,241 @@
+// Per-vendor claim pauses, shared through the queue folder: one small JSON
+// file per vendor at <queue_root>/pauses/<vendor>.json. Every supervisor of
+// that vendor on the queue reads it before claiming, so a usage limit hit by
+// one stops them all until the reset. A broken file must never stop a
+// dispatcher: it reads as "no pause" plus a warning to log.
+
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { ensureDir, writeJsonAtomic } from "../store/atomic.js";
+import { parseIso } from "../store/time.js";
+
+/** Timings of pauses. */
+export const PAUSE_DEFAULTS = {
+  /** First backoff when a limit names no reset time. @default 60 */
+  backoffBaseSeconds: 60,
+  /** Backoffs double per consecutive pause up to this. @default 3600 */
+  backoffCapSeconds: 60 * 60,
+  /** Up to this much is added after a vendor-given reset, so supervisors do not stampede at :00. @default 60 */
+  resetJitterSeconds: 60,
+  /** A previous pause that ended longer ago than this no longer counts as consecutive. @default 7200 */
+  consecutiveWindowSeconds: 2 * 60 * 60,
+  /** No pause is longer than this, whatever a parsed reset says (a weekly limit fits). @default 691200 (8 days) */
+  maxPauseSeconds: 8 * 24 * 60 * 60,
+} as const;
+
+export type PauseTimings = { -readonly [K in keyof typeof PAUSE_DEFAULTS]: number };
+
+/** Why claiming is paused: a vendor limit, the daily cost fuse, or a person. */
+export type PauseKind = "usage-limit" | "budget" | "manual" | (string & {});
+
+/** The pause file, as written (snake_case: it lives in the queue folder). */
+export interface PauseRecord {
+  vendor: string;
+  /** ISO-8601 UTC with Z: claiming resumes at this instant. */
+  until: string;
+  reason: string;
+  kind: PauseKind;
+  set_at: string;
+  /** Owner id of the supervisor that set it. */
+  set_by: string;
+  /** 1 for a first pause, +1 for each pause that follows within consecutiveWindowSeconds. */
+  consecutive: number;
+  /** The reset time the vendor announced (before jitter), or null when it gave none. */
+  reset_at: string | null;
+}
+
+export interface PauseRead {
+  /** The active pause, or null (none, expired, or unreadable). */
+  pause: PauseRecord | null;
+  /** Set when a pause file was malformed and ignored. */
+  warning: string | null;
+}
+
+export interface SetPauseInput {
+  /** The reset time the vendor announced; null/undefined = exponential backoff. */
+  until?: Date | null;
+  reason: string;
+  kind: PauseKind;
+  /** The supervisor's owner id. */
+  owner: string;
+  /** Add jitter after `until`. @default true */
+  jitter?: boolean;
+}
+
+export interface PauseClock {
+  /** @default new Date() */
+  now?: Date;
+  /** Uniform in [0, 1). @default Math.random */
+  random?: () => number;
+  /** Overrides of PAUSE_DEFAULTS. */
+  timings?: Partial<PauseTimings>;
+}
+
+const VENDOR_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
+
+/** <queue_root>/pauses/<vendor>.json; throws on a vendor name that is no safe file name. */
+export function pausePath(queueRoot: string, vendor: string): string {
+  if (!VENDOR_NAME.test(vendor) || vendor.includes("..")) {
+    throw new Error(`invalid vendor name for a pause file: ${JSON.stringify(vendor)} (letters, digits, '.', '_' or '-')`);
+  }
+  return path.join(queueRoot, "pauses", `${vendor}.json`);
+}
+
+/** The vendor's active pause, or null when there is none or it has expired. */
+export async function readPause(queueRoot: string, vendor: string, now: Date = new Date()): Promise<PauseRead> {
+  const read = await readPauseFile(pausePath(queueRoot, vendor));
+  if (!read.pause) return read;
+  return { pause: untilOf(read.pause) > now.getTime() ? read.pause : null, warning: null };
+}
+
+/**
+ * Pauses claiming for the vendor. With `until` (a vendor's reset time in the
+ * future) the pause lasts until then plus jitter; without one it is an
+ * exponential backoff with jitter, doubling per consecutive pause up to the
+ * cap. An active pause that already lasts longer is kept: a pause is only
+ * ever extended. Returns the pause now in force.
+ */
+export async function setPause(queueRoot: string, vendor: string, input: SetPauseInput, clock: PauseClock = {}): Promise<PauseRecord> {
+  const file = pausePath(queueRoot, vendor);
+  const now = clock.now ?? new Date();
+  const random = clock.random ?? Math.random;
+  const timings: PauseTimings = { ...PAUSE_DEFAULTS, ...(clock.timings ?? {}) };
+  const previous = (await readPauseFile(file)).pause;
+
+  const recent = previous !== null && now.getTime() - untilOf(previous) <= timings.consecutiveWindowSeconds * 1000;
+  const consecutive = recent && previous ? previous.consecutive + 1 : 1;
+  const resetAt = input.until && input.until.getTime() > now.getTime() ? input.until : null;
+  let untilMs: number;
+  if (resetAt) {
+    const jitterMs = input.jitter === false ? 0 : random() * timings.resetJitterSeconds * 1000;
+    untilMs = resetAt.getTime() + jitterMs;
+  } else {
+    untilMs = now.getTime() + backoffMs(consecutive, timings, random);
+  }
+  untilMs = Math.min(untilMs, now.getTime() + timings.maxPauseSeconds * 1000);
+
+  if (previous && untilOf(previous) >= untilMs) return previous;
+  const record: PauseRecord = {
+    vendor,
+    until: isoSeconds(new Date(Math.ceil(untilMs / 1000) * 1000)),
+    reason: input.reason,
+    kind: input.kind,
+    set_at: isoSeconds(now),
+    set_by: input.owner,
+    consecutive,
+    reset_at: resetAt ? isoSeconds(resetAt) : null,
+  };
+  await ensureDir(path.dirname(file));
+  await writeJsonAtomic(file, record);
+  return record;
+}
+
+/** Backoff for the n-th consecutive pause: base·2^(n-1) capped, then "equal jitter" (half fixed, half random). */
+export function backoffMs(consecutive: number, timings: Pick<PauseTimings, "backoffBaseSeconds" | "backoffCapSeconds"> = PAUSE_DEFAULTS, random: () => number = Math.random): number {
+  const exponent = Math.max(0, Math.min(consecutive - 1, 30));
+  const full = Math.min(timings.backoffCapSeconds, timings.backoffBaseSeconds * 2 ** exponent) * 1000;
+  return Math.round(full / 2 + random() * (full / 2));
+}
+
+/**
+ * Removes the vendor's pause file. With `onlyExpired` an active pause is left
+ * alone: a supervisor whose run succeeded must not lift a limit another one
+ * has just hit. Returns true when a file was removed.
+ */
+export async function clearPause(queueRoot: string, vendor: string, options: { onlyExpired?: boolean; now?: Date } = {}): Promise<boolean> {
+  const file = pausePath(queueRoot, vendor);
+  if (options.onlyExpired) {
+    const { pause } = await readPauseFile(file);
+    if (pause && untilOf(pause) > (options.now ?? new Date()).getTime()) return false;
+  }
+  try {
+    await fs.unlink(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+}
+
+/** A pause as `status --all` shows it. */
+export interface PauseView extends PauseRecord {
+  active: boolean;
+  /** Whole seconds until it ends, 0 when expired. */
+  remaining_seconds: number;
+}
+
+/** Every pause file of the queue, active or expired, sorted by vendor; malformed ones become warnings. */
+export async function listPauses(queueRoot: string, now: Date = new Date()): Promise<{ pauses: PauseView[]; warnings: string[] }> {
+  const dir = path.join(queueRoot, "pauses");
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { pauses: [], warnings: [] };
+    throw error;
+  }
+  const pauses: PauseView[] = [];
+  const warnings: string[] = [];
+  // Temp files of an atomic write in progress start with "." and are skipped.
+  for (const name of names.filter((n) => n.endsWith(".json") && !n.startsWith(".")).sort()) {
+    const read = await readPauseFile(path.join(dir, name));
+    if (read.warning) warnings.push(read.warning);
+    if (!read.pause) continue;
+    const remainingMs = untilOf(read.pause) - now.getTime();
+    pauses.push({ ...read.pause, active: remainingMs > 0, remaining_seconds: Math.max(0, Math.ceil(remainingMs / 1000)) });
+  }
+  return { pauses, warnings };
+}
+
+/** One log line: "claude paused until 2026-11-24T06:00:00Z (in 42m 10s; usage-limit: ...)". */
+export function describePause(pause: PauseRecord, now: Date = new Date()): string {
+  const seconds = Math.max(0, Math.ceil((untilOf(pause) - now.getTime()) / 1000));
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  const left = h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s}s` : `${s}s`;
+  return `${pause.vendor} paused until ${pause.until} (in ${left}; ${pause.kind}: ${pause.reason})`;
+}
+
+/** The instant a pause ends, in ms. */
+export function untilOf(pause: PauseRecord): number {
+  return parseIso(pause.until)?.getTime() ?? 0;
+}
+
+async function readPauseFile(file: string): Promise<PauseRead> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { pause: null, warning: null };
+    return { pause: null, warning: `pause file ${file} cannot be read (${(error as Error).message}); ignoring it` };
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    return { pause: null, warning: `pause file ${file} is not valid JSON (${(error as Error).message}); ignoring it` };
+  }
+  const record = data as Partial<PauseRecord> | null;
+  if (record === null || typeof record !== "object" || Array.isArray(record) || parseIso(record.until) === null) {
+    return { pause: null, warning: `pause file ${file} has no valid "until" timestamp; ignoring it` };
+  }
+  const vendor = path.basename(file, ".json");
+  return {
+    pause: {
+      vendor: typeof record.vendor === "string" ? record.vendor : vendor,
+      until: record.until as string,
+      reason: typeof record.reason === "string" ? record.reason : "",
+      kind: typeof record.kind === "string" ? record.kind : "usage-limit",
+      set_at: typeof record.set_at === "string" ? record.set_at : "",
+      set_by: typeof record.set_by === "string" ? record.set_by : "",
+      consecutive: typeof record.consecutive === "number" && record.consecutive >= 1 ? Math.floor(record.consecutive) : 1,
+      reset_at: typeof record.reset_at === "string" ? record.reset_at : null,
+    },
+    warning: null,
+  };
+}
+
+function isoSeconds(date: Date): string {
+  return `${date.toISOString().slice(0, 19)}Z`;
+}

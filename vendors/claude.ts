@@ -1,0 +1,214 @@
+// Claude Code in headless mode: `claude -p --output-format json --model <id>
+// [--effort <level>] [--max-budget-usd <x>] <config args>` with the input on
+// stdin. The answer and its metadata come from the `result` object, which
+// `--verbose` wraps in an array of every message (VENDOR-CLIS.md).
+
+import type { Task } from "../src/store/types.js";
+import { effectiveTables, resolveEffort, resolveModel, VENDOR_DEFAULTS } from "./defaults.js";
+import { acceptsVendor, childEnv, commandLine, extraArgs } from "./invoke.js";
+import { detectLimitReply, detectUsageLimit, type LimitMatch } from "./limits.js";
+import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, str } from "./outcome.js";
+import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter, VendorConfig } from "./types.js";
+
+const NAME = "claude";
+const DEFAULTS = VENDOR_DEFAULTS.claude;
+
+export interface BuiltinAdapterOptions {
+  config?: VendorConfig;
+  /** Clock for reset times without a date. @default () => new Date() */
+  now?: () => Date;
+  /** Zone for reset clock times that name none. @default this machine's local zone */
+  timeZone?: string;
+}
+
+/** The Claude Code adapter. `config.effortFlag: false` for builds without `--effort`. */
+export function createClaudeAdapter(options: BuiltinAdapterOptions = {}): VendorAdapter {
+  const baseConfig = options.config ?? {};
+  const now = options.now ?? (() => new Date());
+  const limitOptions = () => ({ now: now(), timeZone: options.timeZone });
+
+  return {
+    name: NAME,
+    supportsEffort: baseConfig.effortFlag !== false,
+
+    accepts(task: Task): boolean {
+      return acceptsVendor(task, NAME);
+    },
+
+    invocation(task: Task, ctx: RunContext): Invocation {
+      const config = ctx.config ?? baseConfig;
+      const { file, args: lead } = commandLine(config.command, DEFAULTS.command);
+      const tables = effectiveTables(DEFAULTS, config);
+      const model = resolveModel(NAME, tables.models, task.metadata?.model_class, ctx.warn);
+      const args = [...lead, "-p", "--output-format", "json", "--model", model];
+      let effort: string | null = null;
+      const env: Record<string, string> = {};
+      if (config.effortFlag !== false) {
+        effort = resolveEffort(NAME, tables.efforts, DEFAULTS.defaultEffort, task.metadata?.effort, ctx.warn);
+        args.push("--effort", effort);
+        // The CLI lets CLAUDE_CODE_EFFORT_LEVEL override the flag: pin it so a
+        // value inherited from the supervisor's shell cannot change the task's effort.
+        env.CLAUDE_CODE_EFFORT_LEVEL = effort;
+      }
+      const maxCost = num(config.maxCostUsd);
+      if (maxCost !== undefined && maxCost > 0) args.push("--max-budget-usd", String(maxCost));
+      args.push(...extraArgs(config));
+      return { file, args, env: childEnv(env, config), input: ctx.input, cwd: ctx.cwd, model, effort };
+    },
+
+    settle(run: ChildResult): Outcome {
+      const interrupted = interruptedOutcome(NAME, run);
+      if (interrupted) return interrupted;
+      const { result, messages } = parseClaudeOutput(run.stdout);
+      if (!result) return settleWithoutResult(run, limitOptions());
+
+      const metadata = claudeMetadata(result, run);
+      const subtype = str(result.subtype) ?? "success";
+      if (result.is_error === true || subtype !== "success") {
+        return settleError(run, result, subtype, messages, metadata, limitOptions());
+      }
+      const body = typeof result.result === "string" ? result.result : "";
+      if (body.trim() === "") return failure(NAME, run, "returned an empty result", true, { metadata });
+      const limit = detectLimitReply(body, limitOptions());
+      if (limit) return usageLimit(limit, metadata);
+      return { kind: "completed", body, metadata };
+    },
+  };
+}
+
+/** The messages of `--output-format json` (object, or array with --verbose) or stream-json lines. */
+export function parseClaudeOutput(stdout: string): { result: Record<string, unknown> | undefined; messages: Record<string, unknown>[] } {
+  const messages = parseJsonMessages(stdout);
+  const result = [...messages].reverse().find((m) => m.type === "result");
+  return { result, messages };
+}
+
+function parseJsonMessages(stdout: string): Record<string, unknown>[] {
+  const text = stdout.trim();
+  if (text === "") return [];
+  const whole = tryJson(text);
+  if (whole !== undefined) return toMessages(whole);
+  // Something printed lines before the JSON: start at the first line that opens it.
+  const start = text.search(/^[[{]/m);
+  if (start > 0) {
+    const rest = tryJson(text.slice(start));
+    if (rest !== undefined) return toMessages(rest);
+  }
+  // stream-json (NDJSON), when a config asks for it.
+  return text.split(/\r?\n/).flatMap((line) => toMessages(tryJson(line.trim())));
+}
+
+function toMessages(value: unknown): Record<string, unknown>[] {
+  if (Array.isArray(value)) return value.map(obj).filter((m): m is Record<string, unknown> => m !== undefined);
+  const single = obj(value);
+  return single ? [single] : [];
+}
+
+function tryJson(text: string): unknown {
+  if (!text.startsWith("{") && !text.startsWith("[")) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Response metadata from a result object; only what the CLI reported (duration falls back to ours). */
+export function claudeMetadata(result: Record<string, unknown>, run: ChildResult): Record<string, unknown> {
+  const usage = obj(result.usage) ?? {};
+  const input = num(usage.input_tokens);
+  const cacheRead = num(usage.cache_read_input_tokens);
+  const cacheCreation = num(usage.cache_creation_input_tokens);
+  const tokensIn = input === undefined ? undefined : input + (cacheRead ?? 0) + (cacheCreation ?? 0);
+  const denials = Array.isArray(result.permission_denials) ? result.permission_denials.length : 0;
+  return compact({
+    model_used: mainModel(obj(result.modelUsage)) ?? run.invocation.model ?? undefined,
+    effort_used: run.invocation.effort ?? undefined,
+    tokens_in: tokensIn,
+    tokens_out: num(usage.output_tokens),
+    tokens_cache_read: cacheRead,
+    cost_usd: num(result.total_cost_usd) ?? num(result.cost_usd),
+    session_id: str(result.session_id),
+    num_turns: num(result.num_turns),
+    duration_ms: num(result.duration_ms) ?? run.durationMs,
+    permission_denials: denials > 0 ? denials : undefined,
+  });
+}
+
+/** The model that wrote most of the output (helpers such as haiku also show up in modelUsage). */
+function mainModel(modelUsage: Record<string, unknown> | undefined): string | undefined {
+  let best: string | undefined;
+  let bestTokens = -1;
+  for (const [model, usage] of Object.entries(modelUsage ?? {})) {
+    const tokens = num(obj(usage)?.outputTokens) ?? 0;
+    if (tokens > bestTokens) {
+      best = model;
+      bestTokens = tokens;
+    }
+  }
+  return best;
+}
+
+function usageLimit(limit: LimitMatch, metadata: Record<string, unknown>, resetAt: Date | null = limit.resetAt): Outcome {
+  return { kind: "usage-limit", message: limit.message, resetAt, metadata: { ...metadata, limit_kind: limit.kind } };
+}
+
+/** A rejected `rate_limit_event` (verbose/stream output) carries the reset as epoch seconds. */
+function rejectedRateLimitReset(messages: Record<string, unknown>[]): Date | null {
+  for (const message of [...messages].reverse()) {
+    if (message.type !== "rate_limit_event") continue;
+    const info = obj(message.rate_limit_info);
+    const resetsAt = num(info?.resetsAt);
+    if (info?.status === "rejected" && resetsAt !== undefined) return new Date(resetsAt > 1e12 ? resetsAt : resetsAt * 1000);
+  }
+  return null;
+}
+
+function settleError(
+  run: ChildResult,
+  result: Record<string, unknown>,
+  subtype: string,
+  messages: Record<string, unknown>[],
+  metadata: Record<string, unknown>,
+  limitOptions: { now: Date; timeZone: string | undefined },
+): Outcome {
+  const errors = Array.isArray(result.errors) ? result.errors.filter((e): e is string => typeof e === "string") : [];
+  const text = [str(result.result), ...errors].filter(Boolean).join("\n") || `is_error with subtype ${subtype}`;
+  const status = num(result.api_error_status);
+  const eventReset = rejectedRateLimitReset(messages);
+
+  const limit = detectUsageLimit(`${text}\n${run.stderr}`, limitOptions);
+  if (limit) return usageLimit(limit, metadata, limit.resetAt ?? eventReset);
+  if (status === 429 || status === 529 || eventReset) {
+    const kind = status === 529 ? "overloaded" : "rate-limit";
+    return usageLimit({ kind, message: text.split("\n")[0] ?? text, resetAt: eventReset }, metadata);
+  }
+  if (subtype === "error_max_budget_usd") {
+    return failure(NAME, run, `stopped at the task's cost ceiling (--max-budget-usd): ${text}`, false, { metadata });
+  }
+  if (subtype === "error_max_turns") return failure(NAME, run, `ran out of turns (--max-turns): ${text}`, false, { metadata });
+  if (status !== undefined) return failure(NAME, run, `API error ${status}: ${text}`, status >= 500, { metadata });
+  return failure(NAME, run, text, classifyErrorText(text) === "transient", { metadata });
+}
+
+function settleWithoutResult(run: ChildResult, limitOptions: { now: Date; timeZone: string | undefined }): Outcome {
+  const text = `${run.stdout}\n${run.stderr}`;
+  const limit = detectUsageLimit(text, limitOptions);
+  if (limit) return usageLimit(limit, {});
+  if (run.stdout.trim() === "" && run.stderr.trim() === "") {
+    // Exit 0 with nothing is a failure too: there is no answer to hand back.
+    return failure(NAME, run, "printed no result", true);
+  }
+  const unknownOption = /unknown option '([^']+)'/.exec(text);
+  if (unknownOption) {
+    const hint =
+      unknownOption[1] === "--effort"
+        ? "; this claude build has no --effort: set dispatch.vendors.claude.effort_flag: false"
+        : "; check dispatch.vendors.claude.args";
+    return failure(NAME, run, `rejected the option ${unknownOption[1]}${hint}`, false);
+  }
+  if (run.stdoutTruncated) return failure(NAME, run, "its output exceeded the capture limit before the result object", false);
+  const firstError = run.stderr.split(/\r?\n/).find((line) => line.trim() !== "")?.trim();
+  const message = firstError ?? "printed no JSON result object";
+  return failure(NAME, run, message, classifyErrorText(text) === "transient", { quoteStdout: true });
+}

@@ -1,0 +1,181 @@
+// OpenAI Codex non-interactive: `codex exec --json -m <model> -c
+// model_reasoning_effort="<effort>" --skip-git-repo-check <config args> -`
+// with the prompt on stdin, then closed (with a prompt argument and an open
+// pipe codex would wait for EOF forever). The answer is the last completed
+// agent message of the JSONL event stream (VENDOR-CLIS.md).
+
+import type { Task } from "../src/store/types.js";
+import type { BuiltinAdapterOptions } from "./claude.js";
+import { effectiveTables, resolveEffort, resolveModel, VENDOR_DEFAULTS } from "./defaults.js";
+import { acceptsVendor, childEnv, commandLine, extraArgs } from "./invoke.js";
+import { detectUsageLimit } from "./limits.js";
+import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, str } from "./outcome.js";
+import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter } from "./types.js";
+
+const NAME = "codex";
+const DEFAULTS = VENDOR_DEFAULTS.codex;
+/** Item types of the final answer: current spelling first, then the 2025 one. */
+const ANSWER_ITEM_TYPES = new Set(["agent_message", "assistant_message"]);
+
+/** What the event stream of one `codex exec --json` run said. */
+export interface CodexEvents {
+  threadId?: string;
+  /** Text of the last completed agent message. */
+  lastMessage?: string;
+  turnsCompleted: number;
+  tokensIn?: number;
+  tokensOut?: number;
+  tokensCached?: number;
+  /** Message of a `turn.failed` event. */
+  turnFailed?: string;
+  /** Messages of `error` events. */
+  errors: string[];
+  /** Lines that parsed as JSON events. */
+  eventCount: number;
+}
+
+/** The OpenAI Codex adapter. */
+export function createCodexAdapter(options: BuiltinAdapterOptions = {}): VendorAdapter {
+  const baseConfig = options.config ?? {};
+  const now = options.now ?? (() => new Date());
+
+  return {
+    name: NAME,
+    supportsEffort: true,
+
+    accepts(task: Task): boolean {
+      return acceptsVendor(task, NAME);
+    },
+
+    invocation(task: Task, ctx: RunContext): Invocation {
+      const config = ctx.config ?? baseConfig;
+      const { file, args: lead } = commandLine(config.command, DEFAULTS.command);
+      const tables = effectiveTables(DEFAULTS, config);
+      const model = resolveModel(NAME, tables.models, task.metadata?.model_class, ctx.warn);
+      const effort = resolveEffort(NAME, tables.efforts, DEFAULTS.defaultEffort, task.metadata?.effort, ctx.warn);
+      const args = [
+        ...lead,
+        "exec",
+        "--json",
+        "-m",
+        model,
+        // The value is TOML: quoted so codex reads a string, never a bare word.
+        "-c",
+        `model_reasoning_effort=${JSON.stringify(effort)}`,
+        "--skip-git-repo-check",
+        ...extraArgs(config),
+        // Last: `-` is the PROMPT positional, "read it from stdin".
+        "-",
+      ];
+      return { file, args, env: childEnv({}, config), input: ctx.input, cwd: ctx.cwd, model, effort };
+    },
+
+    settle(run: ChildResult): Outcome {
+      const interrupted = interruptedOutcome(NAME, run);
+      if (interrupted) return interrupted;
+      const events = parseCodexEvents(run.stdout);
+      const metadata = codexMetadata(events, run);
+      const limitOptions = { now: now(), timeZone: options.timeZone };
+
+      // A build that emits no turn.completed still answered if it exited 0 cleanly with a message.
+      const answeredQuietly = run.exitCode === 0 && events.errors.length === 0 && events.lastMessage !== undefined;
+      const succeeded = events.turnFailed === undefined && (events.turnsCompleted > 0 || answeredQuietly);
+      if (succeeded) {
+        const body = events.lastMessage ?? "";
+        // Transient `error` events (reconnects) before a completed turn do not matter.
+        if (body.trim() !== "") return { kind: "completed", body, metadata };
+        return failure(NAME, run, "the turn completed without an agent message", true, { metadata });
+      }
+
+      const reported = [events.turnFailed, ...events.errors].filter((m): m is string => Boolean(m));
+      const limit = detectUsageLimit([...reported, run.stderr, events.eventCount === 0 ? run.stdout : ""].join("\n"), limitOptions);
+      if (limit) return { kind: "usage-limit", message: limit.message, resetAt: limit.resetAt, metadata: { ...metadata, limit_kind: limit.kind } };
+
+      if (reported.length > 0) {
+        const text = [...new Set(reported)].join("\n");
+        return failure(NAME, run, text, classifyErrorText(text) === "transient", { metadata });
+      }
+      return settleWithoutEvents(run, metadata);
+    },
+  };
+}
+
+/** Reads `codex exec --json` JSONL, accepting the current and the 2025 spellings; other lines are ignored. */
+export function parseCodexEvents(stdout: string): CodexEvents {
+  const events: CodexEvents = { turnsCompleted: 0, errors: [], eventCount: 0 };
+  for (const line of stdout.split(/\r?\n/)) {
+    const trimmed = line.trim();
+    if (!trimmed.startsWith("{")) continue;
+    let event: Record<string, unknown> | undefined;
+    try {
+      event = obj(JSON.parse(trimmed));
+    } catch {
+      continue;
+    }
+    if (!event) continue;
+    events.eventCount += 1;
+    switch (event.type) {
+      case "thread.started":
+        events.threadId = str(event.thread_id) ?? events.threadId;
+        break;
+      case "item.completed": {
+        const item = obj(event.item);
+        const itemType = str(item?.type) ?? str(item?.item_type);
+        if (item && itemType && ANSWER_ITEM_TYPES.has(itemType) && typeof item.text === "string") events.lastMessage = item.text;
+        break;
+      }
+      case "turn.completed": {
+        events.turnsCompleted += 1;
+        const usage = obj(event.usage);
+        events.tokensIn = add(events.tokensIn, num(usage?.input_tokens));
+        events.tokensOut = add(events.tokensOut, num(usage?.output_tokens));
+        events.tokensCached = add(events.tokensCached, num(usage?.cached_input_tokens));
+        break;
+      }
+      case "turn.failed":
+        events.turnFailed = str(obj(event.error)?.message) ?? str(event.message) ?? "turn failed";
+        break;
+      case "error":
+        events.errors.push(str(event.message) ?? str(obj(event.error)?.message) ?? "error event without a message");
+        break;
+      default:
+        break;
+    }
+  }
+  return events;
+}
+
+function add(total: number | undefined, value: number | undefined): number | undefined {
+  return value === undefined ? total : (total ?? 0) + value;
+}
+
+function codexMetadata(events: CodexEvents, run: ChildResult): Record<string, unknown> {
+  return compact({
+    // codex reports no model in its events: the one we asked for is what ran.
+    model_used: run.invocation.model ?? undefined,
+    effort_used: run.invocation.effort ?? undefined,
+    tokens_in: events.tokensIn,
+    tokens_out: events.tokensOut,
+    tokens_cache_read: events.tokensCached,
+    session_id: events.threadId,
+    num_turns: events.turnsCompleted > 0 ? events.turnsCompleted : undefined,
+    duration_ms: run.durationMs,
+  });
+}
+
+/** No JSON events: a usage error (exit 2), a start-up error, or nothing at all. */
+function settleWithoutEvents(run: ChildResult, metadata: Record<string, unknown>): Outcome {
+  const text = `${run.stderr}\n${run.stdout}`;
+  const firstError =
+    run.stderr.split(/\r?\n/).find((line) => /^\s*(?:error|fatal)\b/i.test(line))?.trim() ??
+    run.stderr.split(/\r?\n/).find((line) => line.trim() !== "")?.trim();
+  if (run.exitCode === 2) {
+    return failure(NAME, run, `usage error: ${firstError ?? "codex rejected its arguments"}; check dispatch.vendors.codex.args`, false, { metadata });
+  }
+  if (/Not inside a trusted directory/i.test(text)) {
+    return failure(NAME, run, "refused to run outside a trusted git repository; keep --skip-git-repo-check in the invocation", false, { metadata });
+  }
+  if (run.exitCode === 0 && run.stdout.trim() === "") return failure(NAME, run, "printed no events", true, { metadata });
+  const message = firstError ?? "printed no JSON events";
+  return failure(NAME, run, message, classifyErrorText(text) === "transient", { metadata, quoteStdout: true });
+}
