@@ -1,0 +1,84 @@
+// What every command needs from the global options: the engine config (when
+// there is one), the queue, and how to print. Commands call these instead of
+// reading --config/--store themselves, so the rules live in one place.
+
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import type { EngineConfig } from "../config/handoff.js";
+import type { Store } from "../store/types.js";
+import { CliError } from "./errors.js";
+
+/** Default of `--config`, relative to the cwd (PROTOCOL.md §1). */
+export const DEFAULT_CONFIG_PATH = "handoff/handoff.yaml";
+
+export interface GlobalOptions {
+  config: string;
+  /** True when --config was given explicitly (not the default). */
+  configGiven: boolean;
+  store?: string;
+  json: boolean;
+  debug: boolean;
+}
+
+/** The global options, wherever they were written (before or after the command name). */
+export function globals(cmd: Command): GlobalOptions {
+  const all = cmd.optsWithGlobals() as { config?: string; store?: string; json?: boolean; debug?: boolean };
+  let root: Command = cmd;
+  while (root.parent) root = root.parent;
+  const source = root.getOptionValueSource("config");
+  return {
+    config: all.config ?? DEFAULT_CONFIG_PATH,
+    configGiven: source !== undefined && source !== "default",
+    store: all.store,
+    json: Boolean(all.json),
+    debug: Boolean(all.debug) || process.env.AGENT_LANES_DEBUG === "1",
+  };
+}
+
+/** Load handoff.yaml; a clear error naming the file and the fix when it is missing. */
+export async function requireConfig(cmd: Command): Promise<EngineConfig> {
+  const g = globals(cmd);
+  const { loadEngineConfig } = await import("../config/handoff.js");
+  return loadEngineConfig(g.config, { storeOverride: g.store ?? null });
+}
+
+export interface QueueContext {
+  /** null when --store was given and there is no config file. */
+  config: EngineConfig | null;
+  queueRoot: string;
+  store: Store;
+}
+
+/**
+ * The queue of this invocation: `--store` if given, else the config's
+ * queue_root. With --store and no config file (or only the default path
+ * missing), commands that need no workspace facts still work.
+ */
+export async function openQueue(cmd: Command): Promise<QueueContext> {
+  const g = globals(cmd);
+  let config: EngineConfig | null = null;
+  const configExists = existsSync(path.resolve(g.config));
+  if (configExists || !g.store || g.configGiven) config = await requireConfig(cmd);
+  const queueRoot = g.store ? path.resolve(g.store) : (config as EngineConfig).queue_root;
+  const { openStore } = await import("../store/file-store.js");
+  return { config, queueRoot, store: openStore(queueRoot) };
+}
+
+/** Print a payload: JSON (2-space indent, sorted keys) with --json, else the given text lines. */
+export async function emit(cmd: Command, payload: unknown, textLines?: string[] | (() => string[])): Promise<void> {
+  const g = globals(cmd);
+  if (g.json || textLines === undefined) {
+    const { toPythonJson } = await import("../store/json.js");
+    process.stdout.write(`${toPythonJson(payload, 2)}\n`);
+    return;
+  }
+  const lines = typeof textLines === "function" ? textLines() : textLines;
+  if (lines.length > 0) process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/** Throw a CliError for a missing required value of a flag. */
+export function requireFlag(value: unknown, flag: string, hint = ""): string {
+  if (typeof value !== "string" || value === "") throw new CliError(`missing required option ${flag}${hint ? `: ${hint}` : ""}`);
+  return value;
+}
