@@ -172,7 +172,8 @@ export async function resolveSubmit(
   }
   if (promptFile !== null) {
     promptFile = await resolveReal(promptFile);
-    prompt = await readPromptFile(promptFile, root, promptFlag, taskFile ? resolveUserPath(cwd, taskFile.path) : undefined);
+    const namedIn = promptFlag === "prompt_file" && taskFile ? resolveUserPath(cwd, taskFile.path) : undefined;
+    prompt = await readPromptFile(promptFile, root, promptFlag, namedIn);
   }
 
   const metadata: Record<string, unknown> = { ...(def?.metadata ?? {}), ...parseKeyValueFlags(flags.metadata ?? [], "--metadata") };
@@ -202,7 +203,7 @@ function required(value: string | null | undefined, flag: string, key: string): 
 }
 
 /** Read the prompt file after checking that it (symlinks followed) lies inside workspace_root. */
-async function readPromptFile(file: string, workspaceRoot: string, key: string, taskFile: string | undefined): Promise<string> {
+async function readPromptFile(file: string, workspaceRoot: string, key: string, taskFile?: string): Promise<string> {
   const where = taskFile ? ` (from task file ${taskFile})` : "";
   if (!isInside(workspaceRoot, file)) {
     throw new ConfigError(`prompt_file is outside workspace_root: ${file}${where}; workspace_root is ${workspaceRoot}`, { file: taskFile, key });

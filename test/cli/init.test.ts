@@ -7,7 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InitError, initPool, initWorkspace, POOL_VENDORS } from "../../src/cli/commands/init.js";
 import { cliEntryPath, packageRoot, renderTemplate, shellQuote, yamlScalar } from "../../src/cli/templates.js";
-import { loadEngineConfig } from "../../src/config/index.js";
+import { loadEngineConfig, parseDispatchSection } from "../../src/config/index.js";
 
 const run = promisify(execFile);
 
@@ -132,8 +132,10 @@ describe("initWorkspace", () => {
       args: ["--permission-mode", "acceptEdits"],
       command: "claude",
     });
-    expect(parsed.dispatch.vendors.claude).toHaveProperty("efforts");
-    expect(parsed.dispatch.vendors.claude).toHaveProperty("env");
+    // And the dispatch config parser takes it without a warning.
+    const { vendors, warnings } = parseDispatchSection(parsed.dispatch, path.join(result.handoff, "handoff.yaml"));
+    expect(warnings).toEqual([]);
+    expect(vendors.claude).toMatchObject({ efforts: { high: "high" }, env: { DISABLE_AUTOUPDATER: "1" }, command: "claude" });
   });
 
   it("refuses when handoff/ exists, names it, and touches nothing", async () => {

@@ -244,10 +244,14 @@ describe("resolveSubmit", () => {
     const fromFlag = await rejection(submitWith(null, { ...REQUIRED, promptFile: outside }));
     expect(fromFlag.message).toContain("prompt_file is outside workspace_root");
     expect(fromFlag.message).toContain(outside);
+    expect(fromFlag.key).toBe("--prompt-file");
+    const flagOverFile = await rejection(submitWith("lane: r\nrequest_from: a.md\nresponse_to: b.md\n", { promptFile: outside }));
+    expect(flagOverFile.message).not.toContain("from task file");
     const fromFile = await rejection(submitWith("lane: r\nrequest_from: a.md\nresponse_to: b.md\nprompt_file: ../../outside/p.md\n", {}));
     expect(fromFile.message).toContain("prompt_file is outside workspace_root");
     expect(fromFile.message).toContain(outside);
     expect(fromFile.key).toBe("prompt_file");
+    expect(fromFile.message).toContain(`from task file ${path.join(ws, "tasks/review.yaml")}`);
   });
 
   it("a prompt_file that is a symlink inside the workspace pointing outside is refused", async () => {
