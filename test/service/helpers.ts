@@ -2,12 +2,13 @@
 // dispatcher entry, fake systemctl/launchctl/journalctl on PATH, and a
 // ServiceContext wired to all of it.
 
-import { mkdtempSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { copyFileSync, mkdtempSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServiceContext } from "../../src/service/context.js";
 import type { ServiceContext } from "../../src/service/backend.js";
+import { TEMPLATE_FILES } from "../../src/service/defaults.js";
 import type { ServicePlatform } from "../../src/service/paths.js";
 
 export const FAKE_BIN = fileURLToPath(new URL("../fixtures/service/bin", import.meta.url));
@@ -16,6 +17,8 @@ export const PACKAGE_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** One test's sandbox. */
 export interface Sandbox {
   root: string;
+  /** A stand-in installed package: templates copied from the repo plus dist/src/cli/main.js. */
+  pkg: string;
   home: string;
   project: string;
   config: string;
@@ -38,12 +41,17 @@ export function createSandbox(projectName = "myproject"): Sandbox {
   const home = path.join(root, "home");
   const project = path.join(root, projectName);
   const config = path.join(project, "handoff", "handoff.yaml");
-  const cli = path.join(root, "pkg", "dist", "src", "cli", "main.js");
+  const pkg = path.join(root, "pkg");
+  const cli = path.join(pkg, "dist", "src", "cli", "main.js");
   mkdirSync(home, { recursive: true });
   mkdirSync(path.dirname(config), { recursive: true });
   mkdirSync(path.dirname(cli), { recursive: true });
   writeFileSync(config, "workspace_id: demo\n");
   writeFileSync(cli, "// stand-in dispatcher entry\n");
+  for (const template of Object.values(TEMPLATE_FILES)) {
+    mkdirSync(path.dirname(path.join(pkg, template)), { recursive: true });
+    copyFileSync(path.join(PACKAGE_ROOT, template), path.join(pkg, template));
+  }
   const callLog = path.join(root, "calls.jsonl");
   const replies = path.join(root, "replies.json");
   writeFileSync(replies, "{}");
@@ -55,6 +63,7 @@ export function createSandbox(projectName = "myproject"): Sandbox {
   };
   return {
     root,
+    pkg,
     home,
     project,
     config,
