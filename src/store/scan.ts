@@ -4,6 +4,12 @@
 // failed), so it is never re-read; any other task is re-read only when its
 // task.json's (inode, mtime, size) changed — every writer replaces the file by
 // rename, so a rewrite always changes the inode.
+//
+// The listing itself is reused while the tasks folder's (inode, mtime) is
+// unchanged. File-system clocks are coarse, so two changes can share one
+// mtime; like git's "racy" index entries, an mtime is only trusted once it is
+// older than RACY_WINDOW_MS at the moment it was read — any later change then
+// necessarily moves it.
 
 import type { Dirent } from "node:fs";
 import { promises as fs } from "node:fs";
@@ -46,8 +52,31 @@ function isTerminal(task: Task | null): boolean {
   return task !== null && (task.state === "completed" || task.state === "failed");
 }
 
+/** How old the folder's mtime must be before an unchanged mtime proves an unchanged listing. */
+const RACY_WINDOW_MS = 2000;
+
 export function createScanner(tasksDir: string): Scanner {
   const cache = new Map<string, Entry>();
+  let listing: { ino: number; mtimeMs: number; ids: string[] } | null = null;
+
+  /** Task ids in the folder, from the last listing when the folder provably did not change. */
+  async function listIds(): Promise<string[] | null> {
+    let dirStat;
+    try {
+      dirStat = await fs.stat(tasksDir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw error;
+    }
+    if (listing && listing.ino === dirStat.ino && listing.mtimeMs === dirStat.mtimeMs) return listing.ids;
+    const checkedAt = Date.now();
+    const dirents: Dirent[] = await fs.readdir(tasksDir, { withFileTypes: true });
+    const ids = dirents
+      .filter((d) => !d.name.startsWith(".") && (d.isDirectory() || d.isSymbolicLink()) && isValidTaskId(d.name))
+      .map((d) => d.name);
+    listing = dirStat.mtimeMs < checkedAt - RACY_WINDOW_MS ? { ino: dirStat.ino, mtimeMs: dirStat.mtimeMs, ids } : null;
+    return ids;
+  }
 
   async function readEntry(id: string): Promise<Entry | null> {
     const file = path.join(tasksDir, id, "task.json");
@@ -77,22 +106,13 @@ export function createScanner(tasksDir: string): Scanner {
   }
 
   async function scan(): Promise<ScanResult> {
-    let dirents: Dirent[];
-    try {
-      dirents = await fs.readdir(tasksDir, { withFileTypes: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return { tasks: [], problems: [] };
-      throw error;
-    }
-    const seen = new Set<string>();
+    const ids = await listIds();
+    if (ids === null) return { tasks: [], problems: [] };
+    const seen = new Set<string>(ids);
     const tasks: Task[] = [];
     const problems: ScanProblem[] = [];
     const toRead: string[] = [];
-    for (const dirent of dirents) {
-      const id = dirent.name;
-      if (id.startsWith(".") || !(dirent.isDirectory() || dirent.isSymbolicLink())) continue;
-      if (!isValidTaskId(id)) continue;
-      seen.add(id);
+    for (const id of ids) {
       const cached = cache.get(id);
       if (cached && isTerminal(cached.task)) tasks.push(cached.task as Task);
       else toRead.push(id);
@@ -113,6 +133,9 @@ export function createScanner(tasksDir: string): Scanner {
   return {
     scan,
     order: (task) => cache.get(task.id)?.order ?? orderKey(task),
-    clear: () => cache.clear(),
+    clear: () => {
+      cache.clear();
+      listing = null;
+    },
   };
 }

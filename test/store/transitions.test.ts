@@ -333,3 +333,22 @@ describe("waiting for a response", () => {
     await expect(ws.store.waitForResponse(task.id, { timeoutMs: 50 })).rejects.toThrow(/failed without a response: agent crashed/);
   });
 });
+
+describe("scan listing cache", () => {
+  it("an unchanged, old tasks folder is not re-listed, and a new task still shows up", async () => {
+    const { utimes } = await import("node:fs/promises");
+    const first = await ws.submit();
+    const tasksDir = path.join(ws.queue, "tasks");
+    const old = new Date(Date.now() - 60_000);
+    await utimes(tasksDir, old, old);
+    expect((await ws.store.list()).map((t) => t.id)).toEqual([first.id]);
+    // Another writer adds a task: the folder's mtime moves, so the listing is refreshed.
+    const other = openStore(ws.queue);
+    const second = await other.create({
+      workspace_id: "ws", correlation_id: "second", lane: "default", workspace_root: ws.root,
+      request_path: first.request_path, response_path: "responses/second.md",
+    });
+    await other.close();
+    expect((await ws.store.list()).map((t) => t.id)).toEqual([first.id, second.id]);
+  });
+});

@@ -1,0 +1,64 @@
+// Shared bench helpers: temp queues, finished-task fixtures, stats, tables.
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createHash } from "node:crypto";
+import { toJsonFile, toJsonLine } from "../dist/src/index.js";
+
+export function tempWorkspace(prefix = "agent-lanes-bench-") {
+  const root = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const request = path.join(root, "request.md");
+  writeFileSync(request, "bench request\n");
+  return { root, request, queue: path.join(root, "state") };
+}
+
+/**
+ * Write `count` completed task folders straight to disk in the protocol's
+ * layout (task.json, events.jsonl, response.json). Going through the store
+ * would fsync ~5 times per task; a bench only needs the queue to look like a
+ * long-lived one.
+ */
+export function writeFinishedTasks(queue, root, request, count) {
+  const sha = createHash("sha256").update("bench request\n").digest("hex");
+  const tasks = path.join(queue, "tasks");
+  mkdirSync(tasks, { recursive: true, mode: 0o700 });
+  const base = Date.UTC(2026, 0, 1);
+  for (let i = 0; i < count; i++) {
+    const stamp = new Date(base + i * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const compact = stamp.replace(/[-:]/g, "").replace("Z", "000000Z");
+    const id = `${compact}-done${i}-${sha.slice(0, 12)}`;
+    const dir = path.join(tasks, id);
+    mkdirSync(dir, { mode: 0o700 });
+    const task = {
+      id, workspace_id: "bench", correlation_id: `done${i}`, source_agent: "bench", lane: "default",
+      workspace_root: root, worktree_path: null, expected_branch: null, request_path: request, request_sha256: sha,
+      supporting_paths: [], response_path: path.join(root, "out.md"), prompt: "", metadata: {}, state: "completed",
+      created_at: stamp, updated_at: stamp, claim_owner: "bench", claim_token: "t", lease_expires_at: stamp,
+      claimed_at: stamp, completed_at: stamp, failed_at: null, failure_reason: null,
+    };
+    writeFileSync(path.join(dir, "task.json"), toJsonFile(task), { mode: 0o600 });
+    writeFileSync(path.join(dir, "events.jsonl"), `${toJsonLine({ created_at: stamp, type: "created", message: "", data: { lane: "default" } })}\n`, { mode: 0o600 });
+    writeFileSync(path.join(dir, "response.json"), toJsonFile({ task_id: id, status: "completed", body: "ok", reviewer: "bench", metadata: {} }), { mode: 0o600 });
+  }
+}
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+export function median(values) {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+export function table(title, rows) {
+  const lines = [`### ${title}`, "", "| measure | value |", "| --- | --- |"];
+  for (const [k, v] of rows) lines.push(`| ${k} | ${v} |`);
+  return lines.join("\n");
+}
+
+export function machine() {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
