@@ -122,7 +122,7 @@ export function claudeMetadata(result: Record<string, unknown>, run: ChildResult
   const tokensIn = input === undefined ? undefined : input + (cacheRead ?? 0) + (cacheCreation ?? 0);
   const denials = Array.isArray(result.permission_denials) ? result.permission_denials.length : 0;
   return compact({
-    model_used: mainModel(obj(result.modelUsage)) ?? run.invocation.model ?? undefined,
+    model_used: mainModel(obj(result.modelUsage), run.invocation.model) ?? run.invocation.model ?? undefined,
     effort_used: run.invocation.effort ?? undefined,
     tokens_in: tokensIn,
     tokens_out: num(usage.output_tokens),
@@ -135,15 +135,21 @@ export function claudeMetadata(result: Record<string, unknown>, run: ChildResult
   });
 }
 
-/** The model that wrote most of the output (helpers such as haiku also show up in modelUsage). */
-function mainModel(modelUsage: Record<string, unknown> | undefined): string | undefined {
+/**
+ * The model that did the work. modelUsage also lists helper models (a small
+ * model for titles and summaries), so: the requested id if it ran, else the
+ * one that cost most, output tokens breaking ties.
+ */
+function mainModel(modelUsage: Record<string, unknown> | undefined, requested: string | null | undefined): string | undefined {
+  const entries = Object.entries(modelUsage ?? {});
+  if (requested && entries.some(([model]) => model === requested)) return requested;
   let best: string | undefined;
-  let bestTokens = -1;
-  for (const [model, usage] of Object.entries(modelUsage ?? {})) {
-    const tokens = num(obj(usage)?.outputTokens) ?? 0;
-    if (tokens > bestTokens) {
+  let bestScore: [number, number] = [-1, -1];
+  for (const [model, usage] of entries) {
+    const score: [number, number] = [num(obj(usage)?.costUSD) ?? 0, num(obj(usage)?.outputTokens) ?? 0];
+    if (score[0] > bestScore[0] || (score[0] === bestScore[0] && score[1] > bestScore[1])) {
       best = model;
-      bestTokens = tokens;
+      bestScore = score;
     }
   }
   return best;
