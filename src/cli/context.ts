@@ -40,7 +40,18 @@ export function globals(cmd: Command): GlobalOptions {
 export async function requireConfig(cmd: Command): Promise<EngineConfig> {
   const g = globals(cmd);
   const { loadEngineConfig } = await import("../config/handoff.js");
-  return loadEngineConfig(g.config, { storeOverride: g.store ?? null });
+  try {
+    return await loadEngineConfig(g.config, { storeOverride: g.store ?? null });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (message.startsWith("config file does not exist")) {
+      const fix = g.configGiven
+        ? "check the --config path"
+        : `run 'agent-lanes init' in the workspace, run from the folder holding handoff/, or pass --config PATH`;
+      throw new CliError(`${message} (${fix})`, { cause: error });
+    }
+    throw error;
+  }
 }
 
 export interface QueueContext {
@@ -54,6 +65,7 @@ export interface QueueContext {
  * The queue of this invocation: `--store` if given, else the config's
  * queue_root. With --store and no config file (or only the default path
  * missing), commands that need no workspace facts still work.
+ * The caller closes the store (or uses withQueue).
  */
 export async function openQueue(cmd: Command): Promise<QueueContext> {
   const g = globals(cmd);
@@ -61,8 +73,18 @@ export async function openQueue(cmd: Command): Promise<QueueContext> {
   const configExists = existsSync(path.resolve(g.config));
   if (configExists || !g.store || g.configGiven) config = await requireConfig(cmd);
   const queueRoot = g.store ? path.resolve(g.store) : (config as EngineConfig).queue_root;
-  const { openStore } = await import("../store/file-store.js");
-  return { config, queueRoot, store: openStore(queueRoot) };
+  const [{ openStore }, { safetyPollMs }] = await Promise.all([import("../store/file-store.js"), import("./options.js")]);
+  return { config, queueRoot, store: openStore(queueRoot, { pollMs: safetyPollMs() }) };
+}
+
+/** Run `body` with this invocation's queue and close the store afterwards, whatever happens. */
+export async function withQueue<T>(cmd: Command, body: (queue: QueueContext) => Promise<T>): Promise<T> {
+  const queue = await openQueue(cmd);
+  try {
+    return await body(queue);
+  } finally {
+    await queue.store.close();
+  }
 }
 
 /** Print a payload: JSON (2-space indent, sorted keys) with --json, else the given text lines. */
@@ -75,6 +97,11 @@ export async function emit(cmd: Command, payload: unknown, textLines?: string[] 
   }
   const lines = typeof textLines === "function" ? textLines() : textLines;
   if (lines.length > 0) process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/** One line on stderr (warnings, heartbeats, deprecations); stdout stays for payloads. */
+export function warn(line: string): void {
+  process.stderr.write(`${line}\n`);
 }
 
 /** Throw a CliError for a missing required value of a flag. */

@@ -1,0 +1,115 @@
+// `status TASK_ID`, `status --all` (and its deprecated alias --rack) and
+// `list`: views of tasks (views.ts), the queue summary, vendor pauses and
+// unreadable task files, so nothing wrong in the queue stays invisible.
+
+import type { Command } from "commander";
+import { emit, warn, withQueue } from "../context.js";
+import { CliError } from "../errors.js";
+import { examples } from "../options.js";
+
+interface StatusOptions {
+  all?: boolean;
+  rack?: boolean;
+  lane?: string;
+  activeOnly?: boolean;
+}
+
+/** An unreadable file in the queue, as status --all reports it. */
+interface Problem {
+  task_id: string | null;
+  file: string | null;
+  message: string;
+}
+
+/** Add `status` and `list`. */
+export function registerStatusCommands(program: Command): void {
+  program
+    .command("status")
+    .argument("[task-id]", "task to show")
+    .summary("show a task, or the whole queue with --all")
+    .description("show one task with its lease, last event, paths and next action; or, with --all, every task plus a queue summary")
+    .option("--all", "every task, a summary, vendor pauses and unreadable task files")
+    .option("--rack", "deprecated alias of --all")
+    .option("--lane <lane>", "with --all: only this lane")
+    .option("--active-only", "with --all: only queued and claimed tasks")
+    .addHelpText("after", examples("agent-lanes status <task-id> --json", "agent-lanes status --all --active-only"))
+    .action(async (taskId: string | undefined, opts: StatusOptions, cmd: Command) => {
+      if (opts.rack) warn("agent-lanes: [deprecated] --rack is deprecated and will be removed; use --all");
+      const all = Boolean(opts.all || opts.rack);
+      if (all && taskId) throw new CliError("status takes a TASK_ID or --all, not both");
+      if (!all && !taskId) throw new CliError("status needs a TASK_ID, or --all for the whole queue");
+      if (taskId) return statusOne(cmd, taskId);
+      return statusAll(cmd, opts);
+    });
+
+  program
+    .command("list")
+    .description("list tasks, oldest first (text: one task id a line)")
+    .option("--lane <lane>", "only this lane")
+    .option("--active-only", "only queued and claimed tasks")
+    .addHelpText("after", examples("agent-lanes list --lane review --active-only", "agent-lanes list --json"))
+    .action(async (opts: { lane?: string; activeOnly?: boolean }, cmd: Command) => {
+      const views = await import("../views.js");
+      await withQueue(cmd, async ({ store }) => {
+        const tasks = await store.list({ lane: opts.lane, activeOnly: Boolean(opts.activeOnly) });
+        for (const problem of store.problems()) warn(`agent-lanes: warning: skipped unreadable task ${problem.taskId} (${problem.file}): ${problem.message}`);
+        const list = await views.viewsOf(store, tasks);
+        await emit(cmd, { status: "ok", tasks: list, count: list.length }, tasks.map((t) => t.id));
+      });
+    });
+}
+
+async function statusOne(cmd: Command, taskId: string): Promise<void> {
+  const views = await import("../views.js");
+  await withQueue(cmd, async ({ store }) => {
+    const view = await views.viewOf(store, await store.get(taskId));
+    await emit(cmd, { status: "ok", task: view }, () => views.viewLines(view));
+  });
+}
+
+async function statusAll(cmd: Command, opts: StatusOptions): Promise<void> {
+  const views = await import("../views.js");
+  await withQueue(cmd, async ({ store, queueRoot }) => {
+    const tasks = await store.list({ lane: opts.lane, activeOnly: Boolean(opts.activeOnly) });
+    const scanProblems = store.problems();
+    const list = await views.viewsOf(store, tasks);
+    const summary = views.summarize(list);
+    const { pauses, warnings } = await readPauses(queueRoot);
+    const problems: Problem[] = [
+      ...scanProblems.map((p) => ({ task_id: p.taskId, file: p.file, message: p.message })),
+      ...warnings.map((message) => ({ task_id: null, file: null, message })),
+    ];
+    const activePauses = pauses.filter((p) => p.active);
+    let nextAction = views.queueNextAction(summary, list, scanProblems);
+    if (activePauses.length > 0) nextAction += `; paused vendor(s): ${activePauses.map((p) => p.vendor).join(", ")} (dispatchers of them claim nothing until the pause ends)`;
+    const payload = { status: "ok", tasks: list, count: list.length, summary, next_action: nextAction, pauses, problems, queue_root: queueRoot };
+    await emit(cmd, payload, () => [
+      `queue_root=${queueRoot}`,
+      `summary: queued=${summary.queued} claimed=${summary.claimed} completed=${summary.completed} failed=${summary.failed} ` +
+        `stale_claims=${summary.stale_claims} missing_response=${summary.missing_response}`,
+      ...list.map(views.viewRow),
+      ...pauses.map((p) => `pause: ${p.description}${p.active ? "" : " (over)"}`),
+      ...problems.map((p) => `problem: ${p.file ? `${p.file}: ` : ""}${p.message}`),
+      `next_action=${nextAction}`,
+    ]);
+  });
+}
+
+interface PauseEntry {
+  vendor: string;
+  active: boolean;
+  description: string;
+  [key: string]: unknown;
+}
+
+/** Vendor pauses of the queue (supervisor/pauses.ts); never fails the status command. */
+async function readPauses(queueRoot: string): Promise<{ pauses: PauseEntry[]; warnings: string[] }> {
+  try {
+    const { listPauses, describePause } = await import("../../supervisor/pauses.js");
+    const now = new Date();
+    const { pauses, warnings } = await listPauses(queueRoot, now);
+    return { pauses: pauses.map((p) => ({ ...p, description: describePause(p, now) })), warnings };
+  } catch (error) {
+    return { pauses: [], warnings: [`cannot read vendor pauses: ${error instanceof Error ? error.message : String(error)}`] };
+  }
+}
