@@ -77,10 +77,17 @@ export function createGeminiAdapter(options: BuiltinAdapterOptions = {}): Vendor
       if (known) {
         return failure(NAME, run, `${known.meaning}: ${message}${known.hint ? `; ${known.hint}` : ""}`, known.retry, { metadata });
       }
+      if (/Unknown arguments?:|Invalid values:/.test(run.stderr)) {
+        return failure(NAME, run, `${firstLineMatching(run.stderr, /Unknown arguments?:|Argument:/) ?? message}; check dispatch.vendors.gemini.args`, false, { metadata });
+      }
       // Exit 1 (general/API error) or anything undocumented: the text decides.
       return failure(NAME, run, message, classifyErrorText(text) === "transient", { metadata, quoteStdout: !output });
     },
   };
+}
+
+function firstLineMatching(text: string, pattern: RegExp): string | undefined {
+  return text.split(/\r?\n/).find((line) => pattern.test(line))?.trim();
 }
 
 function firstLine(text: string): string | undefined {

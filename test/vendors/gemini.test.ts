@@ -129,7 +129,7 @@ describe("gemini failure classification", () => {
   it("an unknown flag is refused by yargs and fails permanently", async () => {
     const { result, outcome } = await run({}, { ...base, args: ["--reasoning-effort", "high"] });
     expect(result.stderr).toContain("Unknown argument: reasoning-effort");
-    expectFailed(outcome, false, /Unknown argument/);
+    expectFailed(outcome, false, /Unknown argument: reasoning-effort; check dispatch\.vendors\.gemini\.args/);
   });
 });
 
