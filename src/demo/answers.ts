@@ -55,12 +55,20 @@ export function answer(input: string): DemoAnswer {
   if (input.includes("DEMO-FAIL")) {
     return { kind: "fail", text: "demo agent: the input asked me to fail (DEMO-FAIL)", exitCode: 3 };
   }
+  // Earlier answers are looked for everywhere; what is asked now, only
+  // outside the thread context, so a quoted old question is not taken as new.
+  const own = withoutThreadContext(input);
   const earlier = earlierAnswers(input);
-  if (earlier.length > 0) return { kind: "thread", text: threadAnswer(head, input, earlier), exitCode: 0 };
-  if (/\breview\b/i.test(input)) return { kind: "review", text: reviewAnswer(head, input), exitCode: 0 };
-  if (input.includes("?")) return { kind: "question", text: questionAnswer(head, input), exitCode: 0 };
-  const lines = contentLines(input).length;
+  if (earlier.length > 0) return { kind: "thread", text: threadAnswer(head, own, earlier), exitCode: 0 };
+  if (/\breview\b/i.test(own)) return { kind: "review", text: reviewAnswer(head, own), exitCode: 0 };
+  if (own.includes("?")) return { kind: "question", text: questionAnswer(head, own), exitCode: 0 };
+  const lines = contentLines(own).length;
   return { kind: "note", text: `${head} note\nNoted: ${lines} line${lines === 1 ? "" : "s"} received. Nothing was asked, so there is nothing to answer.`, exitCode: 0 };
+}
+
+/** The input without the supervisor's thread context block (its marker lines as in supervisor/input.ts). */
+export function withoutThreadContext(input: string): string {
+  return input.replace(/^-{3,}\s*BEGIN THREAD CONTEXT[^\n]*\n[\s\S]*?^-{3,}\s*END THREAD CONTEXT[^\n]*$/gm, "");
 }
 
 /** Earlier demo answers quoted in the input: their ref and their summary line. */

@@ -224,13 +224,13 @@ function startSupervisor(cli: string, config: string, cwd: string, progress: (li
 
   const onLine = (text: string, fromStderr: boolean) => {
     const line = parseLogLine(text);
-    if (!line) {
-      if (fromStderr && text.trim() !== "") {
-        stderr.push(text);
-        if (stderr.length > DEMO_DEFAULTS.keptStderrLines) stderr.shift();
-      }
-      return;
+    // Plain stderr text and error-level log lines explain an early exit.
+    const problem = line ? (Number(line.level) >= 50 ? String(line.msg ?? text) : null) : fromStderr && text.trim() !== "" ? text : null;
+    if (problem) {
+      stderr.push(problem);
+      if (stderr.length > DEMO_DEFAULTS.keptStderrLines) stderr.shift();
     }
+    if (!line) return;
     const step = progressStep(line);
     if (!step) return;
     const shown = tracker.describe(step);

@@ -9,7 +9,7 @@ export interface ProgressStep {
   taskId?: string;
   durationMs?: number;
   detail?: string;
-  /** The log line's own time (pino `time`, epoch ms), when present. */
+  /** The log line's own time (pino `time`, as epoch ms), when present. */
   at?: number;
 }
 
@@ -31,11 +31,21 @@ function numberOf(line: Record<string, unknown>, keys: string[]): number | undef
   return undefined;
 }
 
+/** pino's `time`: epoch ms, or an ISO string with --log-format json's isoTime. */
+function timeOf(value: unknown): number | undefined {
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  if (typeof value === "string") {
+    const parsed = Date.parse(value);
+    return Number.isNaN(parsed) ? undefined : parsed;
+  }
+  return undefined;
+}
+
 /** A parsed log object -> the step it reports, by its event name (or message). */
 export function progressStep(line: Record<string, unknown>): ProgressStep | null {
   const name = String(line.event ?? line.type ?? line.msg ?? "").toLowerCase();
   const taskId = taskIdOf(line);
-  const at = numberOf(line, ["time"]);
+  const at = timeOf(line.time);
   const durationMs = numberOf(line, ["duration_ms", "durationMs", "elapsed_ms", "elapsedMs"]);
   const base = { ...(taskId ? { taskId } : {}), ...(at !== undefined ? { at } : {}) };
   if (!taskId) {

@@ -77,6 +77,33 @@ describe("demo agent (real process)", () => {
     expect(step.stdout).toContain('On "And how do verdicts work?": a review answers with accept');
   });
 
+  it("answers the new question of a thread step, not one quoted in the supervisor's thread context", async () => {
+    const first = (await ask("How do lanes work?")).stdout;
+    const ref = /ref:([0-9a-f]{8})/.exec(first)?.[1];
+    const input = [
+      "Follow-up in the same thread.",
+      "",
+      "Task: 20261124T051809211709Z-thread-2-000000000000 (lane default)",
+      "",
+      "----- BEGIN REQUEST ARTIFACT: /pool/requests/claims.md -----",
+      "What does a claim give the dispatcher?",
+      "----- END REQUEST ARTIFACT -----",
+      "",
+      "----- BEGIN THREAD CONTEXT (earlier tasks of this thread, oldest first) -----",
+      "### 1. Task 20261124T051809000000Z-thread-1-000000000000 (lane default, response completed)",
+      "Prompt: Is this a review? Answer the question.",
+      "----- BEGIN RESPONSE: 20261124T051809000000Z-thread-1-000000000000 -----",
+      first.trimEnd(),
+      "----- END RESPONSE: 20261124T051809000000Z-thread-1-000000000000 -----",
+      "----- END THREAD CONTEXT -----",
+      "",
+    ].join("\n");
+    const { stdout } = await ask(input);
+    expect(stdout).toMatch(/\] thread\n/);
+    expect(stdout).toContain(`1. ref:${ref}`);
+    expect(stdout).toContain('On "What does a claim give the dispatcher?": claiming a task gives');
+  });
+
   it("fails on purpose with DEMO-FAIL: exit 3, message on stderr, nothing on stdout", async () => {
     const { stdout, stderr, exitCode } = await ask("DEMO-FAIL please");
     expect(exitCode).toBe(3);
