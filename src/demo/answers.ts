@@ -80,7 +80,7 @@ export function earlierAnswers(input: string): Array<{ ref: string; summary: str
       const ref = match[1] as string;
       if (found.has(ref)) continue;
       const summary = lines.slice(index + 1).find((next) => next.trim() !== "") ?? "";
-      found.set(ref, summary.trim().slice(0, 120));
+      found.set(ref, clip(summary.trim(), 90));
     }
   });
   return [...found].map(([ref, summary]) => ({ ref, summary }));
@@ -88,7 +88,7 @@ export function earlierAnswers(input: string): Array<{ ref: string; summary: str
 
 function threadAnswer(head: string, input: string, earlier: Array<{ ref: string; summary: string }>): string {
   const question = lastQuestion(input);
-  const seen = earlier.map(({ ref, summary }, i) => `${i + 1}. ref:${ref} — "${summary}"`);
+  const seen = earlier.map(({ ref, summary }, i) => `${i + 1}. ref:${ref} said: ${summary}`);
   return [
     `${head} thread`,
     `Follow-up answered with the thread in view: I read ${earlier.length} earlier response${earlier.length === 1 ? "" : "s"}, oldest first.`,
@@ -151,7 +151,10 @@ function contentLines(input: string): string[] {
 }
 
 function quote(line: string): string {
-  const text = line.trim();
-  return `"${text.length > 100 ? `${text.slice(0, 97)}...` : text}"`;
+  return `"${clip(line.trim(), 100)}"`;
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
