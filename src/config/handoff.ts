@@ -6,7 +6,7 @@
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parse as parseYaml, YAMLParseError } from "yaml";
+import { parse as parseYaml } from "yaml";
 import { ConfigError } from "./errors.js";
 
 /** Defaults of handoff.yaml keys, relative to the config file's folder. */
@@ -154,9 +154,11 @@ export async function readYamlMapping(file: string, label: "config file" | "task
     // are allowed, the last one winning, as PyYAML reads them.
     data = parseYaml(text, { uniqueKeys: false });
   } catch (error) {
-    if (!(error instanceof YAMLParseError)) throw error;
+    // Not only YAMLParseError: an undefined or exploding alias (`*x`, alias
+    // bombs) surfaces as a ReferenceError while the document becomes JS values.
+    // Parsing text can only fail because of the text, so every failure is the file's.
     // The parser's first line already says "at line L, column C".
-    const reason = (error.message.split("\n")[0] ?? "").replace(/:$/, "");
+    const reason = ((error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "").replace(/:$/, "");
     throw new ConfigError(`invalid YAML in ${label} ${file}: ${reason}`, { file, cause: error });
   }
   if (!isMapping(data)) {
