@@ -1,0 +1,224 @@
+// One agent CLI run: spawned with execa as an argv array (never a shell
+// string) under the watchdog, in its own process group, with the input
+// written to stdin and stdin closed. Output is read as it comes into capped
+// collectors, so a flood never stalls the child; the task and idle timers and
+// the caller's abort signal end the whole group, SIGTERM then SIGKILL.
+
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import type { ChildResult, Invocation } from "../../vendors/types.js";
+import type { WatchdogMessage } from "./watchdog.js";
+
+/** Why the supervisor ended a run. */
+export type KillReason = NonNullable<ChildResult["killedBy"]>;
+
+const KILL_REASONS: readonly KillReason[] = ["task-timeout", "idle-timeout", "lease-lost", "shutdown"];
+
+export interface RunChildOptions {
+  /** Marks the run's processes (argv of the watchdog, AGENT_LANES_RUN_ID in the env) for the start-up sweep. */
+  runId: string;
+  /** Longest run. */
+  taskTimeoutMs: number;
+  /** Longest silence on stdout and stderr together. */
+  idleTimeoutMs: number;
+  /** Between SIGTERM and SIGKILL. */
+  killGraceMs: number;
+  /** Per stream; the rest is read and dropped. */
+  maxOutputBytes: number;
+  /** Aborting ends the run; the reason names why ("lease-lost", "shutdown"; anything else counts as shutdown). */
+  signal?: AbortSignal;
+  /** @default the watchdog.js built next to this module (or in dist/ when running from sources) */
+  watchdogPath?: string;
+  /** Called once the process group exists (its id is the watchdog's pid). */
+  onSpawn?(group: { pgid: number }): void;
+}
+
+/** Output of one stream, capped: bytes past the cap are counted and dropped. */
+interface Collector {
+  push(chunk: Buffer): void;
+  text(): string;
+  readonly truncated: boolean;
+}
+
+function createCollector(capBytes: number): Collector {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let truncated = false;
+  return {
+    push(chunk) {
+      if (kept >= capBytes) {
+        truncated = true;
+        return;
+      }
+      const room = capBytes - kept;
+      const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      if (part.length < chunk.length) truncated = true;
+      chunks.push(part);
+      kept += part.length;
+    },
+    text: () => Buffer.concat(chunks, kept).toString("utf8"),
+    get truncated() {
+      return truncated;
+    },
+  };
+}
+
+/** Send `signal` to every process of the group; a group that is gone is fine. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ESRCH" && code !== "EPERM") throw error;
+  }
+}
+
+let watchdogPath: string | undefined;
+
+/** The compiled watchdog script: beside this module in dist/, or dist/ seen from the sources (tests). */
+export function defaultWatchdogPath(): string {
+  if (watchdogPath) return watchdogPath;
+  const candidates = [new URL("./watchdog.js", import.meta.url), new URL("../../dist/src/supervisor/watchdog.js", import.meta.url)].map((u) => fileURLToPath(u));
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error(`the dispatcher's watchdog script is missing (looked for ${candidates.join(" and ")}); run npm run build`);
+  watchdogPath = found;
+  return found;
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+/** Run `invocation` to its end and report what happened; never throws for the child's failures. */
+export async function runChild(invocation: Invocation, options: RunChildOptions): Promise<ChildResult> {
+  const started = performance.now();
+  const elapsed = (): number => Math.round(performance.now() - started);
+  const stdout = createCollector(options.maxOutputBytes);
+  const stderr = createCollector(options.maxOutputBytes);
+  // One controller per run: every timer and listener hangs off it, aborted once in finally.
+  const run = new AbortController();
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      fn();
+    }, Math.max(0, ms));
+    timers.add(timer);
+  };
+  let killedBy: KillReason | null = null;
+  let pgid: number | undefined;
+  let terminating = false;
+  let exited = false;
+
+  const result = (fields: Partial<ChildResult>): ChildResult => ({
+    exitCode: null,
+    signal: null,
+    stdout: stdout.text(),
+    stderr: stderr.text(),
+    stdoutTruncated: stdout.truncated,
+    stderrTruncated: stderr.truncated,
+    durationMs: elapsed(),
+    killedBy,
+    spawnError: null,
+    invocation,
+    ...fields,
+  });
+
+  const terminate = (reason: KillReason): void => {
+    // The first cause wins: a timeout that fires during a shutdown kill is not the reason.
+    killedBy ??= reason;
+    if (terminating || exited || pgid === undefined) return;
+    terminating = true;
+    const group = pgid;
+    signalGroup(group, "SIGTERM");
+    later(options.killGraceMs, () => signalGroup(group, "SIGKILL"));
+  };
+
+  try {
+    let watchdog: string;
+    try {
+      watchdog = options.watchdogPath ?? defaultWatchdogPath();
+    } catch (error) {
+      return result({ spawnError: toError(error) });
+    }
+    const subprocess = execa(
+      process.execPath,
+      [watchdog, "--run-id", options.runId, "--grace-ms", String(options.killGraceMs), "--", invocation.file, ...invocation.args],
+      {
+        cwd: invocation.cwd,
+        env: { ...(invocation.env ?? {}), AGENT_LANES_RUN_ID: options.runId },
+        input: invocation.input,
+        // setsid(): the watchdog leads a new process group holding the agent and its children.
+        detached: true,
+        cleanup: false,
+        reject: false,
+        ipc: true,
+        serialization: "json",
+        buffer: { stdout: false, stderr: false, ipc: true },
+        stripFinalNewline: false,
+      },
+    );
+    pgid = subprocess.pid;
+    if (pgid !== undefined) {
+      try {
+        options.onSpawn?.({ pgid });
+      } catch {
+        // an observer never breaks the run
+      }
+    }
+
+    let lastOutputAt = performance.now();
+    const onOutput = (collector: Collector) => (chunk: Buffer) => {
+      lastOutputAt = performance.now();
+      collector.push(chunk);
+    };
+    subprocess.stdout?.on("data", onOutput(stdout));
+    subprocess.stderr?.on("data", onOutput(stderr));
+
+    subprocess.once("exit", () => {
+      exited = true;
+      // Whatever the agent left behind in its group dies with it; leftovers
+      // holding stdout open would otherwise keep the run from ending.
+      if (pgid !== undefined) signalGroup(pgid, "SIGKILL");
+    });
+
+    later(options.taskTimeoutMs, () => terminate("task-timeout"));
+    // Re-armed for the remaining quiet time instead of on every chunk: a flood costs no timer churn.
+    const checkIdle = (): void => {
+      const quietMs = performance.now() - lastOutputAt;
+      if (quietMs >= options.idleTimeoutMs) terminate("idle-timeout");
+      else later(options.idleTimeoutMs - quietMs, checkIdle);
+    };
+    later(options.idleTimeoutMs, checkIdle);
+
+    const onAbort = (): void => {
+      const reason = options.signal?.reason;
+      terminate(KILL_REASONS.includes(reason as KillReason) ? (reason as KillReason) : "shutdown");
+    };
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener("abort", onAbort, { once: true, signal: run.signal });
+
+    const done = await subprocess;
+    const messages = (done.ipcOutput ?? []) as WatchdogMessage[];
+    const spawnFailure = messages.find((m) => m.type === "spawn-error");
+    if (spawnFailure && spawnFailure.type === "spawn-error") {
+      const error = new Error(spawnFailure.message) as NodeJS.ErrnoException;
+      if (spawnFailure.code) error.code = spawnFailure.code;
+      return result({ spawnError: error });
+    }
+    const end = messages.find((m) => m.type === "exit");
+    if (end && end.type === "exit") return result({ exitCode: end.code, signal: end.signal });
+    const exitCode = typeof done.exitCode === "number" ? done.exitCode : null;
+    const signal = typeof done.signal === "string" ? done.signal : null;
+    if (exitCode === null && signal === null) {
+      // The watchdog itself never ran (bad cwd, no node): that is a spawn error.
+      return result({ spawnError: toError(done.cause ?? done) });
+    }
+    return result({ exitCode, signal });
+  } finally {
+    run.abort();
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+  }
+}

@@ -1,0 +1,72 @@
+// What to do with a finished run: respond completed, respond failed, release
+// the task for another try, release it and pause the vendor (usage limit), or
+// drop it (the claim was lost: someone else owns the task now, and writing
+// anything but an event would be the zombie worker's mistake).
+
+import type { ChildResult, Outcome } from "../../vendors/types.js";
+import { firstLine, withHistory, type AttemptInfo } from "./attempts.js";
+
+export type Settlement =
+  | { action: "complete"; body: string; metadata: Record<string, unknown> }
+  | { action: "fail"; body: string; metadata: Record<string, unknown>; reason: string }
+  | { action: "release"; reason: string; countsAsAttempt: boolean; metadata: Record<string, unknown> }
+  | { action: "usage-limit"; message: string; resetAt: Date | null; metadata: Record<string, unknown> }
+  | { action: "drop"; reason: string };
+
+export interface SettleContext {
+  info: AttemptInfo;
+  maxAttempts: number;
+  vendor: string;
+  owner: string;
+}
+
+function present(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined && v !== null));
+}
+
+/** Facts of the run the supervisor measured itself; they win over an adapter's guesses. */
+export function runFacts(run: ChildResult, ctx: SettleContext): Record<string, unknown> {
+  return present({
+    duration_ms: run.durationMs,
+    exit_code: run.exitCode,
+    signal: run.signal,
+    killed_by: run.killedBy ?? undefined,
+    attempt: ctx.info.attempt,
+    vendor: ctx.vendor,
+    dispatcher: ctx.owner,
+    stdout_truncated: run.stdoutTruncated || undefined,
+  });
+}
+
+/** The settlement of `outcome` for `run`. */
+export function decideSettlement(outcome: Outcome, run: ChildResult, ctx: SettleContext): Settlement {
+  if (run.killedBy === "lease-lost") return { action: "drop", reason: "the claim was lost while the child ran" };
+  const facts = runFacts(run, ctx);
+
+  if (outcome.kind === "usage-limit") {
+    return { action: "usage-limit", message: outcome.message, resetAt: outcome.resetAt ?? null, metadata: { ...(outcome.metadata ?? {}), ...facts } };
+  }
+
+  if (outcome.kind === "completed") {
+    if (outcome.body.trim() !== "") {
+      const asked = present({ model_used: run.invocation.model, effort_used: run.invocation.effort });
+      return { action: "complete", body: outcome.body, metadata: { ...asked, ...outcome.metadata, ...facts } };
+    }
+    // Exit 0 with nothing to hand back is a failure: an empty answer is no answer.
+    const how = run.exitCode === 0 ? "exited 0" : "ended";
+    outcome = { kind: "failed", body: `${ctx.vendor} ${how} without any output: there is no answer to hand back`, retry: true, metadata: outcome.metadata };
+  }
+
+  const reason = firstLine(outcome.body) || "the run failed";
+  const metadata = { ...(outcome.metadata ?? {}), ...facts };
+  if (run.killedBy === "shutdown") {
+    // Not the task's fault: back to the queue without using up an attempt.
+    return { action: "release", reason: `dispatcher shutting down: ${reason}`, countsAsAttempt: false, metadata };
+  }
+  if (outcome.retry && ctx.info.counted < ctx.maxAttempts) {
+    return { action: "release", reason, countsAsAttempt: true, metadata };
+  }
+  const exhausted = outcome.retry ? `gave up after ${ctx.info.counted} attempts (--max-attempts ${ctx.maxAttempts})` : null;
+  const body = withHistory(exhausted ? `${outcome.body.replace(/\s+$/, "")}\n\n${exhausted}` : outcome.body, ctx.info, ctx.maxAttempts, reason);
+  return { action: "fail", body, metadata, reason };
+}

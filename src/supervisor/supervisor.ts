@@ -1,0 +1,379 @@
+// The dispatcher: changes → select → claim → run → settle, until stopped.
+// It sleeps on the store's change notifier (chokidar) with a safety poll and
+// a wake-up at the earliest lease expiry, so a new task is seen within
+// milliseconds and an idle queue costs next to nothing. Up to `concurrency`
+// tasks run at once (p-queue). Stopping stops claiming, lets running children
+// finish for the grace period, then kills them and releases their claims.
+
+import PQueue from "p-queue";
+import type { VendorAdapter, VendorConfig } from "../../vendors/types.js";
+import { StoreError } from "../store/errors.js";
+import type { ChangeNotifier, Store, Task } from "../store/types.js";
+import { createDailyCostLedger, outcomeCostUsd } from "./budget.js";
+import type { KeeperClock } from "./lease-keeper.js";
+import { createLogger, type Logger } from "./log.js";
+import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from "./options.js";
+import { describePause, readPause, setPause, untilOf } from "./pauses.js";
+import { runChild } from "./run-child.js";
+import { runClaimedTask, type RunChildFn, type TaskEnd } from "./run-task.js";
+import { createSelector } from "./select.js";
+import { sweepLeftovers } from "./sweep.js";
+
+/** Options of startDispatcher: the validated ones plus the vendor's adapter settings. */
+export interface StartDispatcherOptions extends DispatcherOptions {
+  /** The vendor's merged configuration (defaults + handoff.yaml dispatch: + --vendor-config + flags). */
+  vendorConfig?: VendorConfig;
+  /** --vendor-module: a plugin path or package, used instead of the built-in adapter. */
+  vendorModule?: string;
+}
+
+/** What tests (and embedders) may replace. */
+export interface DispatcherDeps {
+  /** @default openStore(options.queueRoot), closed on stop */
+  store?: Store;
+  /** @default loadAdapter(options.vendor, {config: vendorConfig, modulePath: vendorModule}) */
+  adapter?: VendorAdapter;
+  /** @default a pino logger per options.logLevel/logFormat on stderr */
+  logger?: Logger;
+  /** Wall clock for leases and pauses. @default () => new Date() */
+  now?: () => Date;
+  /** @default runChild (execa under the watchdog) */
+  runChild?: RunChildFn;
+  /** SIGHUP: fresh adapter and vendor config. @default none (reload logs that there is nothing to re-read) */
+  reload?: () => Promise<{ adapter: VendorAdapter; vendorConfig: VendorConfig }>;
+  watchdogPath?: string;
+  keeperClock?: KeeperClock;
+  /** Kill leftovers of dead supervisors at start. @default true */
+  sweep?: boolean;
+}
+
+export interface DispatcherStats {
+  running: number;
+  /** Claimable tasks seen in the latest look at the queue. */
+  queued: number;
+  claimed: number;
+  completed: number;
+  failed: number;
+  released: number;
+  usageLimits: number;
+  dropped: number;
+  /** ISO time the vendor's pause ends, or null. */
+  pausedUntil: string | null;
+  stopping: boolean;
+}
+
+export interface Dispatcher {
+  readonly options: ResolvedOptions;
+  /** Stop claiming, let children finish for the grace period, then kill them and release. Idempotent. */
+  stop(reason?: string): Promise<void>;
+  /** Stop now: kill running children and release their claims (a second signal). */
+  forceStop(reason?: string): Promise<void>;
+  /** Re-read the vendor's adapter and config (SIGHUP); running tasks keep theirs. */
+  reload(): Promise<void>;
+  /** Resolves with the exit code once stopped: 0 after a clean drain. */
+  readonly done: Promise<number>;
+  stats(): DispatcherStats;
+}
+
+/** A claim refused for reasons that heal slowly (request file changed) is not retried for this long. */
+const CLAIM_COOLDOWN_MS = 60_000;
+/** Woken this long after a lease's expiry, so the scan sees it expired. */
+const LEASE_WAKE_MARGIN_MS = 25;
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Start a dispatcher; resolves once it is watching the queue (throws on a bad option, adapter or queue). */
+export async function startDispatcher(input: StartDispatcherOptions, deps: DispatcherDeps = {}): Promise<Dispatcher> {
+  const options = resolveOptions(input);
+  const now = deps.now ?? (() => new Date());
+  const log =
+    deps.logger ?? (await createLogger({ level: options.logLevel, format: options.logFormat, base: { vendor: options.vendor, owner: options.owner } }));
+
+  let ownStore = false;
+  let store = deps.store;
+  if (!store) {
+    if (!options.queueRoot) throw new TypeError("startDispatcher needs `queueRoot` (or an injected store)");
+    const { openStore } = await import("../store/file-store.js");
+    store = openStore(options.queueRoot);
+    ownStore = true;
+  }
+  const queueStore: Store = store;
+
+  let vendorConfig: VendorConfig = { ...(input.vendorConfig ?? {}) };
+  let adapter = deps.adapter;
+  if (!adapter) {
+    const { loadAdapter } = await import("../../vendors/registry.js");
+    adapter = await loadAdapter(options.vendor, { config: vendorConfig, modulePath: input.vendorModule });
+  }
+  let current = { adapter, vendorConfig };
+
+  if (deps.sweep !== false) {
+    try {
+      const swept = await sweepLeftovers(queueStore.root);
+      for (const warning of swept.warnings) log.warn(warning);
+      if (swept.killed.length > 0 || swept.removed > 0) {
+        log.warn({ killed: swept.killed, records: swept.removed }, "killed leftovers of a dispatcher that died");
+      }
+    } catch (error) {
+      log.warn({ err: errorMessage(error) }, "start-up sweep failed; going on");
+    }
+  }
+
+  let notifier: ChangeNotifier;
+  try {
+    notifier = await queueStore.changes();
+  } catch (error) {
+    if (ownStore) await queueStore.close().catch(() => undefined);
+    throw error;
+  }
+
+  const selector = createSelector({ store: queueStore, lanes: options.lanes, accepts: (task) => current.adapter.accepts(task) });
+  const queue = new PQueue({ concurrency: options.concurrency });
+  const running = new Map<string, Task>();
+  const cooldown = new Map<string, number>();
+  const counts = { claimed: 0, completed: 0, failed: 0, released: 0, usageLimits: 0, dropped: 0 };
+  let lastQueued = 0;
+  let pausedUntilMs = 0;
+  let reportedPause: string | null = null;
+  let pauseWarning: string | null = null;
+  let stopping = false;
+  let exitCode = 0;
+  const stopClaiming = new AbortController();
+  const killChildren = new AbortController();
+  const ledger = createDailyCostLedger({ limitUsd: options.dailyCostUsd, now });
+
+  const busy = (): boolean => running.size > 0 || lastQueued > 0;
+
+  async function pauseVendor(until: Date | null, reason: string, kind: "usage-limit" | "budget"): Promise<{ until: string }> {
+    const record = await setPause(
+      queueStore.root,
+      options.vendor,
+      { until, reason, kind, owner: options.owner, jitter: kind !== "budget" },
+      { now: now(), timings: { resetJitterSeconds: options.pauseJitterSeconds } },
+    );
+    pausedUntilMs = Math.max(pausedUntilMs, untilOf(record));
+    // Wake the loop so it reads the pause before its next claim.
+    notifier.bump();
+    return { until: record.until };
+  }
+
+  const taskDeps = {
+    store: queueStore,
+    options,
+    current: () => current,
+    log,
+    runChild: deps.runChild ?? runChild,
+    killSignal: killChildren.signal,
+    watchdogPath: deps.watchdogPath,
+    keeperClock: deps.keeperClock,
+    onUsageLimit: (settlement: { message: string; resetAt: Date | null }) => pauseVendor(settlement.resetAt, settlement.message, "usage-limit"),
+    onOutcome: (outcome: Parameters<typeof outcomeCostUsd>[0]) => {
+      ledger.record(outcomeCostUsd(outcome));
+      if (ledger.exceeded() && pausedUntilMs < ledger.resetsAt().getTime()) {
+        const reason = `daily cost ceiling of $${options.dailyCostUsd} reached ($${ledger.spentUsd().toFixed(4)} spent today, UTC)`;
+        void pauseVendor(ledger.resetsAt(), reason, "budget").catch((error) => log.error({ err: errorMessage(error) }, "could not write the budget pause"));
+      }
+    },
+  };
+
+  /** Reads the vendor's pause file; returns ms until it ends, or null when claiming may go on. */
+  async function pauseRemainingMs(at: Date): Promise<number | null> {
+    const read = await readPause(queueStore.root, options.vendor, at);
+    if (read.warning && read.warning !== pauseWarning) log.warn(read.warning);
+    pauseWarning = read.warning;
+    if (read.pause) {
+      pausedUntilMs = untilOf(read.pause);
+      if (reportedPause !== read.pause.until) {
+        reportedPause = read.pause.until;
+        log.warn({ paused_until: read.pause.until, kind: read.pause.kind }, `not claiming: ${describePause(read.pause, at)}`);
+      }
+      return Math.max(0, pausedUntilMs - at.getTime());
+    }
+    if (reportedPause !== null) log.info({ vendor: options.vendor }, "vendor pause over; claiming again");
+    reportedPause = null;
+    pausedUntilMs = 0;
+    return null;
+  }
+
+  function start(task: Task): void {
+    running.set(task.id, task);
+    counts.claimed += 1;
+    void queue
+      .add(() => runClaimedTask(task, taskDeps))
+      .then(
+        (end: TaskEnd | void) => {
+          const key = ({ completed: "completed", failed: "failed", released: "released", "usage-limit": "usageLimits", dropped: "dropped" } as const)[end as TaskEnd];
+          if (key) counts[key] += 1;
+        },
+        (error: unknown) => {
+          counts.dropped += 1;
+          log.error({ task_id: task.id, err: errorMessage(error) }, "task run crashed");
+        },
+      )
+      .finally(() => {
+        running.delete(task.id);
+        // A free slot is a reason to look at the queue again.
+        notifier.bump();
+      });
+  }
+
+  /** One look at the queue and the claims it allows; returns how long to sleep at most. */
+  async function round(): Promise<number> {
+    const at = now();
+    const paused = await pauseRemainingMs(at);
+    if (paused !== null) return Math.max(10, Math.min(options.pollMs, paused + LEASE_WAKE_MARGIN_MS));
+
+    let free = options.concurrency - (queue.pending + queue.size);
+    // Full: a finishing run bumps the notifier, no need to scan now.
+    if (free <= 0) return options.pollMs;
+
+    const nowMs = at.getTime();
+    for (const [id, until] of cooldown) if (until <= nowMs) cooldown.delete(id);
+    const skip = new Set<string>([...running.keys(), ...cooldown.keys()]);
+    const selection = await selector.select(at, skip);
+    for (const problem of selection.newProblems) {
+      log.warn({ task_id: problem.taskId, file: problem.file }, `skipping unreadable task: ${problem.message}`);
+    }
+    lastQueued = selection.candidates.length;
+
+    for (const candidate of selection.candidates) {
+      if (free <= 0 || stopping || pausedUntilMs > now().getTime()) break;
+      let claimed: Task;
+      try {
+        claimed = await queueStore.claim(candidate.id, { owner: options.owner, leaseSeconds: options.leaseSeconds });
+      } catch (error) {
+        const code = error instanceof StoreError ? error.code : null;
+        if (code === "lease_held" || code === "invalid_state" || code === "unknown_task") {
+          log.debug({ task_id: candidate.id, err: errorMessage(error) }, "claim lost to another dispatcher");
+        } else {
+          cooldown.set(candidate.id, nowMs + CLAIM_COOLDOWN_MS);
+          log.warn({ task_id: candidate.id, lane: candidate.lane, err: errorMessage(error) }, "cannot claim task; skipping it for a minute");
+        }
+        continue;
+      }
+      if (stopping) {
+        // Stopped while the claim was in flight: hand it straight back.
+        await queueStore.release(claimed.id, { claimToken: claimed.claim_token as string, reason: "dispatcher shutting down" }).catch(() => undefined);
+        break;
+      }
+      lastQueued = Math.max(0, lastQueued - 1);
+      free -= 1;
+      start(claimed);
+    }
+
+    if (selection.nextLeaseExpiryMs === null) return options.pollMs;
+    return Math.max(10, Math.min(options.pollMs, selection.nextLeaseExpiryMs - now().getTime() + LEASE_WAKE_MARGIN_MS));
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopping) {
+      const since = notifier.generation;
+      let sleepMs = options.pollMs;
+      try {
+        sleepMs = await round();
+      } catch (error) {
+        // One bad round (a transient I/O error) never ends the dispatcher.
+        log.error({ err: errorMessage(error) }, "dispatch round failed; retrying after the poll interval");
+      }
+      if (stopping) break;
+      await notifier.wait(sleepMs, since, stopClaiming.signal);
+    }
+  }
+
+  let statusTimer: NodeJS.Timeout | null = null;
+  const armStatus = (): void => {
+    statusTimer = setTimeout(() => {
+      if (busy()) log.info({ ...stats() }, "status");
+      armStatus();
+    }, options.statusEveryMs);
+    statusTimer.unref();
+  };
+
+  function stats(): DispatcherStats {
+    return {
+      running: running.size,
+      queued: lastQueued,
+      ...counts,
+      pausedUntil: pausedUntilMs > now().getTime() ? new Date(pausedUntilMs).toISOString() : null,
+      stopping,
+    };
+  }
+
+  log.info(
+    { lanes: options.lanes, concurrency: options.concurrency, lease_seconds: options.leaseSeconds, adapter: current.adapter.name, queue: queueStore.root },
+    "dispatcher started",
+  );
+  armStatus();
+  const looping = loop();
+
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (resolveDone = resolve));
+  let stopped: Promise<void> | null = null;
+
+  function stop(reason = "stop requested"): Promise<void> {
+    stopped ??= (async () => {
+      stopping = true;
+      stopClaiming.abort();
+      log.info({ reason, running: running.size, grace_seconds: options.graceSeconds }, "stopping: no new claims");
+      try {
+        await looping;
+      } catch (error) {
+        log.error({ err: errorMessage(error) }, "dispatch loop ended with an error");
+        exitCode = 1;
+      }
+      if (running.size > 0 && !killChildren.signal.aborted) {
+        let graceTimer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((resolve) => {
+          graceTimer = setTimeout(resolve, options.graceMs);
+          killChildren.signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        await Promise.race([queue.onIdle(), grace]);
+        clearTimeout(graceTimer);
+        if (running.size > 0) {
+          log.warn({ running: running.size }, "grace period over: stopping running children and releasing their tasks");
+          killChildren.abort("shutdown");
+        }
+      }
+      await queue.onIdle();
+      if (statusTimer) clearTimeout(statusTimer);
+      if (ownStore) await queueStore.close().catch((error) => log.warn({ err: errorMessage(error) }, "closing the store failed"));
+      log.info({ ...stats(), exit_code: exitCode }, "dispatcher stopped");
+      resolveDone(exitCode);
+    })();
+    return stopped;
+  }
+
+  // The loop only ends through stop(); an unexpected end still stops cleanly.
+  looping.catch((error) => {
+    log.fatal({ err: errorMessage(error) }, "dispatch loop crashed");
+    exitCode = 1;
+    void stop("loop crashed");
+  });
+
+  return {
+    options,
+    stop,
+    forceStop(reason = "forced stop") {
+      log.warn({ reason, running: running.size }, "forced stop: killing running children now");
+      const stopping = stop(reason);
+      killChildren.abort("shutdown");
+      return stopping;
+    },
+    async reload() {
+      if (!deps.reload) {
+        log.info("reload requested; nothing to re-read");
+        return;
+      }
+      try {
+        current = await deps.reload();
+        log.info({ adapter: current.adapter.name }, "configuration re-read");
+      } catch (error) {
+        log.error({ err: errorMessage(error) }, "could not re-read the configuration; keeping the old one");
+      }
+    },
+    done,
+    stats,
+  };
+}

@@ -1,0 +1,153 @@
+// Run records and the start-up sweep. Each run's process group is recorded in
+// <queue>/dispatchers/runs/<run-id>.json while it lives. The watchdog kills
+// a group whose supervisor died; the sweep is the second line for what even
+// that missed (the watchdog itself killed, a host crash mid-kill): at start
+// it kills leftovers of dead supervisors on this host — only processes of
+// the recorded group that carry the run's marker (AGENT_LANES_RUN_ID in their
+// environment, or the run id in the watchdog's argv), never a stranger that
+// reused a pid.
+
+import { promises as fs, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ensureDir, writeJsonAtomic } from "../store/atomic.js";
+
+/** One live run, as written to its record file. */
+export interface RunRecord {
+  run_id: string;
+  host: string;
+  supervisor_pid: number;
+  pgid: number;
+  task_id: string;
+  owner: string;
+  started_at: string;
+}
+
+/** <queue>/dispatchers/runs */
+export function runRecordsDir(queueRoot: string): string {
+  return path.join(queueRoot, "dispatchers", "runs");
+}
+
+const RUN_ID = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
+
+/** Record a live run; returns the record's path. */
+export async function writeRunRecord(queueRoot: string, record: RunRecord): Promise<string> {
+  if (!RUN_ID.test(record.run_id)) throw new Error(`invalid run id ${JSON.stringify(record.run_id)}`);
+  const dir = runRecordsDir(queueRoot);
+  await ensureDir(dir);
+  const file = path.join(dir, `${record.run_id}.json`);
+  await writeJsonAtomic(file, record);
+  return file;
+}
+
+/** Forget a finished run; a missing file is fine. */
+export async function removeRunRecord(file: string): Promise<void> {
+  await fs.rm(file, { force: true });
+}
+
+/** True while a process with this pid exists (a zombie counts as gone). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  if (process.platform !== "linux") return true;
+  try {
+    // Sync on purpose: one tiny /proc read, used in loops that poll for an end.
+    return procStat(readFileSync(`/proc/${pid}/stat`, "utf8"))?.state !== "Z";
+  } catch {
+    return true;
+  }
+}
+
+/** state and pgrp from /proc/<pid>/stat ("pid (comm) state ppid pgrp ..."; comm may hold spaces and parens). */
+function procStat(text: string): { state: string; pgrp: number } | null {
+  const close = text.lastIndexOf(")");
+  if (close < 0) return null;
+  const fields = text.slice(close + 2).split(" ");
+  const state = fields[0];
+  const pgrp = Number(fields[2]);
+  return state && Number.isInteger(pgrp) ? { state, pgrp } : null;
+}
+
+/** Pids in process group `pgid` that carry the run's marker (Linux: /proc). */
+async function markedMembersLinux(pgid: number, runId: string): Promise<number[]> {
+  const marker = `AGENT_LANES_RUN_ID=${runId}\0`;
+  const found: number[] = [];
+  for (const name of await fs.readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = procStat(await fs.readFile(`/proc/${name}/stat`, "utf8"));
+      if (!stat || stat.pgrp !== pgid || stat.state === "Z") continue;
+      const environ = await fs.readFile(`/proc/${name}/environ`, "latin1");
+      if (`${environ}\0`.includes(marker)) found.push(Number(name));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+/** Elsewhere (macOS): the group, when its leader (the watchdog) still shows the run id in its argv. */
+async function markedMembersPs(pgid: number, runId: string): Promise<number[]> {
+  const { execa } = await import("execa");
+  const { stdout } = await execa("ps", ["-axo", "pid=,pgid=,command="], { reject: false });
+  const rows = String(stdout ?? "")
+    .split("\n")
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), pgid: Number(m[2]), command: m[3] ?? "" }));
+  const leader = rows.find((r) => r.pid === pgid && r.pgid === pgid);
+  if (!leader || !leader.command.includes(`--run-id ${runId}`)) return [];
+  return rows.filter((r) => r.pgid === pgid).map((r) => r.pid);
+}
+
+export interface SweepResult {
+  /** Pids killed. */
+  killed: number[];
+  /** Records of dead supervisors removed. */
+  removed: number;
+  /** Records that could not be read. */
+  warnings: string[];
+}
+
+/** Kill leftovers of dead supervisors on this host and remove their records. */
+export async function sweepLeftovers(queueRoot: string, options: { host?: string; selfPid?: number } = {}): Promise<SweepResult> {
+  const host = options.host ?? os.hostname();
+  const selfPid = options.selfPid ?? process.pid;
+  const dir = runRecordsDir(queueRoot);
+  const result: SweepResult = { killed: [], removed: 0, warnings: [] };
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return result;
+    throw error;
+  }
+  for (const name of names.filter((n) => n.endsWith(".json") && !n.startsWith("."))) {
+    const file = path.join(dir, name);
+    let record: RunRecord;
+    try {
+      record = JSON.parse(await fs.readFile(file, "utf8")) as RunRecord;
+    } catch (error) {
+      result.warnings.push(`run record ${file} cannot be read (${(error as Error).message}); left alone`);
+      continue;
+    }
+    if (record.host !== host || !Number.isInteger(record.pgid) || record.pgid <= 1 || typeof record.run_id !== "string") continue;
+    // A live supervisor (or an unrelated process that reused its pid) keeps its records.
+    if (record.supervisor_pid === selfPid || isAlive(record.supervisor_pid)) continue;
+    const members = process.platform === "linux" ? await markedMembersLinux(record.pgid, record.run_id) : await markedMembersPs(record.pgid, record.run_id);
+    for (const pid of members) {
+      try {
+        process.kill(pid, "SIGKILL");
+        result.killed.push(pid);
+      } catch {
+        // already gone
+      }
+    }
+    await removeRunRecord(file);
+    result.removed += 1;
+  }
+  return result;
+}
