@@ -34,7 +34,7 @@ export function registerStatusCommands(program: Command): void {
     .option("--active-only", "with --all: only queued and claimed tasks")
     .addHelpText("after", examples("agent-lanes status <task-id> --json", "agent-lanes status --all --active-only"))
     .action(async (taskId: string | undefined, opts: StatusOptions, cmd: Command) => {
-      if (opts.rack) warn("agent-lanes: [deprecated] --rack is deprecated and will be removed; use --all");
+      if (opts.rack) warn("[deprecated] --rack is deprecated and will be removed: use status --all");
       const all = Boolean(opts.all || opts.rack);
       if (all && taskId) throw new CliError("status takes a TASK_ID or --all, not both");
       if (!all && !taskId) throw new CliError("status needs a TASK_ID, or --all for the whole queue");

@@ -1,0 +1,141 @@
+// The program as a whole: --help and --version, global options on either side
+// of the command, one-line errors (stack traces only on request), config
+// hints, self-test, and what a one-shot command loads at start-up.
+
+import { readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI, REPO, keys, makeCliWorkspace, run, type CliWorkspace } from "./cli-helpers.js";
+
+const CORE_COMMANDS = ["init", "init-pool", "submit", "wait", "next", "watch", "claim", "renew", "release", "event", "respond", "list", "status", "self-test"];
+
+let ws: CliWorkspace;
+
+beforeAll(async () => {
+  ws = await makeCliWorkspace("al-cli-program-");
+});
+
+afterAll(async () => {
+  await ws.cleanup();
+});
+
+describe("help and version", () => {
+  it("every command has --help with an example, exit 0", async () => {
+    const results = await Promise.all(CORE_COMMANDS.map((name) => run([name, "--help"])));
+    results.forEach((result, i) => {
+      expect(result.exitCode, CORE_COMMANDS[i]).toBe(0);
+      expect(result.stdout, CORE_COMMANDS[i]).toMatch(new RegExp(`^Usage: agent-lanes ${CORE_COMMANDS[i]} `));
+      expect(result.stdout, CORE_COMMANDS[i]).toMatch(/\nExamples?:\n {2}\$ agent-lanes /);
+    });
+  });
+
+  it("the top-level help lists every command and the exit codes; --version prints the package version", async () => {
+    const help = await run(["--help"]);
+    expect(help.exitCode).toBe(0);
+    for (const name of CORE_COMMANDS) expect(help.stdout).toMatch(new RegExp(`^ {2}${name} `, "m"));
+    expect(help.stdout).toContain("2 timeout of wait TASK_ID");
+    const pkg = JSON.parse(await readFile(path.join(REPO, "package.json"), "utf8")) as { version: string };
+    const version = await run(["--version"]);
+    expect(version.stdout).toBe(`${pkg.version}\n`);
+  });
+});
+
+describe("global options", () => {
+  it("--json and --store work before and after the command name", async () => {
+    const id = await ws.submit();
+    const before = await ws.run(["--json", "status", id]);
+    const after = await ws.run(["status", id, "--json"]);
+    expect(before.json<{ task: { id: string } }>().task.id).toBe(id);
+    expect(keys(after.json())).toEqual(keys(before.json()));
+
+    const elsewhere = os.tmpdir();
+    const listBefore = await run(["--store", ws.queue, "--json", "list"], { cwd: elsewhere });
+    const listAfter = await run(["list", "--store", ws.queue, "--json"], { cwd: elsewhere });
+    expect(listBefore.json<{ count: number }>().count).toBe(1);
+    expect(listAfter.json()).toMatchObject({ count: 1, tasks: [expect.objectContaining({ id })] });
+
+    const claimAfter = await ws.run(["claim", id, "--owner", "x", "--json"]);
+    expect(keys(claimAfter.json())).toEqual(["claim_token", "status", "task", "task_id"]);
+    const token = claimAfter.json<{ claim_token: string }>().claim_token;
+    const releaseBefore = await ws.run(["--json", "release", id, "--claim-token", token]);
+    expect(releaseBefore.json()).toMatchObject({ status: "released", task_id: id });
+  });
+
+  it("--config names the file to use; a missing default config says how to fix it", async () => {
+    const nowhere = await run(["list"], { cwd: os.tmpdir() });
+    expect(nowhere.exitCode).toBe(1);
+    expect(nowhere.errLines).toEqual([expect.stringMatching(/^agent-lanes: config file does not exist: .*handoff\/handoff\.yaml \(run 'agent-lanes init'/)]);
+    const given = await run(["--config", "/nope/handoff.yaml", "list"]);
+    expect(given.errLines).toEqual(["agent-lanes: config file does not exist: /nope/handoff.yaml (check the --config path)"]);
+    const fine = await run(["--config", ws.config, "list", "--json"], { cwd: os.tmpdir() });
+    expect(fine.exitCode).toBe(0);
+  });
+
+  it("a checkpoints: key in handoff.yaml is refused with the migration hint", async () => {
+    const config = path.join(ws.root, "legacy.yaml");
+    await writeFile(config, "workspace_id: ws\ncheckpoints: {}\n");
+    const result = await ws.run(["--config", config, "list"]);
+    expect(result.exitCode).toBe(1);
+    expect(result.errLines).toEqual([expect.stringMatching(/^agent-lanes: checkpoints in handoff.yaml are no longer supported .*--task <path>/)]);
+  });
+});
+
+describe("errors", () => {
+  it("usage errors are one line naming the option or command, exit 1", async () => {
+    const option = await ws.run(["status", "--nope"]);
+    expect(option.exitCode).toBe(1);
+    expect(option.stdout).toBe("");
+    expect(option.errLines).toEqual([expect.stringMatching(/^agent-lanes: unknown option '--nope'/)]);
+    const command = await ws.run(["frobnicate"]);
+    expect(command.exitCode).toBe(1);
+    expect(command.errLines).toEqual([expect.stringMatching(/^agent-lanes: unknown command 'frobnicate'/)]);
+    const missing = await ws.run(["claim"]);
+    expect(missing.errLines).toEqual([expect.stringMatching(/^agent-lanes: missing required argument 'task-id'/)]);
+  });
+
+  it("no stack trace unless --debug or AGENT_LANES_DEBUG=1", async () => {
+    const id = "20200101T000000000000Z-x-000000000000";
+    const plain = await ws.run(["status", id]);
+    expect(plain.errLines).toEqual([`agent-lanes: unknown task: ${id}`]);
+    for (const result of [await ws.run(["status", id, "--debug"]), await ws.run(["status", id], { env: { AGENT_LANES_DEBUG: "1" } })]) {
+      expect(result.exitCode).toBe(1);
+      expect(result.errLines[0]).toBe(`agent-lanes: unknown task: ${id}`);
+      expect(result.errLines.some((line) => /^\s+at /.test(line))).toBe(true);
+    }
+  });
+});
+
+describe("self-test", () => {
+  it("runs the round trip and reports each step", async () => {
+    const json = await run(["self-test", "--json"]);
+    expect(json.exitCode).toBe(0);
+    const payload = json.json<{ status: string; checks: Array<{ name: string; ok: boolean }> }>();
+    expect(payload.status).toBe("ok");
+    expect(payload.checks.map((c) => c.name)).toEqual(["create", "claim (flock)", "start watcher", "event", "respond", "wait wakes on the response", "write response_path"]);
+    expect(payload.checks.every((c) => c.ok)).toBe(true);
+    const text = await run(["self-test"]);
+    expect(text.stdout.trimEnd().split("\n").at(-1)).toBe("self-test: ok");
+  });
+});
+
+describe("start-up", () => {
+  it("a one-shot status loads neither the server, the supervisor, execa, chokidar, pino nor koffi", async () => {
+    const id = await ws.submit("startup");
+    const hooks = path.join(ws.root, "record-loads.mjs");
+    const log = path.join(ws.root, "loads.txt");
+    await writeFile(
+      hooks,
+      `import { appendFileSync } from "node:fs";\nexport async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + "\\n"); return next(url, context); }\n`,
+    );
+    const register = path.join(ws.root, "register.mjs");
+    await writeFile(register, `import { register } from "node:module";\nregister(${JSON.stringify(`file://${hooks}`)});\n`);
+    const { execa } = await import("execa");
+    const result = await execa(process.execPath, ["--import", register, CLI, "status", id, "--json"], { cwd: ws.root, reject: false });
+    expect(result.exitCode).toBe(0);
+    const loaded = (await readFile(log, "utf8")).split("\n");
+    expect(loaded.some((url) => url.includes("/dist/src/cli/commands/status.js"))).toBe(true);
+    const heavy = loaded.filter((url) => /node_modules\/(execa|chokidar|pino|koffi)\/|\/dist\/src\/(server|supervisor|service)\//.test(url));
+    expect(heavy).toEqual([]);
+  });
+});
