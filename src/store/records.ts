@@ -31,6 +31,11 @@ export function normalizeTask(raw: unknown, file: string, taskId?: string): Task
   for (const key of ["lane", "request_path", "response_path", "workspace_root", "created_at"] as const) {
     if (typeof task[key] !== "string") throw new CorruptFileError(file, `${key} is missing`, { taskId });
   }
+  // No file system call accepts a NUL byte: such a path would surface later as
+  // a raw TypeError from claim or respond instead of this file's problem.
+  for (const key of ["request_path", "response_path", "workspace_root"] as const) {
+    if ((task[key] as string).includes("\0")) throw new CorruptFileError(file, `${key} contains a NUL byte`, { taskId });
+  }
   if (!Array.isArray(task.supporting_paths)) task.supporting_paths = [];
   for (const key of [
     "worktree_path",

@@ -61,7 +61,9 @@ export function createFigures(suite: string): Figures {
       figures.properties[name] = { runs: details.numRuns, failed: details.failed, seed: details.seed };
       if (details.failed) {
         figures.failures += 1;
-        throw new Error(`${name}: ${fc.defaultReportMessage(details) ?? "property failed"}`);
+        const cause = details.errorInstance;
+        const reason = cause instanceof Error ? (cause.stack ?? cause.message) : String(cause);
+        throw new Error(`${name}: ${fc.defaultReportMessage(details) ?? "property failed"}\nGot: ${reason}`, { cause });
       }
     },
     add(extra) {
