@@ -135,7 +135,7 @@ export function renderThread(thread: ThreadContext): string {
     if (task.prompt) lines.push(`Prompt: ${task.prompt}`);
     lines.push(`Request: ${task.request_path}`);
     if (response) {
-      lines.push(`----- BEGIN RESPONSE: ${task.id} -----`, withNewline(response.body).replace(/\n$/, ""), `----- END RESPONSE: ${task.id} -----`);
+      lines.push(`----- BEGIN RESPONSE: ${task.id} -----`, response.body.replace(/\n+$/, ""), `----- END RESPONSE: ${task.id} -----`);
     }
   });
   if (thread.notes.length > 0) lines.push("", ...thread.notes.map((note) => `Note: ${note}`));
