@@ -43,6 +43,8 @@ export interface DemoTaskResult {
   task_id: string;
   status: string;
   verdict: string | null;
+  /** Where the verdict was found: response.json's own field, or its metadata (null: none). */
+  verdict_source: "response" | "metadata" | null;
   blocking_count: number;
   nonblocking_count: number;
   body: string;
@@ -120,14 +122,20 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     const waitOne = async (task: DemoTask, id: string): Promise<DemoTaskResult> => {
       const payload = (await agentLanes(["wait", id, "--json", "--quiet", "--timeout", String(DEMO_DEFAULTS.waitTimeoutSeconds)])) as WaitPayload;
       const response = payload.response ?? {};
+      // A supervisor that does not pass the adapter's verdict to respond still
+      // records it in the response metadata: report it from there.
+      const metadata = isRecord(response.metadata) ? response.metadata : {};
+      const source = typeof response.verdict === "string" ? "response" : typeof metadata.verdict === "string" ? "metadata" : null;
+      const facts = source === "metadata" ? metadata : response;
       return {
         name: task.name,
         kind: task.kind,
         task_id: id,
         status: String(response.status ?? payload.status ?? "unknown"),
-        verdict: typeof response.verdict === "string" ? response.verdict : null,
-        blocking_count: Number(response.blocking_count ?? 0),
-        nonblocking_count: Number(response.nonblocking_count ?? 0),
+        verdict: typeof facts.verdict === "string" ? facts.verdict : null,
+        verdict_source: source,
+        blocking_count: Number(facts.blocking_count ?? 0),
+        nonblocking_count: Number(facts.nonblocking_count ?? 0),
         body: String(response.body ?? ""),
         response_path: String(payload.response_path ?? ""),
         parent_task_id: task.parent ? (ids.get(task.parent) ?? null) : null,
@@ -179,6 +187,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     await supervisor?.kill().catch(() => {});
     if (!options.keep) await rm(tempDir, { recursive: true, force: true }).catch(() => {});
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 interface WaitPayload {

@@ -53,14 +53,15 @@ export function progressStep(line: Record<string, unknown>): ProgressStep | null
     if (/(shut|stopping|sigterm|draining)/.test(name)) return { step: "stopping", ...base };
     return null;
   }
-  if (/renew/.test(name)) return null;
+  // Renewals, failed claim attempts and lost claims are not steps of the story.
+  if (/(renew|cannot claim|claim lost|skipping)/.test(name)) return null;
   if (/(release|requeue|retry)/.test(name)) return { step: "released", ...base, detail: String(line.reason ?? "") || undefined };
   if (/(fail|error)/.test(name)) {
     const reason = line.reason ?? line.error ?? line.message;
     return { step: "failed", ...base, ...(durationMs !== undefined ? { durationMs } : {}), detail: typeof reason === "string" ? reason.split("\n")[0] : undefined };
   }
   if (/(respond|complete|answered|finished|done)/.test(name)) return { step: "answered", ...base, ...(durationMs !== undefined ? { durationMs } : {}) };
-  if (/claim/.test(name)) return { step: "claimed", ...base };
+  if (/\bclaimed\b/.test(name)) return { step: "claimed", ...base };
   return null;
 }
 

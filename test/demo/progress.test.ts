@@ -20,6 +20,16 @@ describe("demo progress", () => {
     expect(progressStep({ msg: "scan done" })).toBeNull();
   });
 
+  it("reads the supervisor's own messages, and never takes a lost or refused claim for a claim", () => {
+    expect(progressStep({ msg: "task claimed", task_id: ID })).toMatchObject({ step: "claimed" });
+    expect(progressStep({ msg: "task completed", task_id: ID, duration_ms: 12 })).toMatchObject({ step: "answered", durationMs: 12 });
+    expect(progressStep({ msg: "task failed", task_id: ID, reason: "demo exited with code 3" })).toMatchObject({ step: "failed" });
+    expect(progressStep({ msg: "task released for another attempt", task_id: ID })).toMatchObject({ step: "released" });
+    expect(progressStep({ msg: "cannot claim task; skipping it for a minute", task_id: ID })).toBeNull();
+    expect(progressStep({ msg: "claim lost: child stopped, nothing written", task_id: ID })).toBeNull();
+    expect(progressStep({ msg: "child starting", task_id: ID })).toBeNull();
+  });
+
   it("shows each task claimed and answered once, timing the answer from the claim when the log has no duration", () => {
     const tracker = createProgressTracker(() => "review");
     expect(tracker.describe({ step: "claimed", taskId: ID, at: 1000 })).toBe(`claimed ${ID} (review)`);
