@@ -167,14 +167,7 @@ export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<
     let pgid: number | null = null;
     let run: ChildResult;
     try {
-      const startedEvent = event(EVENT.headlessStarted, `started ${invocation.file}`, {
-        attempt: info.attempt,
-        command: invocation.file,
-        cwd: invocation.cwd,
-        model: invocation.model ?? null,
-        effort: invocation.effort ?? null,
-        run_id: runId,
-      });
+      let startedEvent: Promise<void> = Promise.resolve();
       log.info({ command: invocation.file, cwd: invocation.cwd, model: invocation.model ?? undefined }, "child starting");
       run = await deps.runChild(invocation, {
         runId,
@@ -186,6 +179,15 @@ export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<
         watchdogPath: deps.watchdogPath,
         onSpawn: ({ pgid: group }) => {
           pgid = group;
+          startedEvent = event(EVENT.headlessStarted, `started ${invocation.file} (process group ${group})`, {
+            attempt: info.attempt,
+            pid: group,
+            command: invocation.file,
+            cwd: invocation.cwd,
+            model: invocation.model ?? null,
+            effort: invocation.effort ?? null,
+            run_id: runId,
+          });
           recordFile = writeRunRecord(store.root, {
             run_id: runId,
             host: os.hostname(),

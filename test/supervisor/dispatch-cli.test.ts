@@ -1,0 +1,195 @@
+// `agent-lanes dispatch` as a real subprocess (node dist/src/cli/main.js), for
+// what only a real process shows: signals, kill -9 and its orphans, exit codes.
+// Needs `npm run build` first.
+
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runRecordsDir, type RunRecord } from "../../src/supervisor/sweep.js";
+import { makeWorkspace, type TestWorkspace } from "../helpers/workspace.js";
+import { allGone, FAKE_ADAPTER, killQuietly, startCli, waitFor, type CliProcess } from "./helpers.js";
+
+let ws: TestWorkspace;
+const clis: CliProcess[] = [];
+const pids = new Set<number>();
+
+beforeEach(async () => {
+  ws = await makeWorkspace();
+});
+
+afterEach(async () => {
+  for (const cli of clis.splice(0)) {
+    cli.child.kill("SIGKILL");
+    await cli.child;
+  }
+  killQuietly(pids);
+  pids.clear();
+  await ws.cleanup();
+});
+
+function dispatch(extra: string[] = []): CliProcess {
+  const cli = startCli(
+    [
+      "--store",
+      ws.queue,
+      "dispatch",
+      "--vendor",
+      "fake",
+      "--vendor-module",
+      FAKE_ADAPTER,
+      "--lease-seconds",
+      "3",
+      "--poll-seconds",
+      "0.2",
+      "--kill-grace-seconds",
+      "0.3",
+      "--log-format",
+      "json",
+      ...extra,
+    ],
+    { cwd: ws.root },
+  );
+  clis.push(cli);
+  return cli;
+}
+
+const state = async (id: string) => (await ws.store.get(id)).state;
+const until = (id: string, wanted: string, timeoutMs = 20_000) => waitFor(`${id} to be ${wanted}`, async () => (await state(id)) === wanted, timeoutMs);
+const readPids = async (file: string): Promise<number[]> => (await fs.readFile(file, "utf8")).trim().split(/\s+/).map(Number);
+const started = async (id: string) => (await ws.store.readEvents(id)).filter((e) => e.type === "headless_started");
+
+async function runRecords(): Promise<RunRecord[]> {
+  const dir = runRecordsDir(ws.queue);
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const records: RunRecord[] = [];
+  for (const name of names.filter((n) => n.endsWith(".json"))) {
+    records.push(JSON.parse(await fs.readFile(path.join(dir, name), "utf8")) as RunRecord);
+  }
+  return records;
+}
+
+describe("agent-lanes dispatch (subprocess)", () => {
+  it("after kill -9 nothing it started survives 2 s; a second dispatcher reruns the task after the lease, one response", async () => {
+    const pidFile = path.join(ws.root, "agent.pids");
+    const t = await ws.submit({ metadata: { agent: "grandchild", agent_args: [pidFile, "60"] } });
+    const a = dispatch(["--owner", "sup-a"]);
+    const [agentPid, grandchildPid] = await waitFor("the agent and its grandchild", () => readPids(pidFile).catch(() => null));
+    const [record] = await waitFor("the run record", async () => ((await runRecords()).length > 0 ? runRecords() : null));
+    const group = [agentPid as number, grandchildPid as number, record?.pgid as number];
+    group.forEach((pid) => pids.add(pid));
+    expect(record).toMatchObject({ supervisor_pid: a.pid, task_id: t.id, owner: "sup-a" });
+
+    process.kill(a.pid, "SIGKILL");
+    await a.child;
+    expect(await allGone(group, 2000)).toBe(true);
+    expect(await state(t.id)).toBe("claimed");
+
+    const b = dispatch(["--owner", "sup-b"]);
+    await until(t.id, "completed", 20_000);
+    const response = await ws.store.getResponse(t.id);
+    expect(response?.body).toBe("grandchild agent: second run, answering at once\n");
+    expect(response).toMatchObject({ reviewer: "sup-b", status: "completed" });
+    expect(response?.metadata).toMatchObject({ attempt: 2 });
+    const all = await ws.store.readEvents(t.id);
+    expect(all.filter((e) => e.type === "response")).toHaveLength(1);
+    expect(all.filter((e) => e.type === "claimed").map((e) => e.data.owner)).toEqual(["sup-a", "sup-b"]);
+    // b's start-up sweep removed the dead dispatcher's record.
+    expect((await runRecords()).filter((r) => r.supervisor_pid === a.pid)).toEqual([]);
+
+    b.child.kill("SIGTERM");
+    expect((await b.child).exitCode).toBe(0);
+  });
+
+  it("SIGTERM: no new claims, running children finish or are killed after the grace, their tasks queued again, exit 0", async () => {
+    const marker = path.join(ws.root, "sleep.log");
+    const stubbornPidFile = path.join(ws.root, "stubborn.pid");
+    const fast = await ws.submit({ metadata: { agent: "sleep", agent_args: ["1.5", marker] } });
+    const slow = await ws.submit({ metadata: { agent: "sleep", agent_args: ["60", marker] } });
+    const stubborn = await ws.submit({ metadata: { agent: "ignore-term", agent_args: [stubbornPidFile] } });
+    const cli = dispatch(["--concurrency", "3", "--grace-seconds", "3"]);
+    await waitFor("three agents running", async () => {
+      const lines = (await fs.readFile(marker, "utf8").catch(() => "")).split("\n").filter((l) => l.startsWith("start"));
+      return lines.length === 2 && (await fs.readFile(stubbornPidFile, "utf8").catch(() => "")) !== "";
+    });
+    const agentPids = [
+      ...(await fs.readFile(marker, "utf8")).split("\n").filter((l) => l.startsWith("start")).map((l) => Number(l.split(" ")[1])),
+      Number((await fs.readFile(stubbornPidFile, "utf8")).trim()),
+    ];
+    const watchdogs = (await Promise.all([fast, slow, stubborn].map((t) => started(t.id)))).map((e) => Number(e[0]?.data.pid));
+    [...agentPids, ...watchdogs].forEach((pid) => pids.add(pid));
+    const waiting = await ws.submit({ metadata: { agent: "echo" } });
+
+    cli.child.kill("SIGTERM");
+    const result = await cli.child;
+    expect(result.exitCode).toBe(0);
+    expect(await state(fast.id)).toBe("completed");
+    expect(await state(slow.id)).toBe("queued");
+    expect(await state(stubborn.id)).toBe("queued");
+    expect(await state(waiting.id)).toBe("queued");
+    expect((await ws.store.readEvents(waiting.id)).filter((e) => e.type === "claimed")).toEqual([]);
+    expect(await allGone([...agentPids, ...watchdogs], 2000)).toBe(true);
+    expect(cli.lines.some((l) => l.msg === "grace period over: stopping running children and releasing their tasks")).toBe(true);
+    expect(await runRecords()).toEqual([]);
+  });
+
+  it("a second SIGTERM stops at once instead of waiting out the grace", async () => {
+    const marker = path.join(ws.root, "sleep.log");
+    const t = await ws.submit({ metadata: { agent: "sleep", agent_args: ["60", marker] } });
+    const cli = dispatch(["--grace-seconds", "120"]);
+    await waitFor("the agent", () => fs.readFile(marker, "utf8").catch(() => ""));
+    cli.child.kill("SIGTERM");
+    await waitFor("the first stop to be logged", () => cli.lines.some((l) => l.msg === "stopping: no new claims"));
+    cli.child.kill("SIGTERM");
+    const result = await cli.child;
+    expect(result.exitCode).toBe(0);
+    expect(await state(t.id)).toBe("queued");
+  });
+
+  it("SIGHUP re-reads --vendor-config for the next task", async () => {
+    const configFile = path.join(ws.root, "vendors.yaml");
+    await fs.writeFile(configFile, "vendors:\n  fake:\n    agent: echo\n");
+    const cli = dispatch(["--vendor-config", configFile]);
+    const before = await ws.submit({ content: "BEFORE\n" });
+    await until(before.id, "completed");
+    expect((await ws.store.getResponse(before.id))?.body).toMatch(/^echo agent answer/);
+    await fs.writeFile(configFile, "vendors:\n  fake:\n    agent: cat-stdin\n");
+    cli.child.kill("SIGHUP");
+    await waitFor("the reload", () => cli.lines.some((l) => l.msg === "configuration re-read"));
+    const after = await ws.submit({ content: "AFTER\n" });
+    await until(after.id, "completed");
+    expect((await ws.store.getResponse(after.id))?.body).toContain("----- BEGIN REQUEST ARTIFACT:");
+    cli.child.kill("SIGTERM");
+    expect((await cli.child).exitCode).toBe(0);
+  });
+
+  it.each([
+    [["--lease-seconds", "1"], "agent-lanes: Expected `--lease-seconds` to be a number >= 3, got `1` (string)"],
+    [["--task-timeout", "10", "--idle-timeout", "20"], "agent-lanes: Expected `--idle-timeout` to be at most `--task-timeout` (10 s)"],
+    [["--concurrency", "0"], "agent-lanes: Expected `--concurrency` to be an integer >= 1, got `0` (string)"],
+    [["--max-cost-usd", "free"], "agent-lanes: Expected `--max-cost-usd` to be a number > 0, got `free` (string)"],
+  ])("refuses %j with one line naming the flag, exit 1", async (flags, message) => {
+    const cli = dispatch(flags);
+    const result = await cli.child;
+    expect(result.exitCode).toBe(1);
+    expect(cli.stderr().trim().split("\n")[0]).toContain(message);
+  });
+
+  it("names an unknown vendor and the way to plug one in", async () => {
+    const cli = startCli(["--store", ws.queue, "dispatch", "--vendor", "nosuch"], { cwd: ws.root });
+    clis.push(cli);
+    const result = await cli.child;
+    expect(result.exitCode).toBe(1);
+    expect(cli.stderr()).toMatch(/unknown vendor "nosuch".*--vendor-module/);
+  });
+
+  it("--help shows the flags with their defaults and an example", async () => {
+    const cli = startCli(["dispatch", "--help"], { cwd: ws.root });
+    clis.push(cli);
+    let out = "";
+    cli.child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    expect((await cli.child).exitCode).toBe(0);
+    for (const text of ["--vendor <name>", "--lane <name>", "--concurrency <n>", "(default: 900, at least 3)", "--task-timeout <s>", "--idle-timeout <s>", "Examples:", "agent-lanes dispatch --vendor claude"]) {
+      expect(out).toContain(text);
+    }
+  });
+});
