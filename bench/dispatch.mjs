@@ -12,6 +12,7 @@
 // through the store would take about a minute of fsyncs for nothing.
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -33,6 +34,8 @@ const BENCH = {
   /** Let the supervisor finish its first scan before the idle measurement. */
   idleSettleMs: 3_000,
   runTimeoutMs: 180_000,
+  /** How often the bench looks for new response.json files. */
+  pollMs: 10,
   stopTimeoutMs: 15_000,
 };
 
@@ -80,18 +83,22 @@ function taskInput(ws, i) {
   };
 }
 
-/** Resolves when every task has a response.json (checked every few ms, only the pending ones). */
+/**
+ * Resolves when every task has a response.json. Tasks are answered roughly
+ * oldest first, so each check stops at the first unanswered one: the bench
+ * must not eat the CPU the supervisor is being measured on.
+ */
 async function allAnswered(queue, ids, supervisor) {
-  const pending = new Set(ids);
+  const pending = [...ids];
   const deadline = Date.now() + BENCH.runTimeoutMs;
   let died = null;
   supervisor.exited.then((result) => (died = result));
-  while (pending.size > 0) {
-    for (const id of pending) if (existsSync(path.join(queue, "tasks", id, "response.json"))) pending.delete(id);
-    if (pending.size === 0) break;
-    if (died) throw new Error(`supervisor exited (${JSON.stringify(died)}) with ${pending.size} tasks unanswered:\n${supervisor.why()}`);
-    if (Date.now() > deadline) throw new Error(`${pending.size} tasks still unanswered after ${BENCH.runTimeoutMs / 1000} s:\n${supervisor.why()}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+  while (pending.length > 0) {
+    while (pending.length > 0 && existsSync(path.join(queue, "tasks", pending[0], "response.json"))) pending.shift();
+    if (pending.length === 0) break;
+    if (died) throw new Error(`supervisor exited (${JSON.stringify(died)}) with ${pending.length} tasks unanswered:\n${supervisor.why()}`);
+    if (Date.now() > deadline) throw new Error(`${pending.length} tasks still unanswered after ${BENCH.runTimeoutMs / 1000} s:\n${supervisor.why()}`);
+    await new Promise((resolve) => setTimeout(resolve, BENCH.pollMs));
   }
   return performance.now();
 }
@@ -194,6 +201,7 @@ async function idleRun() {
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
 if (process.platform !== "linux") process.stderr.write("bench/dispatch: idle CPU and RSS are read from /proc and need Linux\n");
 
+const loadBefore = os.loadavg()[0];
 const runs = [];
 for (const concurrency of BENCH.concurrencies) {
   process.stderr.write(`bench/dispatch: ${BENCH.tasks} tasks at concurrency ${concurrency} ...\n`);
@@ -218,5 +226,6 @@ console.log(
     [`idle supervisor CPU over ${BENCH.idleMeasureMs / 1000} s, ${BENCH.finishedTasks.toLocaleString("en")} finished tasks in the queue`, `${idle.cpuPercent.toFixed(2)} % of one core`],
     [`idle supervisor RSS, same queue`, `${idle.rss.toFixed(0)} MiB`],
     ["supervisor exit on SIGTERM (each run)", exits.join(", ")],
+    ["1-min load average before / after (other work on the machine skews every number above)", `${loadBefore.toFixed(2)} / ${os.loadavg()[0].toFixed(2)}`],
   ]),
 );
