@@ -34,6 +34,8 @@ export interface DemoOptions {
   cliEntry?: string;
   /** Where the temporary folder is made. @default os.tmpdir() */
   tmpRoot?: string;
+  /** Aborting it (Ctrl-C) stops the demo early; the cleanup still runs. */
+  signal?: AbortSignal;
 }
 
 /** One task of the demo, as answered. */
@@ -82,6 +84,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   let supervisor: Supervisor | null = null;
   // Ends every CLI subprocess still running when the demo stops early.
   const abort = new AbortController();
+  const interrupted = new Promise<never>((_, reject) => {
+    const stop = () => reject(new DemoError("interrupted"));
+    if (options.signal?.aborted) stop();
+    options.signal?.addEventListener("abort", stop, { once: true });
+    abort.signal.addEventListener("abort", () => options.signal?.removeEventListener("abort", stop), { once: true });
+  });
+  interrupted.catch(() => {});
   try {
     const pool = await initPool({ path: path.join(tempDir, "pool"), workspaceId: "demo", cliEntry: cli });
     const root = path.dirname(pool.queue);
@@ -152,7 +161,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       return waitOne(task, id);
     };
     for (const task of DEMO_TASKS) results.set(task.name, supervisor.guard(ordered(task)));
-    const tasks = await Promise.all(results.values());
+    const tasks = await Promise.race([Promise.all(results.values()), interrupted]);
 
     const failed = tasks.filter((task) => task.status !== "completed");
     if (failed.length > 0) {

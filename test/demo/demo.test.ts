@@ -2,6 +2,7 @@
 // submit/wait subprocesses, the built demo agent (run `npm run build` first).
 
 import { existsSync } from "node:fs";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
@@ -40,5 +41,29 @@ describe("agent-lanes demo", () => {
     // Progress went to stderr as it happened, in the compact form.
     expect(run.stderr).toMatch(new RegExp(`demo: claimed ${byName.review?.task_id} \\(review\\)`));
     expect(run.stderr).toMatch(new RegExp(`demo: answered ${byName.review?.task_id} \\(review\\) in \\d+ ms`));
+  });
+
+  it("on Ctrl-C stops early with one error line, and still stops the supervisor and removes its folder", async () => {
+    const child = execa(process.execPath, [cli, "demo", "--json"], { reject: false, timeout: 60_000 });
+    let stderr = "";
+    let pool: string | undefined;
+    await new Promise<void>((resolve) => {
+      child.stderr?.on("data", (chunk: Buffer) => {
+        stderr += String(chunk);
+        pool ??= /demo: pool ready: (\S+)/.exec(stderr)?.[1];
+        if (/demo: claimed /.test(stderr)) resolve();
+      });
+      void child.then(() => resolve());
+    });
+    child.kill("SIGINT");
+    const run = await child;
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/^agent-lanes: demo failed: interrupted/m);
+    expect(run.stdout).toBe("");
+    expect(pool).toBeDefined();
+    expect(existsSync(path.dirname(pool as string))).toBe(false);
+    const pid = Number(/supervisor started \(pid (\d+)\)/.exec(stderr)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    expect(() => process.kill(pid, 0)).toThrow();
   });
 });

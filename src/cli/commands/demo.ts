@@ -19,13 +19,20 @@ export function registerDemoCommand(program: Command): void {
       const out = (line: string) => process.stdout.write(`${line}\n`);
       const progressSink = json ? (line: string) => process.stderr.write(`demo: ${line}\n`) : (line: string) => out(`  ${line}`);
       if (!json) out("agent-lanes demo: a temporary queue, a supervisor running the bundled demo agent, four tasks.\n");
+      // Ctrl-C ends the demo early but still stops the supervisor and removes the folder.
+      const interrupt = new AbortController();
+      const onSigint = () => interrupt.abort();
+      // `on`, not `once`: execa's exit hook re-raises SIGINT when it finds no other listener left.
+      process.on("SIGINT", onSigint);
       let summary: Awaited<ReturnType<typeof runDemo>>;
       try {
-        summary = await runDemo({ keep: opts.keep === true, onProgress: progressSink });
+        summary = await runDemo({ keep: opts.keep === true, onProgress: progressSink, signal: interrupt.signal });
       } catch (error) {
         // A failed demo is a one-line user-facing error, not a crash.
         if (error instanceof DemoError) throw new CliError(error.message, { cause: error });
         throw error;
+      } finally {
+        process.removeListener("SIGINT", onSigint);
       }
       if (json) {
         out(toPythonJson(summary, 2));
