@@ -22,7 +22,6 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
   const { watch } = await import("chokidar");
   let generation = 0;
   const waiters = new Set<() => void>();
-  let tracked = new Set<string>();
   let closed = false;
 
   const bump = (): void => {
@@ -30,17 +29,43 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
     for (const wake of [...waiters]) wake();
   };
 
-  const watcher: FSWatcher = watch(tasksDir, {
-    depth: 0,
-    ignoreInitial: true,
-    persistent: true,
-    // Our writers rename temp files into place; there is no editor save dance to debounce.
-    atomic: false,
-    ignored: (p: string) => path.basename(p).startsWith("."),
-  });
-  watcher.on("all", bump);
-  watcher.on("error", (error) => options.onError?.(error instanceof Error ? error : new Error(String(error))));
+  const watchFolder = (dir: string): FSWatcher => {
+    const w = watch(dir, {
+      depth: 0,
+      ignoreInitial: true,
+      persistent: true,
+      // Our writers rename temp files into place; there is no editor save dance to debounce.
+      atomic: false,
+      ignored: (p: string) => path.basename(p).startsWith("."),
+    });
+    w.on("all", bump);
+    w.on("error", (error) => options.onError?.(error instanceof Error ? error : new Error(String(error))));
+    return w;
+  };
+
+  const watcher = watchFolder(tasksDir);
   await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+  // One watcher per tracked task folder, closed when the task is no longer
+  // tracked. chokidar's unwatch() instead keeps every path it ever dropped in an
+  // ignore list that each later event is matched against (and re-reading the
+  // tasks folder matches every entry against it): a long-running dispatcher
+  // slowed down with every task it finished.
+  const taskWatchers = new Map<string, FSWatcher>();
+  // Watched folders = the latest scan's live tasks ∪ folders pinned by waiters.
+  let tracked = new Set<string>();
+  const pins = new Map<string, number>();
+
+  const sync = (): void => {
+    if (closed) return;
+    const wanted = new Set([...tracked, ...pins.keys()]);
+    for (const [dir, w] of taskWatchers) {
+      if (!wanted.has(dir)) {
+        taskWatchers.delete(dir);
+        void w.close().catch(() => undefined);
+      }
+    }
+    for (const dir of wanted) if (!taskWatchers.has(dir)) taskWatchers.set(dir, watchFolder(dir));
+  };
 
   return {
     get generation() {
@@ -61,20 +86,30 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
       });
     },
     track(taskDirs) {
-      if (closed) return;
-      const next = new Set(taskDirs);
-      const added = [...next].filter((d) => !tracked.has(d));
-      const removed = [...tracked].filter((d) => !next.has(d));
-      if (removed.length > 0) watcher.unwatch(removed);
-      if (added.length > 0) watcher.add(added);
-      tracked = next;
+      tracked = new Set(taskDirs);
+      sync();
+    },
+    pin(taskDir) {
+      pins.set(taskDir, (pins.get(taskDir) ?? 0) + 1);
+      sync();
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const left = (pins.get(taskDir) ?? 1) - 1;
+        if (left > 0) pins.set(taskDir, left);
+        else pins.delete(taskDir);
+        sync();
+      };
     },
     bump,
     async close() {
       if (closed) return;
       closed = true;
       for (const wake of [...waiters]) wake();
-      await watcher.close();
+      const all = [watcher, ...taskWatchers.values()];
+      taskWatchers.clear();
+      await Promise.all(all.map((w) => w.close().catch(() => undefined)));
     },
   };
 }

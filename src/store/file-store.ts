@@ -100,18 +100,22 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     assertTaskId(taskId);
     const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
     const n = await changes();
-    n.track([paths.taskDir(taskId)]);
-    for (;;) {
-      const since = n.generation;
-      const response = await getResponse(taskId);
-      if (response) return response;
-      const task = await loadTask(ctx, taskId);
-      if (task.state === "failed") {
-        throw new TransitionError("invalid_state", `task ${taskId} failed without a response: ${task.failure_reason ?? "no reason recorded"}`, { taskId });
+    const unpin = n.pin(paths.taskDir(taskId));
+    try {
+      for (;;) {
+        const since = n.generation;
+        const response = await getResponse(taskId);
+        if (response) return response;
+        const task = await loadTask(ctx, taskId);
+        if (task.state === "failed") {
+          throw new TransitionError("invalid_state", `task ${taskId} failed without a response: ${task.failure_reason ?? "no reason recorded"}`, { taskId });
+        }
+        const left = deadline - Date.now();
+        if (left <= 0 || opts.signal?.aborted) return null;
+        await n.wait(Math.min(pollMs, left), since, opts.signal);
       }
-      const left = deadline - Date.now();
-      if (left <= 0 || opts.signal?.aborted) return null;
-      await n.wait(Math.min(pollMs, left), since, opts.signal);
+    } finally {
+      unpin();
     }
   }
 

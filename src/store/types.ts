@@ -167,8 +167,10 @@ export interface ChangeNotifier {
    * happened), after `timeoutMs`, or when `signal` aborts.
    */
   wait(timeoutMs: number, since: number, signal?: AbortSignal): Promise<void>;
-  /** Watch exactly these task folders (beside the tasks folder itself). */
+  /** The live task folders the latest scan saw: watched until the next scan replaces the set. */
   track(taskDirs: Iterable<string>): void;
+  /** Watch one task folder until the returned function is called (reference-counted). */
+  pin(taskDir: string): () => void;
   /** Count a change made by this process (no need to wait for the event). */
   bump(): void;
   close(): Promise<void>;

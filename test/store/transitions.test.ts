@@ -352,3 +352,21 @@ describe("scan listing cache", () => {
     expect((await ws.store.list()).map((t) => t.id)).toEqual([first.id, second.id]);
   });
 });
+
+describe("change notifications", () => {
+  it("two waiters on different tasks both wake on responses written by another store", async () => {
+    const store = openStore(ws.queue, { pollMs: 60_000 });
+    const a = await ws.submit();
+    const b = await ws.submit();
+    const waitA = store.waitForResponse(a.id, { timeoutMs: 20_000 });
+    const waitB = store.waitForResponse(b.id, { timeoutMs: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // both waiters are watching now
+    const other = openStore(ws.queue);
+    await other.respond(a.id, { body: "for a" });
+    expect((await waitA)?.body).toBe("for a");
+    await other.respond(b.id, { body: "for b" });
+    expect((await waitB)?.body).toBe("for b");
+    await other.close();
+    await store.close();
+  }, 15_000);
+});
