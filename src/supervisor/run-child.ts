@@ -213,7 +213,13 @@ export async function runChild(invocation: Invocation, options: RunChildOptions)
     const signal = typeof done.signal === "string" ? done.signal : null;
     if (exitCode === null && signal === null) {
       // The watchdog itself never ran (bad cwd, no node): that is a spawn error.
-      return result({ spawnError: toError(done.cause ?? done) });
+      const cause = toError(done.cause ?? done);
+      if (!existsSync(invocation.cwd)) {
+        const error = new Error(`working directory does not exist: ${invocation.cwd}`, { cause }) as NodeJS.ErrnoException;
+        error.code = "ENOENT";
+        return result({ spawnError: error });
+      }
+      return result({ spawnError: cause });
     }
     return result({ exitCode, signal });
   } finally {

@@ -66,22 +66,29 @@ describe("runChild", () => {
     expect(result.exitCode).toBeNull();
   });
 
+  it("names a missing working directory in the spawn error", async () => {
+    const result = await runChild({ file: "true", args: [], input: "", cwd: path.join(dir, "gone") }, opts());
+    expect(result.spawnError?.message).toBe(`working directory does not exist: ${path.join(dir, "gone")}`);
+  });
+
   it("the task timeout kills a child that ignores SIGTERM: SIGTERM, then SIGKILL after the grace", async () => {
     const started = Date.now();
-    const result = await runChild(agent("ignore-term", ["--chatty"]), opts({ taskTimeoutMs: 700, killGraceMs: 300 }));
+    // The timeout leaves the agent time to start and install its handler, even on a busy machine.
+    const result = await runChild(agent("ignore-term", ["--chatty"]), opts({ taskTimeoutMs: 2000, killGraceMs: 300 }));
     expect(result.killedBy).toBe("task-timeout");
     expect(result.signal).toBe("SIGKILL");
     expect(result.stderr).toContain("ignoring SIGTERM");
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2300);
     const pid = Number(/ignore-term agent (\d+)/.exec(result.stdout)?.[1]);
     expect(await allGone([pid], 2000)).toBe(true);
   });
 
   it("the idle timeout kills a silent child that ignores SIGTERM, while output keeps a chatty one alive", async () => {
-    const silent = await runChild(agent("ignore-term"), opts({ idleTimeoutMs: 500, killGraceMs: 200 }));
+    const silent = await runChild(agent("ignore-term"), opts({ idleTimeoutMs: 1500, killGraceMs: 200 }));
     expect(silent.killedBy).toBe("idle-timeout");
     expect(silent.signal).toBe("SIGKILL");
-    const chatty = await runChild(agent("ignore-term", ["--chatty"]), opts({ idleTimeoutMs: 500, taskTimeoutMs: 1500, killGraceMs: 200 }));
+    // Generous against a slow start under load: the agent prints every 200 ms once it runs.
+    const chatty = await runChild(agent("ignore-term", ["--chatty"]), opts({ idleTimeoutMs: 1500, taskTimeoutMs: 3000, killGraceMs: 200 }));
     expect(chatty.killedBy).toBe("task-timeout");
   });
 

@@ -42,7 +42,9 @@ describe("startDispatcher", () => {
   it("runs N tasks at once with concurrency N, never more", async () => {
     const marker = path.join(ws.root, "overlap.log");
     const tasks = [];
-    for (let i = 0; i < 7; i += 1) tasks.push(await ws.submit({ metadata: { agent: "sleep", agent_args: ["1.2", marker] } }));
+    // Each run holds until three runs have started, then works 1 s: three are surely alive together,
+    // and a fourth started too early would show up beside them.
+    for (let i = 0; i < 7; i += 1) tasks.push(await ws.submit({ metadata: { agent: "hold", agent_args: [marker, "3", "1"] } }));
     const { d } = await start({ concurrency: 3 });
     let maxRunning = 0;
     const sampler = setInterval(() => (maxRunning = Math.max(maxRunning, d.stats().running)), 20);
@@ -187,7 +189,8 @@ describe("startDispatcher", () => {
 
   it("the task timeout kills a child that ignores SIGTERM and fails the task", async () => {
     const t = await ws.submit({ metadata: { agent: "ignore-term", agent_args: ["--chatty"] } });
-    await start({ taskTimeoutSeconds: 1, killGraceSeconds: 0.3 });
+    // Idle = task timeout: the task timer is armed first, so it fires first.
+    await start({ taskTimeoutSeconds: 2, killGraceSeconds: 0.3 });
     await until(t.id, "failed");
     const response = await ws.store.getResponse(t.id);
     expect(response?.body).toMatch(/task-timeout/);
@@ -195,6 +198,16 @@ describe("startDispatcher", () => {
     const pid = Number(/ignore-term agent (\d+)/.exec(response?.body ?? "")?.[1]);
     expect(pid).toBeGreaterThan(0);
     expect(await allGone([pid], 2000)).toBe(true);
+  });
+
+  it("logs a status line while busy", async () => {
+    const marker = path.join(ws.root, "m.log");
+    const t = await ws.submit({ metadata: { agent: "sleep", agent_args: ["2.5", marker] } });
+    const { log } = await start({ statusEverySeconds: 1 });
+    await until(t.id, "completed");
+    const status = log.find("status");
+    expect(status.length).toBeGreaterThanOrEqual(1);
+    expect(status[0]).toMatchObject({ running: 1, completed: 0, failed: 0 });
   });
 
   it("records the run's events with owner, attempt, model and duration", async () => {
