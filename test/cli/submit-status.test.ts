@@ -112,7 +112,7 @@ describe("submit", () => {
 describe("status and list", () => {
   let sw: CliWorkspace;
   let store: Store;
-  const ids: Record<string, string> = {};
+  const ids = { queued: "", claimed: "", completed: "", failed: "", stale: "", missing: "" };
 
   beforeAll(async () => {
     sw = await makeCliWorkspace("al-cli-status-");
