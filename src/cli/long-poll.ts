@@ -10,6 +10,9 @@ import { queuePaths } from "../store/layout.js";
 import type { Store, Task, TaskResponse } from "../store/types.js";
 import { safetyPollMs } from "./options.js";
 
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface HeartbeatOptions {
   /** 0 or less: no heartbeats. */
   intervalMs: number;
@@ -24,16 +27,18 @@ export interface HeartbeatOptions {
  */
 export function startHeartbeat(options: HeartbeatOptions): { stop(): void } {
   const started = Date.now();
+  // setTimeout turns anything above 2^31-1 ms into 1 ms: a huge interval must mean "rarely", not "constantly".
+  const intervalMs = Math.min(options.intervalMs, MAX_TIMER_MS);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const arm = (): void => {
-    if (stopped || options.intervalMs <= 0) return;
+    if (stopped || intervalMs <= 0) return;
     timer = setTimeout(() => {
       void Promise.resolve()
         .then(() => (stopped ? undefined : options.beat(Date.now() - started)))
         .catch(() => undefined)
         .finally(arm);
-    }, options.intervalMs);
+    }, intervalMs);
     timer.unref();
   };
   arm();
