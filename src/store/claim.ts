@@ -3,7 +3,7 @@
 
 import { randomBytes } from "node:crypto";
 import { addEvent, isTerminal, leaseExpired, loadTask, locked, saveTask, sha256File, type StoreContext } from "./context.js";
-import { TransitionError, ValidationError } from "./errors.js";
+import { TransitionError, ValidationError, showValue } from "./errors.js";
 import { settleFromResponse } from "./respond.js";
 import { isoFromDate } from "./time.js";
 import type { ClaimInput, Task } from "./types.js";
@@ -11,9 +11,14 @@ import type { ClaimInput, Task } from "./types.js";
 /** @default 7200 s, PROTOCOL.md §5 */
 export const DEFAULT_LEASE_SECONDS = 7200;
 
+/** 100 years: a longer lease would put lease_expires_at past the last representable date. */
+export const MAX_LEASE_SECONDS = 100 * 365 * 24 * 3600;
+
 export function checkLeaseSeconds(value: unknown): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new ValidationError(`Expected \`lease_seconds\` to be a number > 0, got \`${String(value)}\` (${typeof value})`);
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > MAX_LEASE_SECONDS) {
+    throw new ValidationError(
+      `Expected \`lease_seconds\` to be a number > 0 and <= ${MAX_LEASE_SECONDS} (100 years), got \`${showValue(value)}\` (${typeof value})`,
+    );
   }
   return value;
 }

@@ -7,7 +7,7 @@ import path from "node:path";
 import { ensureDir, writeJsonAtomic } from "./atomic.js";
 import { addEvent, locked, saveTask, sha256File, type StoreContext } from "./context.js";
 import { ValidationError } from "./errors.js";
-import { assertTaskId, confine, makeTaskId } from "./layout.js";
+import { MAX_NAME_LENGTH, assertTaskId, confine, makeTaskId, queuePaths } from "./layout.js";
 import { formatIdStamp, formatIso, nowMicros } from "./time.js";
 import type { CreateTaskInput, SupportingPath, Task } from "./types.js";
 
@@ -15,6 +15,19 @@ function requireText(field: string, value: unknown): string {
   if (typeof value !== "string" || value.trim() === "") {
     throw new ValidationError(`${field} is required and must be a non-empty string`);
   }
+  return value;
+}
+
+/** An optional text field (HTTP bodies may carry any JSON type): a string, or null when absent. */
+function optionalText(field: string, value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string") throw new ValidationError(`${field} must be a string, got ${typeof value}`);
+  return value;
+}
+
+/** No file system call takes a NUL byte; a path holding one is refused before it reaches task.json. */
+function noNul(field: string, value: string): string {
+  if (value.includes("\0")) throw new ValidationError(`${field} contains a NUL byte: ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -53,6 +66,26 @@ async function hashExisting(field: string, file: string): Promise<string> {
   return sha;
 }
 
+/**
+ * The task folder and the correlation index file are named after the ids; a
+ * name the file system refuses would fail half-way through create (the task
+ * written, its index not), so refuse it up front.
+ */
+function checkNameLengths(workspaceId: string, correlationId: string): void {
+  const idLength = makeTaskId(formatIdStamp(0n), correlationId, "0".repeat(12)).length;
+  if (idLength > MAX_NAME_LENGTH) {
+    throw new ValidationError(`correlation_id is too long: its task id would be ${idLength} characters (at most ${MAX_NAME_LENGTH}); use a shorter correlation id (--task-id)`);
+  }
+  // The index file is written as `.<name>.<16 hex>.tmp` first: 22 more characters.
+  const indexName = path.basename(queuePaths("/").correlationFile(workspaceId, correlationId));
+  const indexMax = MAX_NAME_LENGTH - 22;
+  if (indexName.length > indexMax) {
+    throw new ValidationError(
+      `workspace_id and correlation_id are too long together: the index file name would be ${indexName.length} characters (at most ${indexMax}); shorten one of them`,
+    );
+  }
+}
+
 /** A parent_task_id in metadata is a task id from outside: it must pass the id check. */
 function checkMetadataIds(metadata: Record<string, unknown>): void {
   const parent = metadata.parent_task_id;
@@ -64,14 +97,20 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
   const workspaceId = requireText("workspace_id", input.workspace_id);
   const correlationId = requireText("correlation_id", input.correlation_id);
   const lane = requireText("lane", input.lane);
-  const rootInput = requireText("workspace_root", input.workspace_root);
-  requireText("request_path", input.request_path);
-  requireText("response_path", input.response_path);
+  const rootInput = noNul("workspace_root", requireText("workspace_root", input.workspace_root));
+  noNul("request_path", requireText("request_path", input.request_path));
+  noNul("response_path", requireText("response_path", input.response_path));
   const metadata = input.metadata ?? {};
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
     throw new ValidationError("metadata must be a mapping (an object of key: value)");
   }
   checkMetadataIds(metadata);
+  checkNameLengths(workspaceId, correlationId);
+  const sourceAgent = optionalText("source_agent", input.source_agent) || "orchestrator";
+  const worktreeInput = optionalText("worktree_path", input.worktree_path);
+  if (worktreeInput) noNul("worktree_path", worktreeInput);
+  const expectedBranch = optionalText("expected_branch", input.expected_branch);
+  const prompt = optionalText("prompt", input.prompt);
 
   const rootStat = await fs.stat(path.resolve(expandHome(rootInput))).catch(() => null);
   if (!rootStat?.isDirectory()) throw new ValidationError(`workspace_root is not a folder: ${path.resolve(expandHome(rootInput))}`);
@@ -81,13 +120,16 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
   const responsePath = await confineReal("response_path", expandHome(input.response_path), workspaceRoot);
   const requestSha = await hashExisting("request_path", requestPath);
   const supporting: SupportingPath[] = [];
-  for (const entry of input.supporting_paths ?? []) {
+  const supportingInput: unknown = input.supporting_paths ?? [];
+  if (!Array.isArray(supportingInput)) throw new ValidationError("supporting_paths must be a list of paths or {path: ...}");
+  for (const entry of supportingInput as CreateTaskInput["supporting_paths"] & unknown[]) {
     const raw = typeof entry === "string" ? entry : entry?.path;
     if (typeof raw !== "string" || raw === "") throw new ValidationError("supporting_paths entries must be paths or {path: ...}");
+    noNul("supporting_paths", raw);
     const file = await confineReal("supporting_paths", expandHome(raw), workspaceRoot);
     supporting.push({ path: file, sha256: await hashExisting("supporting_paths", file) });
   }
-  const worktree = input.worktree_path ? path.resolve(workspaceRoot, expandHome(input.worktree_path)) : null;
+  const worktree = worktreeInput ? path.resolve(workspaceRoot, expandHome(worktreeInput)) : null;
 
   return locked(ctx, async () => {
     await ensureDir(ctx.paths.tasks);
@@ -110,16 +152,16 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
       id,
       workspace_id: workspaceId,
       correlation_id: correlationId,
-      source_agent: input.source_agent ?? "orchestrator",
+      source_agent: sourceAgent,
       lane,
       workspace_root: workspaceRoot,
       worktree_path: worktree,
-      expected_branch: input.expected_branch ?? null,
+      expected_branch: expectedBranch,
       request_path: requestPath,
       request_sha256: requestSha,
       supporting_paths: supporting,
       response_path: responsePath,
-      prompt: input.prompt ?? null,
+      prompt,
       metadata: { ...metadata },
       state: "queued",
       created_at: createdAt,

@@ -61,7 +61,21 @@ export class CorruptFileError extends StoreError {
   }
 }
 
+/**
+ * A value as error messages show it; never throws. Inputs come from HTTP bodies
+ * and callers, where String() itself can throw (`{"toString": 1}`, a
+ * null-prototype object) and JSON.stringify can too (a BigInt).
+ */
+export function showValue(value: unknown): string {
+  if (typeof value === "string") return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 /** Wraps a thrown non-Error so callers can rely on `.message`. */
 export function toError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
+  return value instanceof Error ? value : new Error(showValue(value));
 }

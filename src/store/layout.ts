@@ -2,14 +2,14 @@
 // the workspace confinement rule for paths (PROTOCOL.md §3–4).
 
 import path from "node:path";
-import { InvalidTaskIdError, ValidationError } from "./errors.js";
+import { InvalidTaskIdError, ValidationError, showValue } from "./errors.js";
 
 export const TASK_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
 
 /** Throw `invalid task_id` unless `taskId` is safe to use as a folder name. */
 export function assertTaskId(taskId: unknown): asserts taskId is string {
   if (typeof taskId !== "string" || !TASK_ID_PATTERN.test(taskId) || taskId.includes("..")) {
-    throw new InvalidTaskIdError(String(taskId));
+    throw new InvalidTaskIdError(showValue(taskId));
   }
 }
 
@@ -24,8 +24,14 @@ export function slug(text: string): string {
 }
 
 export function makeTaskId(stamp: string, correlationId: string, requestSha256: string): string {
-  return `${stamp}-${slug(correlationId)}-${requestSha256.slice(0, 12)}`;
+  // A slug may hold "..", which no task id may: `--task-id v1..2` would make a
+  // task nobody could name again. Runs of dots become one dot, in the id only
+  // (the correlation index file keeps the plain slug, as Python names it).
+  return `${stamp}-${slug(correlationId).replace(/\.{2,}/g, ".")}-${requestSha256.slice(0, 12)}`;
 }
+
+/** Longest file name most file systems allow (bytes; our names are ASCII). */
+export const MAX_NAME_LENGTH = 255;
 
 /** Every path of one queue. */
 export interface QueuePaths {

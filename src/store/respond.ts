@@ -5,14 +5,14 @@
 
 import { writeJsonAtomic } from "./atomic.js";
 import { addEvent, isTerminal, loadTask, locked, saveTask, sha256File, type StoreContext } from "./context.js";
-import { TransitionError, ValidationError } from "./errors.js";
+import { TransitionError, ValidationError, showValue } from "./errors.js";
 import { readResponseFile } from "./records.js";
 import { VERDICTS, type RespondInput, type RespondResult, type Task, type TaskResponse, type Verdict } from "./types.js";
 
 function count(field: string, value: unknown): number {
   const n = value ?? 0;
   if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
-    throw new ValidationError(`Expected \`${field}\` to be a whole number >= 0, got \`${String(value)}\` (${typeof value})`);
+    throw new ValidationError(`Expected \`${field}\` to be a whole number >= 0, got \`${showValue(value)}\` (${typeof value})`);
   }
   return n;
 }
@@ -54,11 +54,11 @@ export async function settleFromResponse(ctx: StoreContext, task: Task): Promise
 export function respondTask(ctx: StoreContext, taskId: string, input: RespondInput): Promise<RespondResult> {
   const status = input.status ?? "completed";
   if (status !== "completed" && status !== "failed") {
-    throw new ValidationError(`Expected \`status\` to be completed or failed, got \`${String(status)}\``);
+    throw new ValidationError(`Expected \`status\` to be completed or failed, got \`${showValue(status)}\``);
   }
   const verdict = (input.verdict ?? null) as Verdict | null;
   if (verdict !== null && !VERDICTS.includes(verdict)) {
-    throw new ValidationError(`Expected \`verdict\` to be one of ${VERDICTS.join(", ")}, got \`${String(verdict)}\``);
+    throw new ValidationError(`Expected \`verdict\` to be one of ${VERDICTS.join(", ")}, got \`${showValue(verdict)}\``);
   }
   const blocking = count("blocking_count", input.blockingCount);
   const nonblocking = count("nonblocking_count", input.nonblockingCount);
@@ -66,6 +66,12 @@ export function respondTask(ctx: StoreContext, taskId: string, input: RespondInp
     throw new ValidationError("blocking-count > 0 requires verdict needs-revision");
   }
   if (typeof input.body !== "string") throw new ValidationError("body must be a string");
+  const reviewer = input.reviewer ?? "worker";
+  if (typeof reviewer !== "string" || reviewer === "") throw new ValidationError("reviewer must be a non-empty string");
+  const expectSha = input.expectSha256 ?? null;
+  if (expectSha !== null && typeof expectSha !== "string") throw new ValidationError(`Expected \`expect_sha256\` to be a sha256 hex string, got \`${showValue(expectSha)}\``);
+  const followUp = input.followUpRequired ?? false;
+  if (typeof followUp !== "boolean") throw new ValidationError(`Expected \`follow_up_required\` to be true or false, got \`${showValue(followUp)}\``);
   const metadata = input.metadata ?? {};
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
     throw new ValidationError("metadata must be a mapping (an object of key: value)");
@@ -78,10 +84,10 @@ export function respondTask(ctx: StoreContext, taskId: string, input: RespondInp
     if (task.state === "claimed" && (typeof input.claimToken !== "string" || input.claimToken !== task.claim_token)) {
       throw new TransitionError("token_mismatch", "claim token does not match active lease", { taskId });
     }
-    if (input.expectSha256 && input.expectSha256 !== task.request_sha256) {
+    if (expectSha && expectSha !== task.request_sha256) {
       throw new TransitionError(
         "request_changed",
-        `reviewed request hash does not match task ${taskId}: task has ${task.request_sha256}, --expect-sha256 was ${input.expectSha256}`,
+        `reviewed request hash does not match task ${taskId}: task has ${task.request_sha256}, --expect-sha256 was ${expectSha}`,
         { taskId },
       );
     }
@@ -97,12 +103,12 @@ export function respondTask(ctx: StoreContext, taskId: string, input: RespondInp
     const stamp = ctx.stamp();
     const response: TaskResponse = {
       task_id: taskId,
-      reviewer: input.reviewer ?? "worker",
+      reviewer,
       status,
       body: input.body,
       reviewed_request_sha256: current,
       request_changed_before_response: changed,
-      follow_up_required: input.followUpRequired ?? false,
+      follow_up_required: followUp,
       verdict,
       blocking_count: blocking,
       nonblocking_count: nonblocking,
