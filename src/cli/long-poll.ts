@@ -5,8 +5,6 @@
 // (the scanner never re-reads a finished task), and a new task or response is
 // seen within milliseconds.
 
-import { watch, type FSWatcher } from "node:fs";
-import { queuePaths } from "../store/layout.js";
 import type { Store, Task, TaskResponse } from "../store/types.js";
 import { safetyPollMs } from "./options.js";
 
@@ -80,23 +78,6 @@ export function waitForResponse(store: Store, taskId: string, options: LongPollO
   return withHeartbeat(options, () => store.waitForResponse(taskId, { timeoutMs: options.timeoutMs, signal: options.signal }));
 }
 
-/**
- * A raw watch on the tasks folder that flags any entry added or removed.
- * The store's notifier diffs the whole folder listing on each event, which
- * takes hundreds of ms once the folder holds ten thousand tasks; one inotify
- * (or FSEvents) watch says "a task folder appeared" at once. Best effort: when
- * it cannot be set up, the store's notifier and the safety poll remain.
- */
-function watchTaskFolders(tasksDir: string, onChange: () => void): FSWatcher | null {
-  try {
-    const watcher = watch(tasksDir, { persistent: false }, onChange);
-    watcher.on("error", () => watcher.close());
-    return watcher;
-  } catch {
-    return null;
-  }
-}
-
 /** The oldest claimable task of `lane` (queued, or claimed under an expired lease), or null on timeout. */
 export function waitForLaneTask(store: Store, lane: string, options: LongPollOptions): Promise<Task | null> {
   const pollMs = options.pollMs ?? safetyPollMs();
@@ -104,34 +85,18 @@ export function waitForLaneTask(store: Store, lane: string, options: LongPollOpt
     const deadline = Date.now() + options.timeoutMs;
     const first = await store.next(lane);
     if (first || options.timeoutMs <= 0) return first;
-    // The notifiers start only when there is something to wait for: a task
+    // The notifier starts only when there is something to wait for: a task
     // already available costs no watcher at all.
     const changes = await store.changes();
-    let changed = false;
-    let wake: AbortController | undefined;
-    const folders = watchTaskFolders(queuePaths(store.root).tasks, () => {
-      changed = true;
-      wake?.abort();
-    });
-    try {
-      for (;;) {
-        // Read both change marks before looking, so a change during the look wakes the next wait.
-        const since = changes.generation;
-        changed = false;
-        const task = await store.next(lane);
-        if (task) return task;
-        const left = deadline - Date.now();
-        if (left <= 0 || options.signal?.aborted) return null;
-        if (changed) continue;
-        wake = new AbortController();
-        const stop = (): void => wake?.abort();
-        options.signal?.addEventListener("abort", stop, { once: true });
-        // A claimed task's lease ends without any file changing: the safety poll notices that.
-        await changes.wait(Math.min(pollMs, left), since, wake.signal);
-        options.signal?.removeEventListener("abort", stop);
-      }
-    } finally {
-      folders?.close();
+    for (;;) {
+      // Read the change mark before looking, so a change during the look wakes the next wait.
+      const since = changes.generation;
+      const task = await store.next(lane);
+      if (task) return task;
+      const left = deadline - Date.now();
+      if (left <= 0 || options.signal?.aborted) return null;
+      // A claimed task's lease ends without any file changing: the safety poll notices that.
+      await changes.wait(Math.min(pollMs, left), since, options.signal);
     }
   });
 }

@@ -1,11 +1,15 @@
 // "Something in the queue may have changed" notifications, so waiters sleep
 // until a file-system event instead of re-reading the queue in a tight loop.
-// chokidar watches the tasks folder (new task folders) and the folders of the
-// tasks a caller tracks (claims, releases, responses of live tasks); terminal
-// tasks are never watched, so ten thousand finished tasks cost nothing.
+// The tasks folder (new task folders) is watched with one raw fs.watch:
+// chokidar diffs a folder's whole listing on every event, which takes hundreds
+// of milliseconds once it holds ten thousand tasks, while inotify/FSEvents name
+// the new entry at once. chokidar watches the small folders of the tasks a
+// caller tracks (claims, releases, responses of live tasks); terminal tasks are
+// never watched, so ten thousand finished tasks cost nothing.
 // Waiters pass a safety-poll timeout: events are an accelerator, never the
 // only way to notice a change (e.g. on file systems without inotify).
 
+import { watch as watchRaw, type FSWatcher as RawWatcher } from "node:fs";
 import path from "node:path";
 import type { FSWatcher } from "chokidar";
 import type { ChangeNotifier } from "./types.js";
@@ -43,8 +47,21 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
     return w;
   };
 
-  const watcher = watchFolder(tasksDir);
-  await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+  const reportError = (error: unknown): void => options.onError?.(error instanceof Error ? error : new Error(String(error)));
+  let tasksWatcher: RawWatcher | null = null;
+  try {
+    tasksWatcher = watchRaw(tasksDir, { persistent: true }, (_event, name) => {
+      if (!name || !String(name).startsWith(".")) bump();
+    });
+    tasksWatcher.on("error", (error) => {
+      reportError(error);
+      tasksWatcher?.close();
+      tasksWatcher = null;
+    });
+  } catch (error) {
+    // No watch (e.g. the inotify limit is reached): the waiters' safety poll still sees every change.
+    reportError(error);
+  }
   // One watcher per tracked task folder, closed when the task is no longer
   // tracked. chokidar's unwatch() instead keeps every path it ever dropped in an
   // ignore list that each later event is matched against (and re-reading the
@@ -107,7 +124,8 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
       if (closed) return;
       closed = true;
       for (const wake of [...waiters]) wake();
-      const all = [watcher, ...taskWatchers.values()];
+      tasksWatcher?.close();
+      const all = [...taskWatchers.values()];
       taskWatchers.clear();
       await Promise.all(all.map((w) => w.close().catch(() => undefined)));
     },

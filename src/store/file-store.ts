@@ -66,9 +66,12 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     return notifier;
   };
 
-  /** Scan under the lock; keeps the notifier watching every live task. */
+  /** Scan under the lock; keeps the notifier watching every live task. Reads never create the queue. */
   async function scanAll(): Promise<Task[]> {
-    await ensureRoot();
+    if (!rootReady && !(await fs.stat(paths.root).then((st) => st.isDirectory(), () => false))) {
+      lastProblems = [];
+      return [];
+    }
     const { tasks, problems } = await locked(ctx, () => scanner.scan());
     lastProblems = problems;
     if (notifier) {
@@ -99,6 +102,7 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
   async function waitForResponse(taskId: string, opts: WaitOptions = {}): Promise<TaskResponse | null> {
     assertTaskId(taskId);
     const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+    await loadTask(ctx, taskId); // an unknown task is an error before any watcher starts
     const n = await changes();
     const unpin = n.pin(paths.taskDir(taskId));
     try {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeWorkspace, type TestWorkspace } from "../helpers/workspace.js";
@@ -98,7 +98,7 @@ describe.runIf(which("python3"))("flock interop with Python", () => {
 
 describe.runIf(which("flock"))("flock interop with flock(1)", () => {
   it("a create waits for flock(1) to let go", async () => {
-    await ws.store.list(); // the queue folder must exist before flock(1) opens the lock
+    await mkdir(ws.queue, { recursive: true }); // flock(1) creates the lock file, not its folder
     const holder = spawn("flock", [path.join(ws.queue, "lock"), "sh", "-c", "echo held; read x"]);
     const held = new Promise((resolve) => holder.stdout.once("data", resolve));
     const holderDone = run(holder);

@@ -354,6 +354,20 @@ describe("scan listing cache", () => {
 });
 
 describe("change notifications", () => {
+  it("a task created by another store wakes a waiter without the safety poll", async () => {
+    await ws.submit();
+    const notifier = await ws.store.changes();
+    const since = notifier.generation;
+    const woke = notifier.wait(60_000, since).then(() => notifier.generation);
+    const other = openStore(ws.queue);
+    await other.create({
+      workspace_id: "ws", correlation_id: "new", lane: "default", workspace_root: ws.root,
+      request_path: (await ws.file("new.md")), response_path: "responses/new.md",
+    });
+    expect(await woke).toBeGreaterThan(since);
+    await other.close();
+  }, 15_000);
+
   it("two waiters on different tasks both wake on responses written by another store", async () => {
     const store = openStore(ws.queue, { pollMs: 60_000 });
     const a = await ws.submit();
@@ -369,4 +383,17 @@ describe("change notifications", () => {
     await other.close();
     await store.close();
   }, 15_000);
+});
+
+describe("reads have no side effects", () => {
+  it("listing a queue folder that does not exist returns nothing and creates nothing", async () => {
+    const { existsSync } = await import("node:fs");
+    const missing = path.join(ws.root, "typo", "state");
+    const store = openStore(missing);
+    expect(await store.list()).toEqual([]);
+    expect(await store.next("default")).toBeNull();
+    await expect(store.waitForResponse("20261124T000000000000Z-x-000000000000", { timeoutMs: 10 })).rejects.toThrow(/unknown task/);
+    expect(existsSync(path.join(ws.root, "typo"))).toBe(false);
+    await store.close();
+  });
 });
