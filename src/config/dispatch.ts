@@ -178,9 +178,15 @@ function parseVendorSection(vendor: string, section: unknown, source: Source, wa
   return config;
 }
 
+/**
+ * A relative executable path resolves against the config file's folder. A
+ * string with white space is a whole command line (`node ./agent.js --x`, split
+ * without a shell by the command adapter): it is kept as written, since
+ * resolving it as one path would glue the arguments onto the executable.
+ */
 function parseCommand(value: unknown, keyPath: string, source: Source): string | string[] {
   const resolve = (command: string) => (command.includes("/") || command.startsWith("~") ? resolveUserPath(source.baseDir, command) : command);
-  if (typeof value === "string" && value.trim() !== "") return resolve(value);
+  if (typeof value === "string" && value.trim() !== "") return /\s/.test(value.trim()) ? value : resolve(value);
   if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === "string") && (value[0] as string).trim() !== "") {
     const [first, ...rest] = value as string[];
     return [resolve(first as string), ...rest];

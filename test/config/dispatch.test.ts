@@ -57,6 +57,19 @@ dispatch:
     });
   });
 
+  it("keeps a command line with arguments as written, resolving only a lone executable path", async () => {
+    const dispatchSection = section(`
+dispatch:
+  vendors:
+    command:
+      command: node ./agent.js --x
+    claude:
+      command: ./bin/claude
+`);
+    expect((await resolveVendorConfig("command", { dispatchSection, dispatchFile: HANDOFF })).command).toBe("node ./agent.js --x");
+    expect((await resolveVendorConfig("claude", { dispatchSection, dispatchFile: HANDOFF })).command).toBe("/ws/handoff/bin/claude");
+  });
+
   it("reads a JSON --vendor-config relative to the cwd and keeps plugin keys", async () => {
     await writeFile(path.join(dir, "v.json"), JSON.stringify({ vendors: { echo: { command: ["node", "agent.mjs"], shout: true } } }));
     const warnings: string[] = [];
