@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import type { ChildResult, Invocation, Outcome, VendorAdapter, VendorConfig } from "../../vendors/types.js";
+import { StoreError } from "../store/errors.js";
 import type { Store, Task } from "../store/types.js";
 import { attemptInfo, EVENT, firstLine, type AttemptInfo } from "./attempts.js";
 import { buildInput } from "./input.js";
@@ -82,6 +83,14 @@ export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<
         await store.respond(task.id, { body, status, claimToken: token, reviewer: options.owner, metadata });
         return true;
       } catch (error) {
+        if (status === "completed" && error instanceof StoreError && error.code === "request_changed") {
+          // The store refuses to complete against a changed request (PROTOCOL §5); a failed
+          // response still hands the answer back, marked request_changed_before_response.
+          log.warn({ err: errorMessage(error) }, "the request changed while the agent ran; responding failed with its answer");
+          status = "failed";
+          body = `The request file changed while the agent ran (${task.request_path}); its answer to the earlier version follows.\n\n${body}`;
+          continue;
+        }
         if (isClaimLost(error)) {
           log.warn({ err: errorMessage(error) }, "claim lost before the response was written; dropping the response");
           return false;

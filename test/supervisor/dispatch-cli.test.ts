@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runRecordsDir, type RunRecord } from "../../src/supervisor/sweep.js";
 import { makeWorkspace, type TestWorkspace } from "../helpers/workspace.js";
-import { allGone, FAKE_ADAPTER, killQuietly, startCli, waitFor, type CliProcess } from "./helpers.js";
+import { AGENTS, allGone, FAKE_ADAPTER, FAKE_BIN, killQuietly, startCli, waitFor, type CliProcess } from "./helpers.js";
 
 let ws: TestWorkspace;
 const clis: CliProcess[] = [];
@@ -158,6 +158,37 @@ describe("agent-lanes dispatch (subprocess)", () => {
     const after = await ws.submit({ content: "AFTER\n" });
     await until(after.id, "completed");
     expect((await ws.store.getResponse(after.id))?.body).toContain("----- BEGIN REQUEST ARTIFACT:");
+    cli.child.kill("SIGTERM");
+    expect((await cli.child).exitCode).toBe(0);
+  });
+
+  it("runs --vendor command with --command as the agent's argv", async () => {
+    const t = await ws.submit({ content: "COMMAND VENDOR\n" });
+    const cli = startCli(
+      ["--store", ws.queue, "dispatch", "--vendor", "command", "--command", `${process.execPath} ${path.join(AGENTS, "cat-stdin.mjs")}`, "--poll-seconds", "0.2", "--log-format", "json"],
+      { cwd: ws.root },
+    );
+    clis.push(cli);
+    await until(t.id, "completed");
+    expect((await ws.store.getResponse(t.id))?.body).toContain("COMMAND VENDOR");
+    cli.child.kill("SIGTERM");
+    expect((await cli.child).exitCode).toBe(0);
+  });
+
+  it("passes --command and --max-cost-usd to a built-in vendor's CLI (fake claude)", async () => {
+    const invocations = path.join(ws.root, "claude.jsonl");
+    const t = await ws.submit({ metadata: { effort: "high" } });
+    const cli = startCli(
+      ["--store", ws.queue, "dispatch", "--vendor", "claude", "--command", path.join(FAKE_BIN, "claude"), "--max-cost-usd", "2", "--poll-seconds", "0.2", "--log-format", "json"],
+      { cwd: ws.root, env: { FAKE_AGENT_LOG: invocations } },
+    );
+    clis.push(cli);
+    await until(t.id, "completed");
+    const [call] = (await fs.readFile(invocations, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { argv: string[]; cwd: string });
+    expect(call?.argv).toEqual(expect.arrayContaining(["-p", "--max-budget-usd", "2", "--effort", "high"]));
+    expect(call?.cwd).toBe(await fs.realpath(ws.root));
+    const response = await ws.store.getResponse(t.id);
+    expect(response?.metadata).toMatchObject({ model_used: "claude-sonnet-4-6", effort_used: "high", cost_usd: 0.0123, attempt: 1 });
     cli.child.kill("SIGTERM");
     expect((await cli.child).exitCode).toBe(0);
   });

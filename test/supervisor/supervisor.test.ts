@@ -200,6 +200,19 @@ describe("startDispatcher", () => {
     expect(await allGone([pid], 2000)).toBe(true);
   });
 
+  it("hands the answer back as a failed response when the request changed during the run", async () => {
+    const marker = path.join(ws.root, "m.log");
+    const t = await ws.submit({ metadata: { agent: "sleep", agent_args: ["1", marker] } });
+    await start();
+    await waitFor("the agent to start", () => readFile(marker, "utf8").catch(() => ""));
+    await writeFile(t.request_path, "edited while the agent worked\n");
+    await until(t.id, "failed");
+    const response = await ws.store.getResponse(t.id);
+    expect(response).toMatchObject({ status: "failed", request_changed_before_response: true });
+    expect(response?.body).toMatch(/^The request file changed while the agent ran/);
+    expect(response?.body).toContain("slept 1 s");
+  });
+
   it("logs a status line while busy", async () => {
     const marker = path.join(ws.root, "m.log");
     const t = await ws.submit({ metadata: { agent: "sleep", agent_args: ["2.5", marker] } });

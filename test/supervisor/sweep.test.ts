@@ -1,0 +1,74 @@
+// The start-up sweep: leftovers of a dead dispatcher are killed, but only
+// processes of the recorded group that carry the run's marker.
+
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runRecordsDir, sweepLeftovers, writeRunRecord, type RunRecord } from "../../src/supervisor/sweep.js";
+import { allGone, isAlive, killQuietly } from "./helpers.js";
+
+let queue: string;
+const pids = new Set<number>();
+
+beforeEach(async () => {
+  queue = await mkdtemp(path.join(os.tmpdir(), "sweep-"));
+});
+afterEach(async () => {
+  killQuietly(pids);
+  pids.clear();
+  await rm(queue, { recursive: true, force: true });
+});
+
+/** A process leading its own group, with or without the run marker in its environment. */
+function leftover(runId: string | null): number {
+  const env = { ...process.env };
+  if (runId) env.AGENT_LANES_RUN_ID = runId;
+  const child = spawn(process.execPath, ["-e", "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], { detached: true, stdio: "ignore", env });
+  child.unref();
+  pids.add(child.pid as number);
+  return child.pid as number;
+}
+
+/** The pid of a process that has already exited. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+  await new Promise((resolve) => child.once("exit", resolve));
+  return child.pid as number;
+}
+
+function record(fields: Partial<RunRecord>): RunRecord {
+  return { run_id: "run-1", host: os.hostname(), supervisor_pid: 1, pgid: 1, task_id: "t", owner: "o", started_at: new Date().toISOString(), ...fields };
+}
+
+describe.runIf(process.platform === "linux")("sweepLeftovers", () => {
+  it("kills the marked processes of a dead dispatcher's run and removes its record", async () => {
+    const pid = leftover("run-dead");
+    await writeRunRecord(queue, record({ run_id: "run-dead", supervisor_pid: await deadPid(), pgid: pid }));
+    const result = await sweepLeftovers(queue);
+    expect(result.killed).toEqual([pid]);
+    expect(result.removed).toBe(1);
+    expect(await allGone([pid], 2000)).toBe(true);
+    expect(await readdir(runRecordsDir(queue))).toEqual([]);
+  });
+
+  it("leaves a process in the group alone when it does not carry the run's marker", async () => {
+    const stranger = leftover(null);
+    await writeRunRecord(queue, record({ run_id: "run-x", supervisor_pid: await deadPid(), pgid: stranger }));
+    const result = await sweepLeftovers(queue);
+    expect(result.killed).toEqual([]);
+    expect(isAlive(stranger)).toBe(true);
+  });
+
+  it("leaves the runs of a live dispatcher and of other hosts alone", async () => {
+    const mine = leftover("run-live");
+    const remote = leftover("run-remote");
+    await writeRunRecord(queue, record({ run_id: "run-live", supervisor_pid: process.ppid, pgid: mine }));
+    await writeRunRecord(queue, record({ run_id: "run-remote", host: "another-host", supervisor_pid: await deadPid(), pgid: remote }));
+    const result = await sweepLeftovers(queue, { selfPid: 999_999 });
+    expect(result).toMatchObject({ killed: [], removed: 0 });
+    expect(isAlive(mine) && isAlive(remote)).toBe(true);
+    expect((await readdir(runRecordsDir(queue))).sort()).toEqual(["run-live.json", "run-remote.json"]);
+  });
+});
