@@ -1,0 +1,164 @@
+// Reads a whole queue folder the strict way, after a chaos or interop run:
+// every task.json, response.json and index file must parse, every events line
+// too; for each task, its state, events, claim owners and response are
+// gathered so a suite can assert "completed exactly once", "never claimed
+// twice" and "the right body in the right task".
+
+import { readFileSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { toJsonFile } from "../../../src/store/json.js";
+
+export interface AuditedEvent {
+  type: string;
+  owner: string | null;
+}
+
+export interface AuditedTask {
+  id: string;
+  state: string;
+  lane: string;
+  correlationId: string;
+  /** The MARKER:<x> of the prompt (our test tasks carry one), else null. */
+  marker: string | null;
+  events: AuditedEvent[];
+  response: { status: string; body: string } | null;
+  /** Temp files left beside the task's files (a writer killed between write and rename). */
+  leftoverTemps: string[];
+}
+
+export interface QueueAudit {
+  tasks: AuditedTask[];
+  /** Files that did not parse, lines that did not parse, files not in Python's JSON style. */
+  problems: string[];
+  /** JSON files read and checked. */
+  filesChecked: number;
+}
+
+export interface AuditOptions {
+  /** Also require Python's exact JSON style (sorted keys, indent 2, newline) of every JSON file. */
+  pythonStyle?: boolean;
+}
+
+async function readJson(file: string, audit: QueueAudit, options: AuditOptions): Promise<Record<string, unknown> | null> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+  audit.filesChecked += 1;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    audit.problems.push(`${file} does not parse (${(error as Error).message}; ${text.length} bytes)`);
+    return null;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    audit.problems.push(`${file} is not a JSON object`);
+    return null;
+  }
+  if (options.pythonStyle && text !== toJsonFile(value)) audit.problems.push(`${file} is not in Python's JSON style`);
+  return value as Record<string, unknown>;
+}
+
+/** Audit every task folder and index file of `queue`. */
+export async function auditQueue(queue: string, options: AuditOptions = {}): Promise<QueueAudit> {
+  const audit: QueueAudit = { tasks: [], problems: [], filesChecked: 0 };
+  const tasksDir = path.join(queue, "tasks");
+  const ids = (await readdir(tasksDir).catch(() => [] as string[])).filter((name) => !name.startsWith(".")).sort();
+  for (const id of ids) {
+    const dir = path.join(tasksDir, id);
+    const names = await readdir(dir);
+    const task = await readJson(path.join(dir, "task.json"), audit, options);
+    if (!task) {
+      audit.problems.push(`${dir} has no readable task.json`);
+      continue;
+    }
+    const response = await readJson(path.join(dir, "response.json"), audit, options);
+    const events: AuditedEvent[] = [];
+    const eventsText = await readFile(path.join(dir, "events.jsonl"), "utf8").catch(() => "");
+    for (const [index, line] of eventsText.split("\n").entries()) {
+      if (line.trim() === "") continue;
+      try {
+        const event = JSON.parse(line) as { type?: unknown; data?: { owner?: unknown } };
+        events.push({ type: String(event.type), owner: typeof event.data?.owner === "string" ? event.data.owner : null });
+      } catch {
+        audit.problems.push(`${dir}/events.jsonl line ${index + 1} does not parse: ${JSON.stringify(line.slice(0, 80))}`);
+      }
+    }
+    const prompt = typeof task.prompt === "string" ? task.prompt : "";
+    audit.tasks.push({
+      id,
+      state: String(task.state),
+      lane: String(task.lane),
+      correlationId: String(task.correlation_id),
+      marker: /MARKER:(\S+)/.exec(prompt)?.[1] ?? null,
+      events,
+      response: response ? { status: String(response.status), body: String(response.body) } : null,
+      leftoverTemps: names.filter((name) => name.startsWith(".") && name.endsWith(".tmp")),
+    });
+  }
+  const indexDir = path.join(queue, "indexes", "correlations");
+  for (const name of await readdir(indexDir).catch(() => [] as string[])) {
+    if (name.endsWith(".json")) await readJson(path.join(indexDir, name), audit, options);
+  }
+  return audit;
+}
+
+/** The owners of a task's `claimed` events, in order. */
+export function claimOwners(task: AuditedTask): string[] {
+  return task.events.filter((e) => e.type === "claimed").map((e) => e.owner ?? "?");
+}
+
+/**
+ * A claim taken while another was live: a `claimed` event whose previous
+ * claim was neither released nor answered. Only meaningful when no lease can
+ * have expired (the interop suite's leases outlive the run).
+ */
+export function overlappingClaims(task: AuditedTask): number {
+  let live = false;
+  let overlaps = 0;
+  for (const event of task.events) {
+    if (event.type === "claimed") {
+      if (live) overlaps += 1;
+      live = true;
+    } else if (event.type === "released" || event.type === "response") {
+      live = false;
+    }
+  }
+  return overlaps;
+}
+
+/** Pids recorded by test agents (test/fixtures/chaos/agent.mjs) that are still alive (zombies count as gone). */
+export async function livePids(pidDir: string): Promise<Array<{ pid: number; role: string; marker: string }>> {
+  const alive: Array<{ pid: number; role: string; marker: string }> = [];
+  for (const name of await readdir(pidDir).catch(() => [] as string[])) {
+    let record: { pid: number; role: string; marker: string };
+    try {
+      record = JSON.parse(await readFile(path.join(pidDir, name), "utf8")) as typeof record;
+    } catch {
+      // Written by an agent killed mid-write: its pid is the file name.
+      record = { pid: Number.parseInt(name, 10), role: "unknown", marker: "unknown" };
+      if (!Number.isInteger(record.pid)) continue;
+    }
+    if (isAlive(record.pid)) alive.push(record);
+  }
+  return alive;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] !== "Z";
+  } catch {
+    return process.platform !== "linux";
+  }
+}
