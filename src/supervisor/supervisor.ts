@@ -15,7 +15,7 @@ import { createLogger, type Logger } from "./log.js";
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from "./options.js";
 import { describePause, readPause, setPause, untilOf } from "./pauses.js";
 import { runChild } from "./run-child.js";
-import { runClaimedTask, type RunChildFn, type TaskEnd } from "./run-task.js";
+import { runClaimedTask, type RunChildFn, type TaskEnd, type TaskRunnerDeps } from "./run-task.js";
 import { createSelector } from "./select.js";
 import { sweepLeftovers } from "./sweep.js";
 
@@ -159,7 +159,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     return { until: record.until };
   }
 
-  const taskDeps = {
+  const taskDeps: TaskRunnerDeps = {
     store: queueStore,
     options,
     current: () => current,
@@ -168,8 +168,8 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     killSignal: killChildren.signal,
     watchdogPath: deps.watchdogPath,
     keeperClock: deps.keeperClock,
-    onUsageLimit: (settlement: { message: string; resetAt: Date | null }) => pauseVendor(settlement.resetAt, settlement.message, "usage-limit"),
-    onOutcome: (outcome: Parameters<typeof outcomeCostUsd>[0]) => {
+    onUsageLimit: (settlement) => pauseVendor(settlement.resetAt, settlement.message, "usage-limit"),
+    onOutcome: (outcome) => {
       ledger.record(outcomeCostUsd(outcome));
       if (ledger.exceeded() && pausedUntilMs < ledger.resetsAt().getTime()) {
         const reason = `daily cost ceiling of $${options.dailyCostUsd} reached ($${ledger.spentUsd().toFixed(4)} spent today, UTC)`;
