@@ -1,5 +1,5 @@
 // The dispatcher: changes → select → claim → run → settle, until stopped.
-// It sleeps on the store's change notifier (chokidar) with a safety poll and
+// It sleeps on the store's change notifier (file-system events) with a safety poll and
 // a wake-up at the earliest lease expiry, so a new task is seen within
 // milliseconds and an idle queue costs next to nothing. Up to `concurrency`
 // tasks run at once (p-queue). Stopping stops claiming, lets running children
