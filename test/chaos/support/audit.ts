@@ -132,21 +132,47 @@ export function overlappingClaims(task: AuditedTask): number {
   return overlaps;
 }
 
-/** Pids recorded by test agents (test/fixtures/chaos/agent.mjs) that are still alive (zombies count as gone). */
-export async function livePids(pidDir: string): Promise<Array<{ pid: number; role: string; marker: string }>> {
-  const alive: Array<{ pid: number; role: string; marker: string }> = [];
-  for (const name of await readdir(pidDir).catch(() => [] as string[])) {
-    let record: { pid: number; role: string; marker: string };
+export interface RecordedProcess {
+  pid: number;
+  role: string;
+  marker: string;
+}
+
+/**
+ * Processes recorded by test agents (test/fixtures/chaos/agent.mjs) under
+ * `pidDir` (searched recursively) that are still alive: the agents, their
+ * grandchildren and the group leaders (the supervisor's watchdogs). Zombies count as gone.
+ */
+export async function livePids(pidDir: string): Promise<RecordedProcess[]> {
+  const seen = new Map<number, RecordedProcess>();
+  const names = (await readdir(pidDir, { recursive: true }).catch(() => [] as string[])).filter((n) => n.endsWith(".json"));
+  for (const name of names) {
+    let record: { pid: number; role: string; marker: string; pgid?: number | null };
     try {
       record = JSON.parse(await readFile(path.join(pidDir, name), "utf8")) as typeof record;
     } catch {
       // Written by an agent killed mid-write: its pid is the file name.
-      record = { pid: Number.parseInt(name, 10), role: "unknown", marker: "unknown" };
+      record = { pid: Number.parseInt(path.basename(name), 10), role: "unknown", marker: "unknown" };
       if (!Number.isInteger(record.pid)) continue;
     }
-    if (isAlive(record.pid)) alive.push(record);
+    seen.set(record.pid, { pid: record.pid, role: record.role, marker: record.marker });
+    if (typeof record.pgid === "number" && record.pgid > 1 && !seen.has(record.pgid)) {
+      seen.set(record.pgid, { pid: record.pgid, role: "group-leader", marker: record.marker });
+    }
   }
-  return alive;
+  // A pid may have been reused since: only a process still carrying our
+  // CHAOS_PID_DIR (agents, grandchildren and watchdogs inherit it) counts.
+  return [...seen.values()].filter((r) => isAlive(r.pid) && carriesPidDir(r.pid, pidDir));
+}
+
+function carriesPidDir(pid: number, pidDir: string): boolean {
+  if (process.platform !== "linux") return true;
+  try {
+    const environ = readFileSync(`/proc/${pid}/environ`, "latin1");
+    return environ.split("\0").some((entry) => entry.startsWith("CHAOS_PID_DIR=") && entry.slice("CHAOS_PID_DIR=".length).startsWith(pidDir));
+  } catch {
+    return false; // gone meanwhile, or not ours to read
+  }
 }
 
 export function isAlive(pid: number): boolean {
