@@ -16,7 +16,7 @@ import { isClaimLost, startLeaseKeeper, type KeeperClock } from "./lease-keeper.
 import type { Logger } from "./log.js";
 import type { ResolvedOptions } from "./options.js";
 import type { RunChildOptions } from "./run-child.js";
-import { decideSettlement, type Settlement } from "./settle.js";
+import { decideSettlement, reviewOf, type Settlement } from "./settle.js";
 import { removeRunRecord, writeRunRecord } from "./sweep.js";
 
 /** How a task's trip ended, for the dispatcher's counters. */
@@ -78,9 +78,10 @@ export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<
   const log = deps.log.child({ task_id: task.id, lane: task.lane, attempt: info.attempt });
 
   const respond = async (status: "completed" | "failed", body: string, metadata: Record<string, unknown>): Promise<boolean> => {
+    const review = status === "completed" ? reviewOf(metadata) : {};
     for (let tries = 1; ; tries += 1) {
       try {
-        await store.respond(task.id, { body, status, claimToken: token, reviewer: options.owner, metadata });
+        await store.respond(task.id, { body, status, claimToken: token, reviewer: options.owner, metadata, ...review });
         return true;
       } catch (error) {
         if (status === "completed" && error instanceof StoreError && error.code === "request_changed") {

@@ -4,6 +4,7 @@
 // anything but an event would be the zombie worker's mistake).
 
 import type { ChildResult, Outcome } from "../../vendors/types.js";
+import { VERDICTS, type RespondInput, type Verdict } from "../store/types.js";
 import { firstLine, withHistory, type AttemptInfo } from "./attempts.js";
 
 export type Settlement =
@@ -69,4 +70,19 @@ export function decideSettlement(outcome: Outcome, run: ChildResult, ctx: Settle
   const exhausted = outcome.retry ? `gave up after ${ctx.info.counted} attempts (--max-attempts ${ctx.maxAttempts})` : null;
   const body = withHistory(exhausted ? `${outcome.body.replace(/\s+$/, "")}\n\n${exhausted}` : outcome.body, ctx.info, ctx.maxAttempts, reason);
   return { action: "fail", body, metadata, reason };
+}
+
+/**
+ * The review fields of a response, from what an adapter parsed out of the
+ * agent's answer (`verdict`, `blocking_count`, `nonblocking_count` in its
+ * metadata, e.g. from a `VERDICT:` line). Only a combination the store
+ * accepts is passed on; anything else stays metadata only.
+ */
+export function reviewOf(metadata: Record<string, unknown>): Pick<RespondInput, "verdict" | "blockingCount" | "nonblockingCount"> {
+  const verdict = metadata.verdict;
+  if (typeof verdict !== "string" || !VERDICTS.includes(verdict as Verdict)) return {};
+  const count = (value: unknown): number | undefined => (typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : undefined);
+  const blockingCount = count(metadata.blocking_count) ?? 0;
+  if (blockingCount > 0 && verdict !== "needs-revision") return {};
+  return { verdict: verdict as Verdict, blockingCount, nonblockingCount: count(metadata.nonblocking_count) ?? 0 };
 }

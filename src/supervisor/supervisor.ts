@@ -136,6 +136,9 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
   const counts = { claimed: 0, completed: 0, failed: 0, released: 0, usageLimits: 0, dropped: 0 };
   let lastQueued = 0;
   let pausedUntilMs = 0;
+  // --daily-cost-usd is this dispatcher's own ceiling: its pause lives here,
+  // not in the vendor's shared pause file, so other dispatchers keep claiming.
+  let budgetUntilMs = 0;
   let reportedPause: string | null = null;
   let pauseWarning: string | null = null;
   let stopping = false;
@@ -146,11 +149,11 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
 
   const busy = (): boolean => running.size > 0 || lastQueued > 0;
 
-  async function pauseVendor(until: Date | null, reason: string, kind: "usage-limit" | "budget"): Promise<{ until: string }> {
+  async function pauseVendor(until: Date | null, reason: string, kind: "usage-limit"): Promise<{ until: string }> {
     const record = await setPause(
       queueStore.root,
       options.vendor,
-      { until, reason, kind, owner: options.owner, jitter: kind !== "budget" },
+      { until, reason, kind, owner: options.owner, jitter: true },
       { now: now(), timings: { resetJitterSeconds: options.pauseJitterSeconds } },
     );
     pausedUntilMs = Math.max(pausedUntilMs, untilOf(record));
@@ -171,9 +174,11 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     onUsageLimit: (settlement) => pauseVendor(settlement.resetAt, settlement.message, "usage-limit"),
     onOutcome: (outcome) => {
       ledger.record(outcomeCostUsd(outcome));
-      if (ledger.exceeded() && pausedUntilMs < ledger.resetsAt().getTime()) {
+      if (ledger.exceeded() && budgetUntilMs < ledger.resetsAt().getTime()) {
+        budgetUntilMs = ledger.resetsAt().getTime();
         const reason = `daily cost ceiling of $${options.dailyCostUsd} reached ($${ledger.spentUsd().toFixed(4)} spent today, UTC)`;
-        void pauseVendor(ledger.resetsAt(), reason, "budget").catch((error) => log.error({ err: errorMessage(error) }, "could not write the budget pause"));
+        log.warn({ paused_until: ledger.resetsAt().toISOString(), kind: "budget" }, `not claiming until the next UTC day: ${reason}`);
+        notifier.bump();
       }
     },
   };
@@ -222,6 +227,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
   /** One look at the queue and the claims it allows; returns how long to sleep at most. */
   async function round(): Promise<number> {
     const at = now();
+    if (budgetUntilMs > at.getTime()) return Math.max(10, Math.min(options.pollMs, budgetUntilMs - at.getTime() + LEASE_WAKE_MARGIN_MS));
     const paused = await pauseRemainingMs(at);
     if (paused !== null) return Math.max(10, Math.min(options.pollMs, paused + LEASE_WAKE_MARGIN_MS));
 
@@ -239,7 +245,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     lastQueued = selection.candidates.length;
 
     for (const candidate of selection.candidates) {
-      if (free <= 0 || stopping || pausedUntilMs > now().getTime()) break;
+      if (free <= 0 || stopping || Math.max(pausedUntilMs, budgetUntilMs) > now().getTime()) break;
       let claimed: Task;
       try {
         claimed = await queueStore.claim(candidate.id, { owner: options.owner, leaseSeconds: options.leaseSeconds });
@@ -296,7 +302,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
       running: running.size,
       queued: lastQueued,
       ...counts,
-      pausedUntil: pausedUntilMs > now().getTime() ? new Date(pausedUntilMs).toISOString() : null,
+      pausedUntil: Math.max(pausedUntilMs, budgetUntilMs) > now().getTime() ? new Date(Math.max(pausedUntilMs, budgetUntilMs)).toISOString() : null,
       stopping,
     };
   }

@@ -23,7 +23,7 @@ describe("agent-lanes demo", () => {
     expect(summary.tasks.every((task) => task.status === "completed" && task.body.startsWith("[demo-agent ref:"))).toBe(true);
 
     const byName = Object.fromEntries(summary.tasks.map((task) => [task.name, task]));
-    expect(byName.review).toMatchObject({ verdict: "needs-revision", blocking_count: 2 });
+    expect(byName.review).toMatchObject({ verdict: "needs-revision", verdict_source: "response", blocking_count: 2 });
     expect(byName.review?.body).toContain("VERDICT: needs-revision");
     expect(byName.question?.body).toContain("a lease is the time");
 

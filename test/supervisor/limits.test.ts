@@ -107,21 +107,25 @@ describe("attempts", () => {
 });
 
 describe("budget", () => {
-  it("stops claiming for the rest of the UTC day once the daily cost ceiling is reached", async () => {
+  it("stops claiming for the rest of the UTC day once this dispatcher's daily cost ceiling is reached; others go on", async () => {
     const a = await ws.submit({ metadata: { agent: "echo" } });
-    const { d } = await start({ dailyCostUsd: 0.01 }, await fakeAdapter({ costUsd: 0.02 }));
+    const { d } = await start({ dailyCostUsd: 0.01, owner: "spender" }, await fakeAdapter({ costUsd: 0.02 }));
     await until(a.id, "completed");
-    const pause = await waitFor("the budget pause", async () => (await readPause(ws.queue, "fake")).pause);
-    expect(pause.kind).toBe("budget");
+    await waitFor("the dispatcher to pause itself", () => d.stats().pausedUntil !== null);
     const midnight = new Date();
     midnight.setUTCHours(24, 0, 0, 0);
-    expect(Date.parse(pause.until)).toBe(midnight.getTime());
+    expect(Date.parse(d.stats().pausedUntil ?? "")).toBe(midnight.getTime());
+    // The ceiling is per dispatcher: nothing is written to the vendor's shared pause file.
+    expect((await readPause(ws.queue, "fake")).pause).toBeNull();
     const b = await ws.submit({ metadata: { agent: "echo" } });
-    await waitFor("the dispatcher to see the pause", () => d.stats().pausedUntil !== null);
-    // Several polls later the new task is still untouched.
+    // Several polls later the new task is still untouched by the paused dispatcher...
     await new Promise((resolve) => setTimeout(resolve, 800));
     expect(await state(b.id)).toBe("queued");
-    expect((await ws.store.readEvents(b.id)).filter((e) => e.type === "claimed")).toEqual([]);
+    // ...while a second dispatcher of the same vendor, without a ceiling, takes it.
+    await start({ owner: "frugal" }, await fakeAdapter({ costUsd: 0.02 }));
+    await until(b.id, "completed");
+    const claims = (await ws.store.readEvents(b.id)).filter((e) => e.type === "claimed");
+    expect(claims.map((e) => e.data.owner)).toEqual(["frugal"]);
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { TaskEvent } from "../../src/store/types.js";
 import type { ChildResult, Outcome } from "../../vendors/types.js";
 import { attemptInfo, EVENT } from "../../src/supervisor/attempts.js";
-import { decideSettlement } from "../../src/supervisor/settle.js";
+import { decideSettlement, reviewOf } from "../../src/supervisor/settle.js";
 
 function run(fields: Partial<ChildResult> = {}): ChildResult {
   return {
@@ -91,5 +91,21 @@ describe("decideSettlement", () => {
     const resetAt = new Date("2026-11-24T07:00:00Z");
     const s = decideSettlement({ kind: "usage-limit", message: "limit hit", resetAt }, run({ exitCode: 1 }), ctx([ev("claimed")]));
     expect(s).toMatchObject({ action: "usage-limit", message: "limit hit", resetAt });
+  });
+});
+
+describe("reviewOf", () => {
+  it("passes a verdict the adapter parsed on to the response", () => {
+    expect(reviewOf({ verdict: "needs-revision", blocking_count: 2, nonblocking_count: 1 })).toEqual({
+      verdict: "needs-revision",
+      blockingCount: 2,
+      nonblockingCount: 1,
+    });
+    expect(reviewOf({ verdict: "accept" })).toEqual({ verdict: "accept", blockingCount: 0, nonblockingCount: 0 });
+  });
+  it("keeps anything the store would refuse as metadata only", () => {
+    expect(reviewOf({})).toEqual({});
+    expect(reviewOf({ verdict: "LGTM" })).toEqual({});
+    expect(reviewOf({ verdict: "accept", blocking_count: 3 })).toEqual({});
   });
 });
