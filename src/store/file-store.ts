@@ -8,7 +8,7 @@ import { createChangeNotifier } from "./changes.js";
 import { claimTask } from "./claim.js";
 import { addEvent, isClaimable, isTerminal, loadTask, locked, type StoreContext } from "./context.js";
 import { createTask } from "./create.js";
-import { TransitionError } from "./errors.js";
+import { TransitionError, UnknownTaskError } from "./errors.js";
 import { readEventLines } from "./events.js";
 import { assertTaskId, isInside, queuePaths } from "./layout.js";
 import { readResponseFile } from "./records.js";
@@ -58,6 +58,13 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
 
   const withQueue = async <T>(body: () => Promise<T>): Promise<T> => {
     await ensureRoot();
+    return body();
+  };
+
+  /** For operations on one existing task: a missing queue folder means an unknown task, and is never created. */
+  const withTask = async <T>(taskId: string, body: () => Promise<T>): Promise<T> => {
+    assertTaskId(taskId);
+    if (!rootReady && !(await fs.stat(paths.root).then((st) => st.isDirectory(), () => false))) throw new UnknownTaskError(taskId);
     return body();
   };
 
@@ -155,16 +162,16 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     },
     available,
     problems: () => [...lastProblems],
-    claim: (taskId, input) => withQueue(() => claimTask(ctx, taskId, input)),
-    renew: (taskId, input) => withQueue(() => renewTask(ctx, taskId, input)),
-    release: (taskId, input) => withQueue(() => releaseTask(ctx, taskId, input)),
-    respond: (taskId, input) => withQueue(() => respondTask(ctx, taskId, input)),
+    claim: (taskId, input) => withTask(taskId, () => claimTask(ctx, taskId, input)),
+    renew: (taskId, input) => withTask(taskId, () => renewTask(ctx, taskId, input)),
+    release: (taskId, input) => withTask(taskId, () => releaseTask(ctx, taskId, input)),
+    respond: (taskId, input) => withTask(taskId, () => respondTask(ctx, taskId, input)),
     async appendEvent(taskId, event): Promise<TaskEvent> {
       assertTaskId(taskId);
       if (typeof event?.type !== "string" || event.type === "") {
         throw new TransitionError("invalid_input", "event type is required and must be a non-empty string", { taskId });
       }
-      return withQueue(() =>
+      return withTask(taskId, () =>
         locked(ctx, async () => {
           await loadTask(ctx, taskId);
           const written = await addEvent(ctx, taskId, event);

@@ -90,7 +90,12 @@ async function realResolve(p: string): Promise<string> {
   }
 }
 
-const taskIds = () => readdir(path.join(queue, "tasks")).then((ids) => ids.sort());
+// No tasks folder yet (reads never create one) means no tasks.
+const taskIds = () =>
+  readdir(path.join(queue, "tasks")).then(
+    (ids) => ids.sort(),
+    (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? [] : Promise.reject(error)),
+  );
 const skipLock = (rel: string) => rel === path.join("ws", "handoff", "state", "lock");
 
 async function freshTask(): Promise<Task> {

@@ -393,6 +393,10 @@ describe("reads have no side effects", () => {
     expect(await store.list()).toEqual([]);
     expect(await store.next("default")).toBeNull();
     await expect(store.waitForResponse("20261124T000000000000Z-x-000000000000", { timeoutMs: 10 })).rejects.toThrow(/unknown task/);
+    await expect(store.claim("x1", { owner: "o" })).rejects.toThrow("unknown task: x1");
+    await expect(store.respond("x1", { body: "b" })).rejects.toThrow("unknown task: x1");
+    await expect(store.release("x1", { claimToken: "t" })).rejects.toThrow("unknown task: x1");
+    await expect(store.appendEvent("x1", { type: "note" })).rejects.toThrow("unknown task: x1");
     expect(existsSync(path.join(ws.root, "typo"))).toBe(false);
     await store.close();
   });

@@ -9,7 +9,7 @@ import { openQueue, requireConfig, type QueueContext } from "../context.js";
 
 interface DispatchFlags {
   vendor: string;
-  lane: string[];
+  lane?: string[];
   concurrency?: string;
   leaseSeconds?: string;
   owner?: string;
@@ -30,7 +30,7 @@ interface DispatchFlags {
   dailyCostUsd?: string;
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 const EXAMPLES = `
 Examples:
@@ -50,7 +50,7 @@ export function registerDispatchCommand(program: Command): void {
     .command("dispatch")
     .description("run a dispatcher: claim tasks for one vendor, run its CLI, respond; runs until stopped")
     .requiredOption("--vendor <name>", "vendor served: claude, codex, gemini, command, demo, or a plugin's name with --vendor-module")
-    .option("--lane <name>", "lane to serve; repeat for several (default: default)", collect, [])
+    .option("--lane <name>", "lane to serve; repeat for several (default: default)", collect)
     .option("--concurrency <n>", "tasks run at once (default: 1)")
     .option("--lease-seconds <s>", "lease per claim, renewed every third of it (default: 900, at least 3)")
     .option("--owner <name>", "claim owner (default: <vendor>@<hostname>:<pid>)")
