@@ -7,11 +7,10 @@
 
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { parse as parseYaml } from "yaml";
 import { VENDOR_DEFAULTS } from "../../vendors/defaults.js";
 import type { VendorConfig } from "../../vendors/types.js";
 import { ConfigError } from "./errors.js";
-import { isMapping, kindOf, resolveUserPath } from "./handoff.js";
+import { isMapping, keyName, kindOf, parseYamlText, resolveUserPath } from "./handoff.js";
 
 /** The keys a vendor section may hold (YAML spelling -> VendorConfig field). */
 export const VENDOR_CONFIG_KEYS: Readonly<Record<string, keyof VendorConfig & string>> = {
@@ -68,21 +67,25 @@ export async function loadVendorConfigFile(filePath: string, options: { cwd?: st
     throw new ConfigError(`vendor config file ${reason}: ${file} (--vendor-config)`, { file, key: "--vendor-config", cause: error });
   }
   let data: unknown;
+  const yamlWarnings: string[] = [];
   try {
-    data = parseYaml(text, { uniqueKeys: false });
+    data = parseYamlText(text, (message) => yamlWarnings.push(`${file}: ${message}`));
   } catch (error) {
     const reason = ((error as Error).message.split("\n")[0] ?? "").replace(/:$/, "");
     throw new ConfigError(`invalid YAML in vendor config file ${file}: ${reason}`, { file, cause: error });
   }
-  if (data === null || data === undefined) return { vendors: {}, warnings: [] };
+  if (data === null || data === undefined) return { vendors: {}, warnings: yamlWarnings };
   if (!isMapping(data)) throw new ConfigError(`vendor config file ${file} must be a mapping with a vendors: key, got ${kindOf(data)}`, { file });
   const baseDir = path.dirname(file);
   if (data.vendors === undefined && isMapping(data.dispatch)) {
-    return parseVendors(data.dispatch.vendors, { file, keyPath: "dispatch.vendors", baseDir });
+    const parsed = parseVendors(data.dispatch.vendors, { file, keyPath: "dispatch.vendors", baseDir });
+    parsed.warnings.unshift(...yamlWarnings);
+    return parsed;
   }
   const unknown = Object.keys(data).filter((key) => key !== "vendors" && key !== "dispatch");
   const parsed = parseVendors(data.vendors, { file, keyPath: "vendors", baseDir });
-  if (unknown.length > 0) parsed.warnings.push(`${file}: unknown keys ${unknown.join(", ")} ignored (expected vendors:)`);
+  parsed.warnings.unshift(...yamlWarnings);
+  if (unknown.length > 0) parsed.warnings.push(`${file}: unknown keys ${unknown.map(keyName).join(", ")} ignored (expected vendors:)`);
   return parsed;
 }
 
@@ -136,14 +139,14 @@ function parseVendors(value: unknown, source: Source): DispatchVendors {
 }
 
 function parseVendorSection(vendor: string, section: unknown, source: Source, warnings: string[]): VendorConfig {
-  const at = `${source.keyPath}.${vendor}`;
+  const at = `${source.keyPath}.${keyName(vendor)}`;
   if (section === null || section === undefined) return {};
   if (!isMapping(section)) fail(source, at, `must be a mapping (command, models, efforts, args, env, effort_flag, max_cost_usd), got ${kindOf(section)}`);
   const config: VendorConfig = {};
   const unknown: string[] = [];
   for (const [key, value] of Object.entries(section)) {
     const field = VENDOR_CONFIG_KEYS[key];
-    const keyPath = `${at}.${key}`;
+    const keyPath = `${at}.${keyName(key)}`;
     switch (field) {
       case "command":
         config.command = parseCommand(value, keyPath, source);
@@ -173,7 +176,7 @@ function parseVendorSection(vendor: string, section: unknown, source: Source, wa
     }
   }
   if (unknown.length > 0 && vendor in VENDOR_DEFAULTS) {
-    warnings.push(`${source.file}: ${at}: unknown keys ${unknown.join(", ")} (known: command, models, efforts, args, env, effort_flag, max_cost_usd)`);
+    warnings.push(`${source.file}: ${at}: unknown keys ${unknown.map(keyName).join(", ")} (known: command, models, efforts, args, env, effort_flag, max_cost_usd)`);
   }
   return config;
 }
@@ -207,7 +210,7 @@ function parseStringMap(value: unknown, keyPath: string, source: Source, scalars
   const out: Record<string, string> = {};
   for (const [key, item] of Object.entries(value)) {
     const ok = typeof item === "string" || (scalars && (typeof item === "number" || typeof item === "boolean"));
-    if (!ok) fail(source, `${keyPath}.${key}`, `must be a string, got ${kindOf(item)}`);
+    if (!ok) fail(source, `${keyPath}.${keyName(key)}`, `must be a string, got ${kindOf(item)}`);
     out[key] = String(item);
   }
   return out;

@@ -6,7 +6,7 @@
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parse as parseYaml } from "yaml";
+import { parseDocument } from "yaml";
 import { ConfigError } from "./errors.js";
 
 /** Defaults of handoff.yaml keys, relative to the config file's folder. */
@@ -103,7 +103,7 @@ function loadLanes(value: unknown, file: string): Record<string, LaneConfig> {
   }
   const lanes: Record<string, LaneConfig> = {};
   for (const [name, entry] of Object.entries(value)) {
-    const key = `lanes.${name}`;
+    const key = `lanes.${keyName(name)}`;
     if (isMapping(entry)) {
       lanes[name] = { description: optionalString(entry.description, `${key}.description`, file) };
     } else if (entry === null || isScalar(entry)) {
@@ -137,8 +137,22 @@ export function optionalString(value: unknown, key: string, file: string): strin
 
 // --- shared with task-file.ts -------------------------------------------------
 
-/** Read a YAML (or JSON) file whose top level must be a mapping; `label` names it in errors. */
-export async function readYamlMapping(file: string, label: "config file" | "task file"): Promise<Record<string, unknown>> {
+/**
+ * Parse YAML text like yaml's parse(), but hand its warnings (an unknown tag
+ * such as `!!js/function`, read as a plain value) to `onWarning` as one line
+ * each instead of process warnings, which Node prints as a multi-line
+ * "(node:PID) YAMLWarning" block. Throws what parse() throws.
+ */
+export function parseYamlText(text: string, onWarning?: (message: string) => void): unknown {
+  const doc = parseDocument(text, { uniqueKeys: false });
+  const [error] = doc.errors;
+  if (error) throw error;
+  for (const warning of doc.warnings) onWarning?.((warning.message.split("\n")[0] ?? "").replace(/:$/, ""));
+  return doc.toJS();
+}
+
+/** Read a YAML (or JSON) file whose top level must be a mapping; `label` names it in errors, `warnings` receives YAML warnings. */
+export async function readYamlMapping(file: string, label: "config file" | "task file", warnings?: string[]): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await fs.readFile(file, "utf8");
@@ -152,7 +166,7 @@ export async function readYamlMapping(file: string, label: "config file" | "task
   try {
     // YAML 1.2 core schema: `yes`, `0755` and dates stay strings. Duplicate keys
     // are allowed, the last one winning, as PyYAML reads them.
-    data = parseYaml(text, { uniqueKeys: false });
+    data = parseYamlText(text, (message) => warnings?.push(`agent-lanes: warning: ${label} ${file}: ${message}`));
   } catch (error) {
     // Not only YAMLParseError: an undefined or exploding alias (`*x`, alias
     // bombs) surfaces as a ReferenceError while the document becomes JS values.
@@ -212,6 +226,11 @@ export function isMapping(value: unknown): value is Record<string, unknown> {
 
 function isScalar(value: unknown): value is string | number | boolean {
   return typeof value === "string" || typeof value === "number" || typeof value === "boolean";
+}
+
+/** A key from a user's file as messages show it: as is when printable, else JSON-quoted (a key may hold a newline). */
+export function keyName(key: string): string {
+  return /^[\x20-\x7e]*$/.test(key) ? key : JSON.stringify(key);
 }
 
 /** "list", "mapping", "null", "number"... for error messages. */

@@ -9,7 +9,7 @@ import path from "node:path";
 import type { CreateTaskInput } from "../store/types.js";
 import { ConfigError } from "./errors.js";
 import type { EngineConfig } from "./handoff.js";
-import { isInside, isMapping, kindOf, optionalString, readYamlMapping, resolveReal, resolveUserPath } from "./handoff.js";
+import { isInside, isMapping, keyName, kindOf, optionalString, readYamlMapping, resolveReal, resolveUserPath } from "./handoff.js";
 
 /** Keys a task file may hold; any other key is warned about and ignored. */
 export const TASK_FILE_KEYS = [
@@ -54,10 +54,11 @@ export interface LoadedTaskFile {
 /** Load and validate a task definition file, relative paths against `cwd`. */
 export async function loadTaskFile(taskPath: string, cwd: string = process.cwd()): Promise<LoadedTaskFile> {
   const file = resolveUserPath(cwd, taskPath);
-  const raw = await readYamlMapping(file, "task file");
+  const warnings: string[] = [];
+  const raw = await readYamlMapping(file, "task file", warnings);
   const known = new Set<string>(TASK_FILE_KEYS);
   const unknown = Object.keys(raw).filter((key) => !known.has(key)).sort();
-  const warnings = unknown.length === 0 ? [] : [`agent-lanes: warning: task file ${file} has unknown keys (ignored): ${unknown.join(", ")}`];
+  if (unknown.length > 0) warnings.push(`agent-lanes: warning: task file ${file} has unknown keys (ignored): ${unknown.map(keyName).join(", ")}`);
 
   const metadata = raw.metadata ?? {};
   if (!isMapping(metadata)) {

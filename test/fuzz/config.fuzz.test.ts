@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from "node:fs/promis
 import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   ConfigError,
   loadEngineConfig,
@@ -150,7 +150,7 @@ describe("fuzz: config loaders", () => {
       expect(typeof definition.metadata === "object" && definition.metadata !== null && !Array.isArray(definition.metadata)).toBe(true);
       for (const p of definition.supporting_paths) expect(typeof p).toBe("string");
       for (const warning of warnings) {
-        expect(warning).toContain("unknown keys");
+        expect(warning.startsWith(`agent-lanes: warning: task file ${file}`), warning).toBe(true);
         expect(warning).not.toMatch(/[\r\n]/);
       }
     });
@@ -237,5 +237,45 @@ describe("fuzz: config loaders", () => {
       if (!task.ok) expectConfigError(task.error, file);
     }
     figures.add({ cases: 4 });
+  });
+
+  it("regression: an unknown YAML tag is a one-line loader warning, not a multi-line Node process warning", async () => {
+    const emitted = vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+    try {
+      const taskFile = path.join(ws, "tasks", "tagged.yaml");
+      await writeFile(taskFile, 'lane: default\nprompt: !!js/function "x"\nmetadata: {a: !foo bar}\n');
+      const loaded = await loadTaskFile(taskFile);
+      expect(loaded.definition.prompt).toBe("x");
+      expect(loaded.warnings).toHaveLength(2);
+      for (const warning of loaded.warnings) {
+        expect(warning).toMatch(/^agent-lanes: warning: task file .*tagged\.yaml: Unresolved tag: .* at line \d+, column \d+$/);
+      }
+      const handoff = path.join(ws, "handoff", "tagged.yaml");
+      await writeFile(handoff, "workspace_id: !!js/undefined x\n");
+      expect((await loadEngineConfig(handoff)).workspace_id).toBe("x");
+      const vendorFile = path.join(ws, "handoff", "tagged-vendors.yaml");
+      await writeFile(vendorFile, "vendors:\n  claude:\n    command: !weird claude\n");
+      expect((await loadVendorConfigFile(vendorFile)).warnings).toEqual([expect.stringMatching(/tagged-vendors\.yaml: Unresolved tag: !weird/)]);
+      expect(emitted).not.toHaveBeenCalled();
+    } finally {
+      emitted.mockRestore();
+    }
+    figures.add({ cases: 3 });
+  });
+
+  it("regression: a key holding a newline is quoted in warnings and errors, which stay one line", async () => {
+    const taskFile = path.join(ws, "tasks", "newline-key.yaml");
+    await writeFile(taskFile, '"odd\\nkey": 1\nlane: default\n');
+    const loaded = await loadTaskFile(taskFile);
+    expect(loaded.warnings).toEqual([`agent-lanes: warning: task file ${taskFile} has unknown keys (ignored): "odd\\nkey"`]);
+    const handoff = path.join(ws, "handoff", "newline-lane.yaml");
+    await writeFile(handoff, 'workspace_id: x\nlanes:\n  "a\\nb": [1]\n');
+    const result = await settle(loadEngineConfig(handoff));
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expectConfigError(result.error, handoff);
+      expect((result.error as ConfigError).message).toContain('lanes."a\\nb" must be');
+    }
+    figures.add({ cases: 2 });
   });
 });
