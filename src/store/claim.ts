@@ -58,8 +58,8 @@ export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput):
       lease_expires_at: isoFromDate(new Date(now.getTime() + leaseSeconds * 1000)),
       updated_at: stamp,
     };
-    await saveTask(ctx, claimed);
     await addEvent(ctx, taskId, { type: "claimed", message: `claimed by ${owner}`, data: { owner } });
+    await saveTask(ctx, claimed);
     ctx.onWrite(taskId);
     return claimed;
   });

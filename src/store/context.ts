@@ -35,7 +35,11 @@ export async function saveTask(ctx: StoreContext, task: Task): Promise<void> {
   await writeJsonAtomic(ctx.paths.taskFile(task.id), task);
 }
 
-/** Append an event to a task; the caller holds the lock. */
+/**
+ * Append an event to a task; the caller holds the lock. Transitions append
+ * their event BEFORE renaming the new task.json into place, so a reader that
+ * sees a state (without the lock) always finds its event already logged.
+ */
 export function addEvent(ctx: StoreContext, taskId: string, event: EventInput): Promise<TaskEvent> {
   return appendEventLine(ctx.paths.eventsFile(taskId), event);
 }

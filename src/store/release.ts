@@ -24,12 +24,12 @@ export function releaseTask(ctx: StoreContext, taskId: string, input: ReleaseInp
       lease_expires_at: null,
       updated_at: ctx.stamp(),
     };
-    await saveTask(ctx, released);
     await addEvent(ctx, taskId, {
       type: "released",
       message: reason ? `released by ${task.claim_owner ?? "unknown"}: ${reason}` : `released by ${task.claim_owner ?? "unknown"}`,
       data: reason ? { reason } : {},
     });
+    await saveTask(ctx, released);
     ctx.onWrite(taskId);
     return released;
   });

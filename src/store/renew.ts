@@ -27,8 +27,8 @@ export function renewTask(ctx: StoreContext, taskId: string, input: RenewInput):
       lease_expires_at: isoFromDate(new Date(now.getTime() + leaseSeconds * 1000)),
       updated_at: ctx.stamp(),
     };
-    await saveTask(ctx, renewed);
     await addEvent(ctx, taskId, { type: "renewed", message: `lease renewed by ${task.claim_owner ?? "unknown"}`, data: { owner: task.claim_owner } });
+    await saveTask(ctx, renewed);
     ctx.onWrite(taskId);
     return renewed;
   });

@@ -117,12 +117,12 @@ export function respondTask(ctx: StoreContext, taskId: string, input: RespondInp
     };
     await writeJsonAtomic(ctx.paths.responseFile(taskId), response);
     const done = finished(task, response, stamp);
-    await saveTask(ctx, done);
     await addEvent(ctx, taskId, {
       type: "response",
       message: `${status} response from ${response.reviewer}`,
       data: { reviewer: response.reviewer },
     });
+    await saveTask(ctx, done);
     ctx.onWrite(taskId);
     return { task: done, response };
   });
