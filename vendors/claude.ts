@@ -4,8 +4,8 @@
 // `--verbose` wraps in an array of every message (VENDOR-CLIS.md).
 
 import type { Task } from "../src/store/types.js";
-import { effectiveTables, resolveEffort, resolveModel, VENDOR_DEFAULTS } from "./defaults.js";
-import { acceptsVendor, childEnv, commandLine, extraArgs } from "./invoke.js";
+import { resolveEffort, VENDOR_DEFAULTS } from "./defaults.js";
+import { acceptsVendor, childEnv, extraArgs, invocationBase } from "./invoke.js";
 import { detectLimitReply, detectUsageLimit, type LimitMatch } from "./limits.js";
 import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, str } from "./outcome.js";
 import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter, VendorConfig } from "./types.js";
@@ -36,10 +36,7 @@ export function createClaudeAdapter(options: BuiltinAdapterOptions = {}): Vendor
     },
 
     invocation(task: Task, ctx: RunContext): Invocation {
-      const config = ctx.config ?? baseConfig;
-      const { file, args: lead } = commandLine(config.command, DEFAULTS.command);
-      const tables = effectiveTables(DEFAULTS, config);
-      const model = resolveModel(NAME, tables.models, task.metadata?.model_class, ctx.warn);
+      const { config, file, lead, tables, model } = invocationBase(NAME, DEFAULTS, task, ctx, baseConfig);
       const args = [...lead, "-p", "--output-format", "json", "--model", model];
       let effort: string | null = null;
       const env: Record<string, string> = {};

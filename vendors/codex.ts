@@ -6,8 +6,8 @@
 
 import type { Task } from "../src/store/types.js";
 import type { BuiltinAdapterOptions } from "./claude.js";
-import { effectiveTables, resolveEffort, resolveModel, VENDOR_DEFAULTS } from "./defaults.js";
-import { acceptsVendor, childEnv, commandLine, extraArgs } from "./invoke.js";
+import { resolveEffort, VENDOR_DEFAULTS } from "./defaults.js";
+import { acceptsVendor, childEnv, extraArgs, invocationBase } from "./invoke.js";
 import { detectUsageLimit } from "./limits.js";
 import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, str } from "./outcome.js";
 import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter } from "./types.js";
@@ -48,10 +48,7 @@ export function createCodexAdapter(options: BuiltinAdapterOptions = {}): VendorA
     },
 
     invocation(task: Task, ctx: RunContext): Invocation {
-      const config = ctx.config ?? baseConfig;
-      const { file, args: lead } = commandLine(config.command, DEFAULTS.command);
-      const tables = effectiveTables(DEFAULTS, config);
-      const model = resolveModel(NAME, tables.models, task.metadata?.model_class, ctx.warn);
+      const { config, file, lead, tables, model } = invocationBase(NAME, DEFAULTS, task, ctx, baseConfig);
       const effort = resolveEffort(NAME, tables.efforts, DEFAULTS.defaultEffort, task.metadata?.effort, ctx.warn);
       const args = [
         ...lead,

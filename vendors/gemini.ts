@@ -5,8 +5,8 @@
 
 import type { Task } from "../src/store/types.js";
 import type { BuiltinAdapterOptions } from "./claude.js";
-import { effectiveTables, resolveModel, VENDOR_DEFAULTS } from "./defaults.js";
-import { acceptsVendor, childEnv, commandLine, extraArgs } from "./invoke.js";
+import { VENDOR_DEFAULTS } from "./defaults.js";
+import { acceptsVendor, childEnv, extraArgs, invocationBase } from "./invoke.js";
 import { detectUsageLimit } from "./limits.js";
 import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, str } from "./outcome.js";
 import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter } from "./types.js";
@@ -45,10 +45,7 @@ export function createGeminiAdapter(options: BuiltinAdapterOptions = {}): Vendor
     },
 
     invocation(task: Task, ctx: RunContext): Invocation {
-      const config = ctx.config ?? baseConfig;
-      const { file, args: lead } = commandLine(config.command, DEFAULTS.command);
-      const tables = effectiveTables(DEFAULTS, config);
-      const model = resolveModel(NAME, tables.models, task.metadata?.model_class, ctx.warn);
+      const { config, file, lead, model } = invocationBase(NAME, DEFAULTS, task, ctx, baseConfig);
       const args = [...lead, "-o", "json", "-m", model, ...extraArgs(config)];
       return { file, args, env: childEnv({}, config), input: ctx.input, cwd: ctx.cwd, model, effort: null };
     },

@@ -2,7 +2,8 @@
 // run, which tasks a vendor takes, and the child's extra environment.
 
 import type { Task } from "../src/store/types.js";
-import type { VendorConfig } from "./types.js";
+import { effectiveTables, resolveModel, type VendorDefaults } from "./defaults.js";
+import type { RunContext, VendorConfig } from "./types.js";
 
 /**
  * `config.command` -> executable and leading argv. A string is one executable
@@ -38,4 +39,17 @@ export function childEnv(adapterEnv: Record<string, string>, config: VendorConfi
 /** config.args as a fresh string list (never shared with the config object). */
 export function extraArgs(config: VendorConfig): string[] {
   return Array.isArray(config.args) ? config.args.map(String) : [];
+}
+
+/**
+ * Where every built-in invocation starts: the vendor config in force (the
+ * run's, else the adapter's own), the executable and its leading arguments,
+ * the model tables, and the model id for the task's `model_class`.
+ */
+export function invocationBase(vendor: string, defaults: VendorDefaults, task: Task, ctx: RunContext, baseConfig: VendorConfig) {
+  const config = ctx.config ?? baseConfig;
+  const { file, args: lead } = commandLine(config.command, defaults.command);
+  const tables = effectiveTables(defaults, config);
+  const model = resolveModel(vendor, tables.models, task.metadata?.model_class, ctx.warn);
+  return { config, file, lead, tables, model };
 }
