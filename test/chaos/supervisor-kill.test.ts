@@ -66,12 +66,16 @@ async function expectEverythingAnsweredOnce(label: string, result: ChaosResult):
 
 describe("chaos: supervisors killed with SIGKILL and restarted", () => {
   it("one supervisor, 100 tasks, 20 kills: every task answered exactly once, no orphaned process", async () => {
-    const result = await runChaos({ root: path.join(tmp, "one"), tasks: TASKS, kills: KILLS, supervisors: 1, seed: FUZZ_SEED, concurrency: 3 });
-    await expectEverythingAnsweredOnce("one supervisor", result);
+    await figures.guard(async () => {
+      const result = await runChaos({ root: path.join(tmp, "one"), tasks: TASKS, kills: KILLS, supervisors: 1, seed: FUZZ_SEED, concurrency: 3 });
+      await expectEverythingAnsweredOnce("one supervisor", result);
+    });
   }, 120_000);
 
   it("two supervisors competing on one queue, 100 tasks, 20 kills: the same", async () => {
-    const result = await runChaos({ root: path.join(tmp, "two"), tasks: TASKS, kills: KILLS, supervisors: 2, seed: FUZZ_SEED + 1, concurrency: 2 });
-    await expectEverythingAnsweredOnce("two supervisors", result);
+    await figures.guard(async () => {
+      const result = await runChaos({ root: path.join(tmp, "two"), tasks: TASKS, kills: KILLS, supervisors: 2, seed: FUZZ_SEED + 1, concurrency: 2 });
+      await expectEverythingAnsweredOnce("two supervisors", result);
+    });
   }, 120_000);
 });

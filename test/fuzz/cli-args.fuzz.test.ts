@@ -227,21 +227,23 @@ describe("fuzz: CLI arguments", () => {
     await figures.check("CLI argv", property, { numRuns: runs(120), endOnFailure: true });
     figures.note(`CLI argv: exit codes ${JSON.stringify(codes)}`);
 
-    // The queue the runs worked on is valid: every file parses in Python's style, nothing escapes workspace_root.
-    const audit = await auditQueue(queue, { pythonStyle: true });
-    expect(audit.problems).toEqual([]);
-    const store = openStore(queue);
-    try {
-      const tasks: Task[] = await store.list();
-      expect(store.problems()).toEqual([]);
-      for (const task of tasks) {
-        for (const p of [task.request_path, task.response_path, ...task.supporting_paths.map((s) => s.path)]) {
-          expect(inside(task.workspace_root, p), `${task.id}: ${p} inside ${task.workspace_root}`).toBe(true);
+    await figures.guard(async () => {
+      // The queue the runs worked on is valid: every file parses in Python's style, nothing escapes workspace_root.
+      const audit = await auditQueue(queue, { pythonStyle: true });
+      expect(audit.problems).toEqual([]);
+      const store = openStore(queue);
+      try {
+        const tasks: Task[] = await store.list();
+        expect(store.problems()).toEqual([]);
+        for (const task of tasks) {
+          for (const p of [task.request_path, task.response_path, ...task.supporting_paths.map((s) => s.path)]) {
+            expect(inside(task.workspace_root, p), `${task.id}: ${p} inside ${task.workspace_root}`).toBe(true);
+          }
         }
+        figures.note(`CLI argv: the queue held ${tasks.length} tasks afterwards, ${audit.filesChecked} files audited`);
+      } finally {
+        await store.close();
       }
-      figures.note(`CLI argv: the queue held ${tasks.length} tasks afterwards, ${audit.filesChecked} files audited`);
-    } finally {
-      await store.close();
-    }
+    });
   }, 240_000);
 });

@@ -73,7 +73,7 @@ interface PeerReport {
 }
 
 describe.runIf(hasPython)("interop: a Python peer, our store, CLI and supervisor on one queue", () => {
-  it("nothing is claimed twice, nothing is torn, every task is answered once with its own body", async () => {
+  it("nothing is claimed twice, nothing is torn, every task is answered once with its own body", () => figures.guard(async () => {
     const ws = path.join(tmp, "ws");
     const queue = path.join(ws, "handoff", "state");
     const pidDir = path.join(tmp, "pids");
@@ -163,5 +163,5 @@ describe.runIf(hasPython)("interop: a Python peer, our store, CLI and supervisor
       for (const p of processes) await stop(p, "SIGKILL");
       await store.close();
     }
-  }, 120_000);
+  }), 120_000);
 });

@@ -32,6 +32,8 @@ export interface PropertyFigure {
 
 export interface SuiteFigures {
   suite: string;
+  /** The seed of this run (fuzz cases, chaos kill moments, the Python peer's choices). */
+  seed: number;
   /** Fuzz cases tried over all properties. */
   cases: number;
   /** Properties or invariants that failed in this run. */
@@ -48,12 +50,14 @@ export interface Figures {
   /** Add non-fuzz figures (chaos: tasks, kills; any suite: failures found by plain assertions). */
   add(figures: Partial<Pick<SuiteFigures, "tasks" | "kills" | "failures" | "cases">>): void;
   note(text: string): void;
+  /** Run plain assertions; a throw counts as a failure found, then propagates. */
+  guard<T>(body: () => Promise<T>): Promise<T>;
   /** Write .tmp/reliability/<suite>.json (call from afterAll). */
   write(): void;
 }
 
 export function createFigures(suite: string): Figures {
-  const figures: SuiteFigures = { suite, cases: 0, failures: 0, tasks: 0, kills: 0, properties: {}, notes: [] };
+  const figures: SuiteFigures = { suite, seed: FUZZ_SEED, cases: 0, failures: 0, tasks: 0, kills: 0, properties: {}, notes: [] };
   return {
     async check(name, property, params = {}) {
       const details = await fc.check(property as fc.IAsyncProperty<unknown>, { seed: FUZZ_SEED, ...(params as fc.Parameters<unknown>) });
@@ -74,6 +78,14 @@ export function createFigures(suite: string): Figures {
     },
     note(text) {
       figures.notes.push(text);
+    },
+    async guard(body) {
+      try {
+        return await body();
+      } catch (error) {
+        figures.failures += 1;
+        throw error;
+      }
     },
     write() {
       mkdirSync(FIGURES_DIR, { recursive: true });
