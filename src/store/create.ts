@@ -7,7 +7,7 @@ import path from "node:path";
 import { ensureDir, writeJsonAtomic } from "./atomic.js";
 import { addEvent, locked, saveTask, sha256File, type StoreContext } from "./context.js";
 import { ValidationError } from "./errors.js";
-import { MAX_NAME_LENGTH, assertTaskId, confine, makeTaskId, queuePaths } from "./layout.js";
+import { MAX_NAME_LENGTH, assertTaskId, confine, isInside, makeTaskId, queuePaths } from "./layout.js";
 import { formatIdStamp, formatIso, nowMicros } from "./time.js";
 import type { CreateTaskInput, SupportingPath, Task } from "./types.js";
 
@@ -86,6 +86,17 @@ function checkNameLengths(workspaceId: string, correlationId: string): void {
   }
 }
 
+/**
+ * The queue usually lies inside workspace_root (handoff/state): a response_path
+ * in it would let `wait` write the answer over the queue's own files.
+ */
+export async function refuseQueueTarget(ctx: StoreContext, target: string, taskId?: string): Promise<void> {
+  const queue = await fs.realpath(ctx.paths.root).catch(() => ctx.paths.root);
+  if (isInside(queue, target)) {
+    throw new ValidationError(`response_path is inside the queue folder ${queue}: ${target}; name a file outside the queue`, { taskId });
+  }
+}
+
 /** A parent_task_id in metadata is a task id from outside: it must pass the id check. */
 function checkMetadataIds(metadata: Record<string, unknown>): void {
   const parent = metadata.parent_task_id;
@@ -118,6 +129,7 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
 
   const requestPath = await confineReal("request_path", expandHome(input.request_path), workspaceRoot);
   const responsePath = await confineReal("response_path", expandHome(input.response_path), workspaceRoot);
+  await refuseQueueTarget(ctx, responsePath);
   const requestSha = await hashExisting("request_path", requestPath);
   const supporting: SupportingPath[] = [];
   const supportingInput: unknown = input.supporting_paths ?? [];

@@ -7,7 +7,7 @@ import { ensureDir, writeFileAtomic } from "./atomic.js";
 import { createChangeNotifier } from "./changes.js";
 import { claimTask } from "./claim.js";
 import { addEvent, isClaimable, isTerminal, loadTask, locked, type StoreContext } from "./context.js";
-import { createTask } from "./create.js";
+import { createTask, refuseQueueTarget } from "./create.js";
 import { TransitionError, UnknownTaskError } from "./errors.js";
 import { readEventLines } from "./events.js";
 import { assertTaskId, isInside, queuePaths } from "./layout.js";
@@ -141,6 +141,8 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     if (!isInside(root, parentReal)) {
       throw new TransitionError("invalid_input", `response_path is outside workspace_root: ${target} resolves to ${parentReal} (task ${task.id})`, { taskId: task.id });
     }
+    // A task written by another implementation may name a queue file; never overwrite one.
+    await refuseQueueTarget(ctx, path.join(parentReal, path.basename(target)), task.id);
     await writeFileAtomic(target, response.body, { mode: null });
     return target;
   }

@@ -1,7 +1,7 @@
 // Regression tests for store defects the reliability suites found, kept as
 // plain deterministic tests beside the fuzzers that found them.
 
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InvalidTaskIdError, ValidationError } from "../../src/store/index.js";
@@ -119,5 +119,18 @@ describe("store inputs of the wrong type are StoreErrors, never TypeErrors (foun
     }
     expect(await ws.store.getResponse(task.id)).toBeNull();
     expect((await ws.store.get(task.id)).state).toBe("queued");
+  });
+
+  it("a response_path inside the queue folder is refused at create, and never written by wait", async () => {
+    await expect(ws.submit({ response_path: "handoff/state/lock" })).rejects.toThrow(/response_path is inside the queue folder/);
+    await expect(ws.submit({ response_path: path.join(ws.queue, "tasks", "x", "task.json") })).rejects.toThrow(ValidationError);
+    // A task another implementation wrote with such a path: the answer is not written over the victim's task.json.
+    const victim = await ws.submit();
+    const task = await ws.submit();
+    const forged = { ...task, response_path: path.join(ws.queue, "tasks", victim.id, "task.json") };
+    const before = await readFile(forged.response_path, "utf8");
+    const { response } = await ws.store.respond(task.id, { body: "not json" });
+    await expect(ws.store.writeResponseOutput(forged, response)).rejects.toThrow(/inside the queue folder/);
+    expect(await readFile(forged.response_path, "utf8")).toBe(before);
   });
 });

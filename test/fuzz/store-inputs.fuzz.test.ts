@@ -182,7 +182,10 @@ describe("fuzz: store inputs", () => {
         lane: name,
         workspace_root: mostly(fc.constantFrom(ws, path.join(ws, "link-in"), path.join(ws, "sub"), `${ws}/`), fc.oneof(hostilePath(where), anyValue)),
         request_path: mostly(fc.constantFrom("req.md", path.join(ws, "req.md"), "sub/req.md", "link-in/req.md"), fc.oneof(hostilePath(where), anyValue)),
-        response_path: mostly(fc.oneof(fc.constantFrom("out.md", "sub/out.md", "new/dir/out.md"), hostilePath(where)), anyValue),
+        response_path: mostly(
+          fc.oneof(fc.constantFrom("out.md", "sub/out.md", "new/dir/out.md", "handoff/state/lock", "handoff/state/tasks/x/task.json", "handoff/x.md"), hostilePath(where)),
+          anyValue,
+        ),
         supporting_paths: mostly(
           fc.array(
             fc.oneof(
@@ -225,6 +228,8 @@ describe("fuzz: store inputs", () => {
         expect(inside(root, p), `${p} inside ${root}`).toBe(true);
         expect(inside(root, await realResolve(p)), `${p} resolves inside ${root}`).toBe(true);
       }
+      // `wait` writes the answer to response_path: never over the queue's own files.
+      expect(inside(queue, await realResolve(task.response_path)), `${task.response_path} is outside the queue`).toBe(false);
       // What was written reads back as the same task, with the protocol's field types.
       const onDisk = JSON.parse(await readFile(path.join(queue, "tasks", task.id, "task.json"), "utf8")) as Task;
       expect(await store.get(task.id)).toEqual(onDisk);
