@@ -69,6 +69,24 @@ async function runRecords(): Promise<RunRecord[]> {
 }
 
 describe("agent-lanes dispatch (subprocess)", () => {
+  it("a SIGTERM during start-up stops it cleanly: exit 0, nothing claimed", async () => {
+    const t = await ws.submit();
+    const marker = path.join(ws.root, "loading");
+    const cli = startCli(
+      ["--store", ws.queue, "dispatch", "--vendor", "fake", "--vendor-module", path.join(path.dirname(FAKE_ADAPTER), "slow-load.mjs"), "--log-format", "json"],
+      { cwd: ws.root, env: { SLOW_LOAD_MARKER: marker, SLOW_LOAD_MS: "1500" } },
+    );
+    clis.push(cli);
+    await waitFor("the plugin to start loading", () => fs.access(marker).then(() => true, () => false));
+    cli.child.kill("SIGTERM");
+    const end = await cli.child;
+    expect(end.signal ?? null).toBeNull();
+    expect(end.exitCode, cli.stderr()).toBe(0);
+    expect(cli.stderr()).toContain("during start-up");
+    expect(await state(t.id)).toBe("queued");
+    expect((await ws.store.readEvents(t.id)).map((e) => e.type)).toEqual(["created"]);
+  });
+
   it("after kill -9 nothing it started survives 2 s; a second dispatcher reruns the task after the lease, one response", async () => {
     const pidFile = path.join(ws.root, "agent.pids");
     const t = await ws.submit({ metadata: { agent: "grandchild", agent_args: [pidFile, "60"] } });

@@ -5,6 +5,7 @@
 
 import type { Command } from "commander";
 import type { VendorConfig } from "../../../vendors/types.js";
+import type { Dispatcher } from "../../supervisor/supervisor.js";
 import { openQueue, requireConfig, type QueueContext } from "../context.js";
 
 interface DispatchFlags {
@@ -126,6 +127,22 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
   const log = await createLogger({ level: options.logLevel, format: options.logFormat, base: { vendor: options.vendor, owner: options.owner } });
   const warn = (message: string): void => log.warn(message);
 
+  // Signals are handled from here on, start-up included: a SIGTERM while the
+  // adapter loads or the queue is first scanned must still end in a clean stop.
+  let dispatcher: Dispatcher | null = null;
+  let earlySignal: NodeJS.Signals | null = null;
+  let signals = 0;
+  const onStop = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (!dispatcher) earlySignal ??= signal;
+    else if (signals === 1) void dispatcher.stop(`received ${signal}`);
+    else void dispatcher.forceStop(`received ${signal} again`);
+  };
+  const onHangUp = (): void => void dispatcher?.reload();
+  process.on("SIGINT", onStop);
+  process.on("SIGTERM", onStop);
+  process.on("SIGHUP", onHangUp);
+
   try {
     const { loadAdapter } = await import("../../../vendors/registry.js");
     const load = async (q: QueueContext) => {
@@ -140,30 +157,21 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
       return load({ ...queue, config });
     };
 
+    if (earlySignal) {
+      log.info(`received ${earlySignal} during start-up; stopped before claiming anything`);
+      return 0;
+    }
     const { startDispatcher } = await import("../../supervisor/supervisor.js");
-    const dispatcher = await startDispatcher(
+    dispatcher = await startDispatcher(
       { ...input, queueRoot: queue.queueRoot, vendorConfig: first.vendorConfig, vendorModule: flags.vendorModule },
       { store: queue.store, adapter: first.adapter, logger: log, reload },
     );
-
-    let signals = 0;
-    const onStop = (signal: NodeJS.Signals): void => {
-      signals += 1;
-      if (signals === 1) void dispatcher.stop(`received ${signal}`);
-      else void dispatcher.forceStop(`received ${signal} again`);
-    };
-    const onHangUp = (): void => void dispatcher.reload();
-    process.on("SIGINT", onStop);
-    process.on("SIGTERM", onStop);
-    process.on("SIGHUP", onHangUp);
-    try {
-      return await dispatcher.done;
-    } finally {
-      process.removeListener("SIGINT", onStop);
-      process.removeListener("SIGTERM", onStop);
-      process.removeListener("SIGHUP", onHangUp);
-    }
+    if (earlySignal) void dispatcher.stop(`received ${earlySignal} during start-up`);
+    return await dispatcher.done;
   } finally {
+    process.removeListener("SIGINT", onStop);
+    process.removeListener("SIGTERM", onStop);
+    process.removeListener("SIGHUP", onHangUp);
     await queue.store.close();
     log.flush?.();
   }
