@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { earlierAnswers, inputRef } from "../../src/demo/answers.js";
 import { createDemoAdapter, demoAgentPath } from "../../vendors/demo.js";
 import { loadAdapter } from "../../vendors/registry.js";
-import { contextFor, runInvocation, taskWith } from "./run-invocation.js";
+import { makeContext, makeTask, runInvocation } from "../vendors/harness.js";
 
 const agent = fileURLToPath(new URL("../../dist/src/demo/agent.js", import.meta.url));
 
@@ -131,7 +131,7 @@ describe("earlierAnswers", () => {
 describe("demo adapter", () => {
   it("runs the built agent with this node", () => {
     const adapter = createDemoAdapter({ config: {} });
-    const invocation = adapter.invocation(taskWith(), contextFor("x", {}));
+    const invocation = adapter.invocation(makeTask(), makeContext({}, { input: "x" }));
     expect(invocation.file).toBe(process.execPath);
     expect(invocation.args).toEqual([demoAgentPath()]);
     expect(demoAgentPath()).toBe(agent);
@@ -140,16 +140,16 @@ describe("demo adapter", () => {
   it("is what the registry loads for --vendor demo, and takes tasks for demo or any vendor", async () => {
     const adapter = await loadAdapter("demo", { config: {} });
     expect(adapter.name).toBe("demo");
-    expect(adapter.accepts(taskWith({ required_vendor: "demo" }))).toBe(true);
-    expect(adapter.accepts(taskWith())).toBe(true);
-    expect(adapter.accepts(taskWith({ required_vendor: "codex" }))).toBe(false);
+    expect(adapter.accepts(makeTask({ required_vendor: "demo" }))).toBe(true);
+    expect(adapter.accepts(makeTask())).toBe(true);
+    expect(adapter.accepts(makeTask({ required_vendor: "codex" }))).toBe(false);
   });
 
   it("completes a review with the verdict and counts in metadata", async () => {
     const config = { env: { AGENT_LANES_DEMO_DELAY_MS: "0" } };
     const adapter = createDemoAdapter({ config });
-    const run = await runInvocation(adapter.invocation(taskWith(), contextFor(REVIEW_WITH_TODOS, config)));
-    const outcome = adapter.settle(run, taskWith());
+    const run = await runInvocation(adapter.invocation(makeTask(), makeContext(config, { input: REVIEW_WITH_TODOS })));
+    const outcome = adapter.settle(run, makeTask());
     expect(outcome.kind).toBe("completed");
     if (outcome.kind !== "completed") return;
     expect(outcome.body).toContain("VERDICT: needs-revision");
@@ -159,7 +159,7 @@ describe("demo adapter", () => {
   it("turns the agent's deliberate failure into a failed outcome without retry", async () => {
     const config = { env: { AGENT_LANES_DEMO_DELAY_MS: "0" } };
     const adapter = createDemoAdapter({ config });
-    const run = await runInvocation(adapter.invocation(taskWith(), contextFor("DEMO-FAIL", config)));
-    expect(adapter.settle(run, taskWith())).toMatchObject({ kind: "failed", retry: false, metadata: { exit_code: 3 } });
+    const run = await runInvocation(adapter.invocation(makeTask(), makeContext(config, { input: "DEMO-FAIL" })));
+    expect(adapter.settle(run, makeTask())).toMatchObject({ kind: "failed", retry: false, metadata: { exit_code: 3 } });
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommandLineError, commandArgv, createCommandAdapter, parseVerdictLines, splitCommandLine } from "../../vendors/command.js";
 import { loadAdapter } from "../../vendors/registry.js";
 import type { ChildResult } from "../../vendors/types.js";
-import { contextFor, runInvocation, taskWith } from "../demo/run-invocation.js";
+import { makeContext, makeTask, runInvocation } from "./harness.js";
 
 const node = process.execPath;
 
@@ -86,13 +86,13 @@ describe("createCommandAdapter", () => {
   it("is what the registry loads for --vendor command", async () => {
     const adapter = await loadAdapter("command", { config: { command: "my-agent --x" } });
     expect(adapter.name).toBe("command");
-    expect(adapter.invocation(taskWith(), contextFor("hi", { command: "my-agent --x" })).file).toBe("my-agent");
+    expect(adapter.invocation(makeTask(), makeContext({ command: "my-agent --x" }, { input: "hi" })).file).toBe("my-agent");
   });
 
   it("builds argv from the command, then config.args; input, cwd and env pass through", () => {
     const config = { command: `my-agent --mode 'fast lane'`, args: ["--extra"], env: { AGENT_TOKEN: "t" } };
     const adapter = createCommandAdapter({ config });
-    const invocation = adapter.invocation(taskWith(), contextFor("the input", config, "/work"));
+    const invocation = adapter.invocation(makeTask(), makeContext(config, { input: "the input", cwd: "/work" }));
     expect(invocation).toMatchObject({
       file: "my-agent",
       args: ["--mode", "fast lane", "--extra"],
@@ -104,13 +104,13 @@ describe("createCommandAdapter", () => {
 
   it("accepts tasks for no vendor, any, or command; config.accepts widens the names", () => {
     const plain = createCommandAdapter({ config: { command: "a" } });
-    expect(plain.accepts(taskWith())).toBe(true);
-    expect(plain.accepts(taskWith({ required_vendor: "any" }))).toBe(true);
-    expect(plain.accepts(taskWith({ required_vendor: "Command" }))).toBe(true);
-    expect(plain.accepts(taskWith({ required_vendor: "claude" }))).toBe(false);
+    expect(plain.accepts(makeTask())).toBe(true);
+    expect(plain.accepts(makeTask({ required_vendor: "any" }))).toBe(true);
+    expect(plain.accepts(makeTask({ required_vendor: "Command" }))).toBe(true);
+    expect(plain.accepts(makeTask({ required_vendor: "claude" }))).toBe(false);
     const wide = createCommandAdapter({ config: { command: "a", accepts: ["command", "my-agent"] } });
-    expect(wide.accepts(taskWith({ required_vendor: "my-agent" }))).toBe(true);
-    expect(wide.accepts(taskWith({ required_vendor: "codex" }))).toBe(false);
+    expect(wide.accepts(makeTask({ required_vendor: "my-agent" }))).toBe(true);
+    expect(wide.accepts(makeTask({ required_vendor: "codex" }))).toBe(false);
     expect(() => createCommandAdapter({ config: { command: "a", accepts: [3] } })).toThrow(/accepts must be/);
   });
 });
@@ -134,8 +134,8 @@ describe("command adapter with real processes", () => {
   async function run(command: string | string[], input = "the input", args: string[] = []): Promise<{ run: ChildResult; outcome: ReturnType<ReturnType<typeof createCommandAdapter>["settle"]> }> {
     const config = { command, args };
     const adapter = createCommandAdapter({ config });
-    const task = taskWith();
-    const result = await runInvocation(adapter.invocation(task, contextFor(input, config, dir)));
+    const task = makeTask();
+    const result = await runInvocation(adapter.invocation(task, makeContext(config, { input, cwd: dir })));
     return { run: result, outcome: adapter.settle(result, task) };
   }
 

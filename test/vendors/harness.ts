@@ -64,6 +64,8 @@ export async function runInvocation(invocation: Invocation, testEnv: Record<stri
     cwd: invocation.cwd,
     env: { ...(invocation.env ?? {}), ...testEnv },
     reject: false,
+    // The supervisor keeps output as the child wrote it.
+    stripFinalNewline: false,
     timeout: 20_000,
   });
   const spawnFailed = result.exitCode === undefined && !result.signal;
@@ -75,7 +77,7 @@ export async function runInvocation(invocation: Invocation, testEnv: Record<stri
     stdoutTruncated: false,
     stderrTruncated: false,
     durationMs: Math.round(result.durationMs),
-    killedBy: null,
+    killedBy: result.timedOut ? "task-timeout" : null,
     spawnError: spawnFailed ? ((result as { cause?: Error }).cause ?? new Error(result.message)) : null,
     invocation,
   };
