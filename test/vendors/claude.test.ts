@@ -1,8 +1,8 @@
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createClaudeAdapter } from "../../vendors/claude.js";
-import type { Outcome, VendorConfig } from "../../vendors/types.js";
-import { FIXTURE_BIN, fakeRun, makeContext, makeTask, makeTempDir, runInvocation, type TempDir } from "./harness.js";
+import type { VendorConfig } from "../../vendors/types.js";
+import { expectFailed, fakeRun, FIXTURE_BIN, makeContext, makeTask, makeTempDir, runAdapter, type TempDir } from "./harness.js";
 
 const CLAUDE = path.join(FIXTURE_BIN, "claude");
 const base: VendorConfig = { command: CLAUDE };
@@ -16,21 +16,8 @@ afterEach(async () => {
 });
 
 /** Invocation for the task, run through the fake claude, settled. */
-async function run(metadata: Record<string, unknown>, config: VendorConfig = base, fakeEnv: Record<string, string> = {}) {
-  const adapter = createClaudeAdapter({ config });
-  const ctx = makeContext(config, { cwd: tmp.dir });
-  const task = makeTask(metadata);
-  const invocation = adapter.invocation(task, ctx);
-  const result = await runInvocation(invocation, { FAKE_AGENT_LOG: tmp.logFile, ...fakeEnv });
-  return { invocation, result, outcome: adapter.settle(result, task), ctx };
-}
-
-function expectFailed(outcome: Outcome, retry: boolean, text?: string | RegExp) {
-  expect(outcome.kind).toBe("failed");
-  if (outcome.kind !== "failed") return;
-  expect(outcome.retry).toBe(retry);
-  if (text) expect(outcome.body).toMatch(text);
-}
+const run = (metadata: Record<string, unknown>, config: VendorConfig = base, fakeEnv: Record<string, string> = {}) =>
+  runAdapter(createClaudeAdapter, tmp, metadata, config, fakeEnv);
 
 describe("claude invocation", () => {
   it("asks for JSON output with the default model and effort, input on stdin", () => {

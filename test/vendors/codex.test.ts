@@ -1,8 +1,8 @@
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createCodexAdapter, parseCodexEvents } from "../../vendors/codex.js";
-import type { Outcome, VendorConfig } from "../../vendors/types.js";
-import { FIXTURE_BIN, fakeRun, makeContext, makeTask, makeTempDir, runInvocation, type TempDir } from "./harness.js";
+import type { VendorConfig } from "../../vendors/types.js";
+import { expectFailed, fakeRun, FIXTURE_BIN, makeContext, makeTask, makeTempDir, runAdapter, type TempDir } from "./harness.js";
 
 const CODEX = path.join(FIXTURE_BIN, "codex");
 const base: VendorConfig = { command: CODEX };
@@ -15,21 +15,8 @@ afterEach(async () => {
   await tmp.cleanup();
 });
 
-async function run(metadata: Record<string, unknown>, config: VendorConfig = base, fakeEnv: Record<string, string> = {}) {
-  const adapter = createCodexAdapter({ config });
-  const ctx = makeContext(config, { cwd: tmp.dir });
-  const task = makeTask(metadata);
-  const invocation = adapter.invocation(task, ctx);
-  const result = await runInvocation(invocation, { FAKE_AGENT_LOG: tmp.logFile, ...fakeEnv });
-  return { invocation, result, outcome: adapter.settle(result, task), ctx };
-}
-
-function expectFailed(outcome: Outcome, retry: boolean, text?: RegExp) {
-  expect(outcome.kind).toBe("failed");
-  if (outcome.kind !== "failed") return;
-  expect(outcome.retry).toBe(retry);
-  if (text) expect(outcome.body).toMatch(text);
-}
+const run = (metadata: Record<string, unknown>, config: VendorConfig = base, fakeEnv: Record<string, string> = {}) =>
+  runAdapter(createCodexAdapter, tmp, metadata, config, fakeEnv);
 
 describe("codex invocation", () => {
   it("runs exec --json with model, quoted effort, the git check skipped and the prompt from stdin", () => {

@@ -1,8 +1,8 @@
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createGeminiAdapter } from "../../vendors/gemini.js";
-import type { Outcome, VendorConfig } from "../../vendors/types.js";
-import { FIXTURE_BIN, makeContext, makeTask, makeTempDir, runInvocation, type TempDir } from "./harness.js";
+import type { VendorConfig } from "../../vendors/types.js";
+import { expectFailed, FIXTURE_BIN, makeContext, makeTask, makeTempDir, runAdapter, type TempDir } from "./harness.js";
 
 const GEMINI = path.join(FIXTURE_BIN, "gemini");
 const base: VendorConfig = { command: GEMINI };
@@ -15,21 +15,8 @@ afterEach(async () => {
   await tmp.cleanup();
 });
 
-async function run(metadata: Record<string, unknown>, config: VendorConfig = base, fakeEnv: Record<string, string> = {}) {
-  const adapter = createGeminiAdapter({ config });
-  const ctx = makeContext(config, { cwd: tmp.dir });
-  const task = makeTask(metadata);
-  const invocation = adapter.invocation(task, ctx);
-  const result = await runInvocation(invocation, { FAKE_AGENT_LOG: tmp.logFile, ...fakeEnv });
-  return { invocation, result, outcome: adapter.settle(result, task), ctx };
-}
-
-function expectFailed(outcome: Outcome, retry: boolean, text?: RegExp) {
-  expect(outcome.kind).toBe("failed");
-  if (outcome.kind !== "failed") return;
-  expect(outcome.retry).toBe(retry);
-  if (text) expect(outcome.body).toMatch(text);
-}
+const run = (metadata: Record<string, unknown>, config: VendorConfig = base, fakeEnv: Record<string, string> = {}) =>
+  runAdapter(createGeminiAdapter, tmp, metadata, config, fakeEnv);
 
 describe("gemini invocation", () => {
   it("runs headless with JSON output and the default model, no effort flag", () => {

@@ -7,8 +7,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { expect } from "vitest";
 import type { Task } from "../../src/store/types.js";
-import type { ChildResult, Invocation, RunContext, VendorConfig } from "../../vendors/types.js";
+import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter, VendorConfig } from "../../vendors/types.js";
 
 export const FIXTURE_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/bin");
 
@@ -124,4 +125,32 @@ export async function makeTempDir(): Promise<TempDir> {
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * One real run of a built-in adapter against its fake CLI: invocation for a
+ * task with `metadata`, the process (logging its argv/stdin to tmp.logFile),
+ * and the adapter's settlement of it.
+ */
+export async function runAdapter(
+  create: (options: { config: VendorConfig }) => VendorAdapter,
+  tmp: TempDir,
+  metadata: Record<string, unknown>,
+  config: VendorConfig,
+  fakeEnv: Record<string, string> = {},
+) {
+  const adapter = create({ config });
+  const ctx = makeContext(config, { cwd: tmp.dir });
+  const task = makeTask(metadata);
+  const invocation = adapter.invocation(task, ctx);
+  const result = await runInvocation(invocation, { FAKE_AGENT_LOG: tmp.logFile, ...fakeEnv });
+  return { invocation, result, outcome: adapter.settle(result, task), ctx };
+}
+
+/** Assert a failed outcome with the given retry decision (and body text). */
+export function expectFailed(outcome: Outcome, retry: boolean, text?: string | RegExp): void {
+  expect(outcome.kind).toBe("failed");
+  if (outcome.kind !== "failed") return;
+  expect(outcome.retry).toBe(retry);
+  if (text) expect(outcome.body).toMatch(text);
 }
