@@ -1,0 +1,118 @@
+// The agent-lanes program (started by main.ts). Only commander and the small command definitions
+// load at start-up; each command's work (store, server, supervisor, logging)
+// is imported inside its action, so one-shot commands start fast. The
+// long-running commands (serve, dispatch, demo, service) are not even defined
+// unless one of them (or the top-level help) is asked for: their modules may
+// pull in execa and friends, which a one-shot `status` must not pay for.
+
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { registerCoreCommands } from "./commands/core.js";
+import { DEFAULT_CONFIG_PATH } from "./context.js";
+import { CliError, EXIT } from "./errors.js";
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+/** Commander's usage errors as one `agent-lanes: ...` line (it writes "error: ...", sometimes with a hint line). */
+function oneLine(text: string): string {
+  const flat = text
+    .replace(/^error:\s*/i, "")
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(" ");
+  return `agent-lanes: ${flat} (see --help)\n`;
+}
+
+/** Global options of the program that take a value (their value is not the command name). */
+const GLOBAL_WITH_VALUE = new Set(["--config", "--store"]);
+
+/** The command name in user arguments: the first operand after the global options; null if none. */
+export function commandName(args: readonly string[]): string | null {
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] as string;
+    if (arg === "--") return args[i + 1] ?? null;
+    if (GLOBAL_WITH_VALUE.has(arg)) {
+      i += 1;
+      continue;
+    }
+    if (!arg.startsWith("-")) return arg;
+  }
+  return null;
+}
+
+/** The program for `argv` (node, script, args...): every command that can run with these arguments. */
+export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
+  const program = new Command("agent-lanes")
+    .description("Hand tasks between AI coding agents through a queue folder.")
+    .version(packageVersion(), "-V, --version")
+    .option("--config <path>", "engine config (handoff.yaml)", DEFAULT_CONFIG_PATH)
+    .option("--store <path>", "queue folder (overrides queue_root of the config)")
+    .option("--json", "print JSON payloads (also accepted after the command)")
+    .option("--debug", "print stack traces on errors (or AGENT_LANES_DEBUG=1)")
+    // Set before the commands are added: subcommands copy these settings when created.
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(oneLine(text)) })
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 success (an idle long-poll too), 1 error (one line on stderr), 2 timeout of wait TASK_ID.\n" +
+        "Global options may also follow the command name: agent-lanes status <task-id> --json\n",
+    );
+  registerCoreCommands(program);
+  const name = commandName(argv.slice(2));
+  if (name === null || !program.commands.some((cmd) => cmd.name() === name || cmd.aliases().includes(name))) {
+    const [serve, dispatch, demo, service] = await Promise.all([
+      import("./commands/serve.js"),
+      import("./commands/dispatch.js"),
+      import("./commands/demo.js"),
+      import("./commands/service.js"),
+    ]);
+    serve.registerServeCommand(program);
+    dispatch.registerDispatchCommand(program);
+    demo.registerDemoCommand(program);
+    service.registerServiceCommand(program);
+  }
+  return program;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message.split("\n")[0] ?? String(error);
+  return String(error);
+}
+
+/** Errors a user causes and can fix; anything else is a bug and gets a hint to look deeper. */
+function isExpected(error: unknown): boolean {
+  const name = error instanceof Error ? error.name : "";
+  return error instanceof CliError || /^(StoreError|InvalidTaskIdError|UnknownTaskError|TransitionError|ValidationError|CorruptFileError|ConfigError|InitError)$/.test(name);
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const debug = argv.includes("--debug") || process.env.AGENT_LANES_DEBUG === "1";
+  try {
+    const program = await buildProgram(argv);
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are exits with code 0; usage errors were already printed by commander.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.error;
+    }
+    const exitCode = error instanceof CliError ? error.exitCode : EXIT.error;
+    const hint = !debug && !isExpected(error) ? " (run with --debug for the stack trace)" : "";
+    process.stderr.write(`agent-lanes: ${describe(error)}${hint}\n`);
+    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    return exitCode;
+  }
+}
+
+// A reader that stops early (`agent-lanes list | head -1`) is not an error.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? EXIT.ok);
+  throw error;
+});
+
+const code = await main();
+process.exitCode = code;
