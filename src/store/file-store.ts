@@ -16,6 +16,7 @@ import { releaseTask } from "./release.js";
 import { renewTask } from "./renew.js";
 import { respondTask } from "./respond.js";
 import { createScanner } from "./scan.js";
+import { sweepTempFiles } from "./sweep-temp.js";
 import { isoFromDate, isoNow } from "./time.js";
 import type { AvailableOptions, ChangeNotifier, ListOptions, ScanProblem, Store, Task, TaskEvent, TaskResponse, WaitOptions } from "./types.js";
 
@@ -190,6 +191,10 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     waitForResponse,
     writeResponseOutput,
     changes,
+    async sweepTempFiles(opts = {}) {
+      if (!(await fs.stat(paths.root).then((st) => st.isDirectory(), () => false))) return [];
+      return locked(ctx, () => sweepTempFiles(paths, opts.olderThanMs ?? 60 * 60 * 1000, ctx.now()));
+    },
     close() {
       closed ??= (async () => {
         const n = await notifier?.catch(() => undefined);

@@ -217,6 +217,12 @@ export interface Store {
    */
   changes(): Promise<ChangeNotifier>;
 
+  /**
+   * Remove temp files of interrupted atomic writes older than `olderThanMs`
+   * (default one hour); returns their paths. Never touches a live write.
+   */
+  sweepTempFiles(options?: { olderThanMs?: number }): Promise<string[]>;
+
   /** Releases watchers and caches. Idempotent. */
   close(): Promise<void>;
 }

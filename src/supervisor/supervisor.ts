@@ -116,6 +116,8 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
       if (swept.killed.length > 0 || swept.removed > 0) {
         log.warn({ killed: swept.killed, records: swept.removed }, "killed leftovers of a dispatcher that died");
       }
+      const temps = await queueStore.sweepTempFiles();
+      if (temps.length > 0) log.info({ files: temps.length }, "removed temp files of writes a crash interrupted");
     } catch (error) {
       log.warn({ err: errorMessage(error) }, "start-up sweep failed; going on");
     }

@@ -401,3 +401,21 @@ describe("reads have no side effects", () => {
     await store.close();
   });
 });
+
+describe("sweepTempFiles", () => {
+  it("removes temp files a crash left behind, never a fresh one or a real file", async () => {
+    const { utimes, readdir: list } = await import("node:fs/promises");
+    const task = await ws.submit();
+    const dir = path.join(ws.queue, "tasks", task.id);
+    const stale = path.join(dir, ".task.json.0123456789abcdef.tmp");
+    const fresh = path.join(dir, ".response.json.fedcba9876543210.tmp");
+    const staleIndex = path.join(ws.queue, "indexes", "correlations", ".ws--x.json.00aa11bb22cc33dd.tmp");
+    for (const file of [stale, fresh, staleIndex]) await writeFile(file, "partial");
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await utimes(stale, old, old);
+    await utimes(staleIndex, old, old);
+    expect((await ws.store.sweepTempFiles()).sort()).toEqual([staleIndex, stale].sort());
+    expect((await list(dir)).sort()).toEqual([".response.json.fedcba9876543210.tmp", "events.jsonl", "task.json"]);
+    expect((await ws.store.get(task.id)).state).toBe("queued");
+  });
+});

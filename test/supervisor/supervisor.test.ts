@@ -1,6 +1,7 @@
 // startDispatcher in-process against a real queue folder, running the fake
 // agents of test/fixtures/agents as real child processes.
 
+import { promises as fs } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -235,5 +236,21 @@ describe("startDispatcher", () => {
     expect(response).toMatchObject({ status: "completed", reviewer: d.options.owner });
     expect(response?.metadata).toMatchObject({ model_used: "fake-model", attempt: 1, exit_code: 0, fake_adapter: true });
     expect(typeof response?.metadata.duration_ms).toBe("number");
+  });
+
+  it("its start-up sweep removes temp files a crashed writer left in the queue", async () => {
+    const task = await ws.submit({ metadata: { agent: "echo" } });
+    const stale = path.join(ws.queue, "tasks", task.id, ".task.json.0123456789abcdef.tmp");
+    await fs.writeFile(stale, "partial");
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await fs.utimes(stale, old, old);
+    const log = logSink();
+    const d = await startDispatcher(
+      { vendor: "fake", queueRoot: ws.queue, leaseSeconds: 3, pollSeconds: 0.2, killGraceSeconds: 0.3, graceSeconds: 1 },
+      { adapter: await fakeAdapter(), logger: log.logger },
+    );
+    running.push(d);
+    await expect(fs.access(stale)).rejects.toThrow();
+    await until(task.id, "completed");
   });
 });
