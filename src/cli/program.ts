@@ -83,10 +83,17 @@ function describe(error: unknown): string {
   return String(error);
 }
 
-/** Errors a user causes and can fix; anything else is a bug and gets a hint to look deeper. */
+/**
+ * Errors a user causes and can fix, known by name so their modules need not
+ * load; anything else is a bug and gets a hint to look deeper.
+ */
+const EXPECTED_ERRORS = new Set([
+  "StoreError", "InvalidTaskIdError", "UnknownTaskError", "TransitionError", "ValidationError", "CorruptFileError",
+  "ConfigError", "InitError", "OptionsError", "VendorModuleError", "CommandLineError", "ServerConfigError", "DemoError", "ServiceError",
+]);
+
 function isExpected(error: unknown): boolean {
-  const name = error instanceof Error ? error.name : "";
-  return error instanceof CliError || /^(StoreError|InvalidTaskIdError|UnknownTaskError|TransitionError|ValidationError|CorruptFileError|ConfigError|InitError)$/.test(name);
+  return error instanceof CliError || (error instanceof Error && EXPECTED_ERRORS.has(error.name));
 }
 
 export async function main(argv: string[] = process.argv): Promise<number> {

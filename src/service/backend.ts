@@ -8,6 +8,7 @@ import type { ServicePlatform } from "./paths.js";
 import type { RenderedCommand } from "./render.js";
 import { commandLine, type RunResult, type ServiceRunner } from "./runner.js";
 import type { ServiceSpec } from "./spec.js";
+import { ServiceError } from "./errors.js";
 
 /** Everything the installer reads from the outside world, injectable for tests. */
 export interface ServiceContext {
@@ -59,7 +60,7 @@ export function createCommandLog(runner: ServiceRunner, hint: (result: RunResult
       const result = await runner.run(file, args);
       if (result.exitCode !== 0 && options.allowFailure !== true) {
         const detail = `${result.stderr}\n${result.stdout}`.split("\n").find((line) => line.trim() !== "")?.trim() ?? "no output";
-        throw new Error(`${commandLine(file, args)} failed (exit ${result.exitCode}): ${detail}${hint(result)}`);
+        throw new ServiceError(`${commandLine(file, args)} failed (exit ${result.exitCode}): ${detail}${hint(result)}`);
       }
       return result;
     },

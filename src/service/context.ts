@@ -6,12 +6,13 @@ import { createLaunchdBackend } from "./launchd.js";
 import { findPackageRoot, type ServicePlatform } from "./paths.js";
 import { createRunner } from "./runner.js";
 import { createSystemdBackend } from "./systemd.js";
+import { ServiceError } from "./errors.js";
 
 /** The service manager of an OS, or an error for one we do not support. */
 export function detectPlatform(nodePlatform: NodeJS.Platform = process.platform): ServicePlatform {
   if (nodePlatform === "linux") return "systemd";
   if (nodePlatform === "darwin") return "launchd";
-  throw new Error(
+  throw new ServiceError(
     `agent-lanes service supports Linux (systemd) and macOS (launchd), not ${nodePlatform}; run \`agent-lanes dispatch\` under your own supervisor`,
   );
 }
@@ -19,7 +20,7 @@ export function detectPlatform(nodePlatform: NodeJS.Platform = process.platform)
 /** Validate a `--platform` value. */
 export function parsePlatform(value: string): ServicePlatform {
   if (value === "systemd" || value === "launchd") return value;
-  throw new Error(`Expected \`--platform\` to be systemd or launchd, got \`${value}\` (string)`);
+  throw new ServiceError(`Expected \`--platform\` to be systemd or launchd, got \`${value}\` (string)`);
 }
 
 /** Options for createServiceContext: any field, plus where streamed output goes. */

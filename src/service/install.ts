@@ -11,6 +11,7 @@ import { defaultInstanceName, isValidName, nameFromFile, type ServicePlatform } 
 import { renderService } from "./render.js";
 import { systemctlHint } from "./systemd.js";
 import { resolveServiceSpec, type InstallOptions } from "./spec.js";
+import { ServiceError } from "./errors.js";
 
 /** Install options plus what to do about an existing file. */
 export interface InstallRequest extends InstallOptions {
@@ -94,7 +95,7 @@ export async function installService(request: InstallRequest, context: ServiceCo
   const installed = await readIfExists(file);
   if (installed !== null && installed !== content && request.force !== true) {
     const diff = firstDifference(installed, content);
-    throw new Error(
+    throw new ServiceError(
       `${file} already exists with other settings (line ${diff.line} is ${clip(diff.installed)}, would be ${clip(diff.rendered)}); pass --force to replace it or --name to install another instance`,
     );
   }
@@ -123,7 +124,7 @@ export async function installedNames(backend: ServiceBackend): Promise<string[]>
 /** The instance a selector names; errors say how to pick one. */
 export async function resolveInstanceName(selector: InstanceSelector, context: ServiceContext): Promise<string> {
   if (selector.name !== undefined) {
-    if (!isValidName(selector.name)) throw new Error(`Expected \`--name\` to be an instance name from \`agent-lanes service list\`, got \`${selector.name}\` (string)`);
+    if (!isValidName(selector.name)) throw new ServiceError(`Expected \`--name\` to be an instance name from \`agent-lanes service list\`, got \`${selector.name}\` (string)`);
     return selector.name;
   }
   if (selector.vendor !== undefined) {
@@ -131,14 +132,14 @@ export async function resolveInstanceName(selector: InstanceSelector, context: S
   }
   const names = await installedNames(backendFor(context));
   if (names.length === 1) return names[0] as string;
-  if (names.length === 0) throw new Error("no agent-lanes service is installed; install one with `agent-lanes service install --vendor claude`");
-  throw new Error(`${names.length} agent-lanes services are installed (${names.join(", ")}); pass --name to pick one`);
+  if (names.length === 0) throw new ServiceError("no agent-lanes service is installed; install one with `agent-lanes service install --vendor claude`");
+  throw new ServiceError(`${names.length} agent-lanes services are installed (${names.join(", ")}); pass --name to pick one`);
 }
 
 async function requireInstalled(backend: ServiceBackend, name: string): Promise<{ file: string; content: string }> {
   const file = backend.fileFor(name);
   const content = await readIfExists(file);
-  if (content === null) throw new Error(`no agent-lanes service named ${name}: ${file} does not exist; see \`agent-lanes service list\``);
+  if (content === null) throw new ServiceError(`no agent-lanes service named ${name}: ${file} does not exist; see \`agent-lanes service list\``);
   return { file, content };
 }
 
@@ -209,11 +210,11 @@ export interface LogsOptions extends InstanceSelector {
 export async function serviceLogs(options: LogsOptions, context: ServiceContext): Promise<void> {
   const lines = options.lines === undefined ? SERVICE_DEFAULTS.logLines : Number(options.lines);
   if (!Number.isSafeInteger(lines) || lines < 0 || (typeof options.lines === "string" && !/^\d+$/.test(options.lines))) {
-    throw new Error(`Expected \`--lines\` to be an integer >= 0, got \`${String(options.lines)}\` (${typeof options.lines})`);
+    throw new ServiceError(`Expected \`--lines\` to be an integer >= 0, got \`${String(options.lines)}\` (${typeof options.lines})`);
   }
   const backend = backendFor(context);
   const name = await resolveInstanceName(options, context);
   const viewer = backend.platform === "systemd" ? "journalctl" : "tail";
   const exitCode = await backend.logs(name, { follow: options.follow === true, lines });
-  if (exitCode !== 0) throw new Error(`${viewer} exited with ${exitCode} reading the logs of ${name} (${backend.logsAt(name)})`);
+  if (exitCode !== 0) throw new ServiceError(`${viewer} exited with ${exitCode} reading the logs of ${name} (${backend.logsAt(name)})`);
 }

@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { LAUNCHD_LABEL_PREFIX, SERVICE_DEFAULTS, SYSTEMD_UNIT_PREFIX } from "./defaults.js";
+import { ServiceError } from "./errors.js";
 
 /** The two service managers we render for. */
 export type ServicePlatform = "systemd" | "launchd";
@@ -15,7 +16,7 @@ export function findPackageRoot(fromUrl: string = import.meta.url): string {
   for (;;) {
     if (existsSync(path.join(dir, "package.json"))) return dir;
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(fromUrl)}; reinstall agent-lanes`);
+    if (parent === dir) throw new ServiceError(`no package.json above ${fileURLToPath(fromUrl)}; reinstall agent-lanes`);
     dir = parent;
   }
 }
@@ -24,7 +25,7 @@ export function findPackageRoot(fromUrl: string = import.meta.url): string {
 export function homeDir(env: NodeJS.ProcessEnv): string {
   const home = env.HOME;
   if (home === undefined || home === "" || !path.isAbsolute(home)) {
-    throw new Error("HOME is not set to an absolute path; set HOME to your home folder and retry");
+    throw new ServiceError("HOME is not set to an absolute path; set HOME to your home folder and retry");
   }
   return home;
 }

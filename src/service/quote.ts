@@ -3,6 +3,8 @@
 // a variable in ExecStart; plist: XML text. The parse functions are the
 // inverses, used to read back what we wrote (service list).
 
+import { ServiceError } from "./errors.js";
+
 const SYSTEMD_SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
@@ -34,7 +36,7 @@ export function isSystemdExecutable(file: string): boolean {
  * not (a "$$" there stays two characters), so only "%" is doubled.
  */
 export function systemdExecutable(file: string): string {
-  if (!isSystemdExecutable(file)) throw new Error(`systemd does not accept quotes or backslashes in an executable path: ${file}`);
+  if (!isSystemdExecutable(file)) throw new ServiceError(`systemd does not accept quotes or backslashes in an executable path: ${file}`);
   const escaped = file.replace(/%/g, "%%");
   return SYSTEMD_SAFE_WORD.test(file) ? escaped : `"${escaped}"`;
 }

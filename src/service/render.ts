@@ -7,6 +7,7 @@ import { SERVICE_DEFAULTS, TEMPLATE_FILES } from "./defaults.js";
 import { findPackageRoot, launchdLabel, type ServicePlatform } from "./paths.js";
 import { parseSystemdWords, systemdEnvironment, systemdExecLine, xmlEscape, xmlUnescape } from "./quote.js";
 import { dispatcherArgv, type ServiceSpec } from "./spec.js";
+import { ServiceError } from "./errors.js";
 
 /** Read a platform's template from the package (or from `root` when given). */
 export async function loadTemplate(platform: ServicePlatform, root: string = findPackageRoot()): Promise<string> {
@@ -14,7 +15,7 @@ export async function loadTemplate(platform: ServicePlatform, root: string = fin
   try {
     return await fs.readFile(file, "utf8");
   } catch (error) {
-    throw new Error(`service template is missing: ${file}; reinstall agent-lanes`, { cause: error });
+    throw new ServiceError(`service template is missing: ${file}; reinstall agent-lanes`, { cause: error });
   }
 }
 
@@ -26,7 +27,7 @@ export function fillTemplate(template: string, values: Readonly<Record<string, s
     .join("\n");
   return kept.replace(/\{\{([A-Z_]+)\}\}/g, (_whole, key: string) => {
     const value = values[key];
-    if (value === undefined) throw new Error(`service template placeholder {{${key}}} has no value; reinstall agent-lanes`);
+    if (value === undefined) throw new ServiceError(`service template placeholder {{${key}}} has no value; reinstall agent-lanes`);
     return value;
   });
 }

@@ -2,6 +2,7 @@
 // injected runner, so tests put recording fakes on the PATH they pass in.
 
 import { execa } from "execa";
+import { ServiceError } from "./errors.js";
 
 /** Result of a captured command. A command that could not start reports exitCode -1 and the reason in stderr. */
 export interface RunResult {
@@ -47,7 +48,7 @@ export function createRunner(options: RunnerOptions): ServiceRunner {
         child.stderr?.pipe(options.stderr ?? process.stderr, { end: false });
       }
       const result = await child;
-      if (result.exitCode === undefined) throw new Error(`${notStarted(file, result as never)}; install it or check PATH`);
+      if (result.exitCode === undefined) throw new ServiceError(`${notStarted(file, result as never)}; install it or check PATH`);
       return result.exitCode;
     },
   };

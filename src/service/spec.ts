@@ -6,6 +6,7 @@ import path from "node:path";
 import { CLI_ENTRY, DEFAULT_CONFIG, SERVICE_DEFAULTS, VENDOR_COMMANDS } from "./defaults.js";
 import { defaultInstanceName, findPackageRoot, homeDir, isValidName, launchdLogDir, type ServicePlatform } from "./paths.js";
 import { hasControlChars, isSystemdExecutable } from "./quote.js";
+import { ServiceError } from "./errors.js";
 
 /** What `service install` accepts; numbers may come as strings from argv. */
 export interface InstallOptions {
@@ -70,14 +71,14 @@ function positiveInteger(flag: string, value: number | string | undefined, min: 
   if (value === undefined) return null;
   const number = typeof value === "number" ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(number) || number < min) {
-    throw new Error(`Expected \`${flag}\` to be an integer >= ${min}, got ${describe(value)}`);
+    throw new ServiceError(`Expected \`${flag}\` to be an integer >= ${min}, got ${describe(value)}`);
   }
   return number;
 }
 
 function checkPathText(flag: string, value: string): void {
   if (hasControlChars(value)) {
-    throw new Error(`${flag} ${JSON.stringify(value)} contains a control character; move the file to a path without one`);
+    throw new ServiceError(`${flag} ${JSON.stringify(value)} contains a control character; move the file to a path without one`);
   }
 }
 
@@ -101,7 +102,7 @@ export function servicePath(explicit: string | undefined, env: NodeJS.ProcessEnv
     const entries = explicit.split(":");
     const bad = entries.find((entry) => !path.isAbsolute(entry));
     if (bad !== undefined) {
-      throw new Error(`--path entry ${JSON.stringify(bad)} is not an absolute folder; give absolute folders separated by ":"`);
+      throw new ServiceError(`--path entry ${JSON.stringify(bad)} is not an absolute folder; give absolute folders separated by ":"`);
     }
     return explicit;
   }
@@ -132,17 +133,17 @@ export function whichOnPath(command: string, searchPath: string): string | null 
 export function resolveServiceSpec(options: InstallOptions, context: SpecContext): ServiceSpec {
   const vendor = options.vendor;
   if (vendor === undefined || vendor === "") {
-    throw new Error("missing --vendor; pass the vendor this dispatcher serves, e.g. --vendor claude");
+    throw new ServiceError("missing --vendor; pass the vendor this dispatcher serves, e.g. --vendor claude");
   }
   if (!VENDOR.test(vendor)) {
-    throw new Error(`Expected \`--vendor\` to be a vendor name like claude or codex, got ${describe(vendor)}`);
+    throw new ServiceError(`Expected \`--vendor\` to be a vendor name like claude or codex, got ${describe(vendor)}`);
   }
   const home = homeDir(context.env);
 
   const config = path.resolve(context.cwd, options.config ?? DEFAULT_CONFIG);
   checkPathText("--config", config);
   if (!isFile(config)) {
-    throw new Error(`config file does not exist: ${config}; pass --config with the path of your handoff.yaml (agent-lanes init writes one)`);
+    throw new ServiceError(`config file does not exist: ${config}; pass --config with the path of your handoff.yaml (agent-lanes init writes one)`);
   }
 
   let store: string | null = null;
@@ -153,20 +154,20 @@ export function resolveServiceSpec(options: InstallOptions, context: SpecContext
 
   const node = path.resolve(context.cwd, options.node ?? context.execPath ?? process.execPath);
   checkPathText("--node", node);
-  if (!isFile(node)) throw new Error(`node binary does not exist: ${node}; pass --node with the absolute path of a node binary`);
+  if (!isFile(node)) throw new ServiceError(`node binary does not exist: ${node}; pass --node with the absolute path of a node binary`);
   if (context.platform === "systemd" && !isSystemdExecutable(node)) {
-    throw new Error(`--node ${node} has a quote or backslash, which systemd refuses in an executable path; pass --node with a path without them (a symlink works)`);
+    throw new ServiceError(`--node ${node} has a quote or backslash, which systemd refuses in an executable path; pass --node with a path without them (a symlink works)`);
   }
 
   const cli = options.cliPath ?? path.join(context.packageRoot ?? findPackageRoot(), CLI_ENTRY);
   checkPathText("dispatcher entry", cli);
   if (!isFile(cli)) {
-    throw new Error(`dispatcher entry does not exist: ${cli}; build agent-lanes first (npm run build)`);
+    throw new ServiceError(`dispatcher entry does not exist: ${cli}; build agent-lanes first (npm run build)`);
   }
 
   const name = options.name ?? defaultInstanceName(vendor, config);
   if (!isValidName(name)) {
-    throw new Error(
+    throw new ServiceError(
       `Expected \`--name\` to be letters, digits, "_", "." or "-" (at most ${SERVICE_DEFAULTS.maxNameLength}, starting with a letter or digit), got ${describe(name)}`,
     );
   }

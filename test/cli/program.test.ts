@@ -94,6 +94,21 @@ describe("errors", () => {
     expect(missing.errLines).toEqual([expect.stringMatching(/^agent-lanes: missing required argument 'task-id'/)]);
   });
 
+  it("a user error from the dispatcher, its vendors or the service installer is one line without a debug hint", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["dispatch", "--vendor", "nosuch"], /^agent-lanes: unknown vendor "nosuch"/],
+      [["dispatch", "--vendor", "claude", "--lease-seconds", "1"], /^agent-lanes: Expected `--lease-seconds` to be a number >= 3/],
+      [["dispatch", "--vendor", "command", "--command", "a | b"], /^agent-lanes: --command .* uses the shell operator "\|"/],
+      [["service", "install", "--vendor", "claude", "--config", "nope.yaml", "--dry-run"], /^agent-lanes: config file does not exist: .*nope\.yaml/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await ws.run(args);
+      expect(result.exitCode, args.join(" ")).toBe(1);
+      expect(result.errLines, args.join(" ")).toEqual([expect.stringMatching(message)]);
+      expect(result.stderr).not.toContain("--debug");
+    }
+  });
+
   it("no stack trace unless --debug or AGENT_LANES_DEBUG=1", async () => {
     const id = "20200101T000000000000Z-x-000000000000";
     const plain = await ws.run(["status", id]);
