@@ -62,10 +62,14 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     return body();
   };
 
+  /** Whether the queue folder exists (known once this store created it); reads and per-task operations never create it. */
+  const queueExists = async (): Promise<boolean> =>
+    rootReady !== undefined || (await fs.stat(paths.root).then((st) => st.isDirectory(), () => false));
+
   /** For operations on one existing task: a missing queue folder means an unknown task, and is never created. */
   const withTask = async <T>(taskId: string, body: () => Promise<T>): Promise<T> => {
     assertTaskId(taskId);
-    if (!rootReady && !(await fs.stat(paths.root).then((st) => st.isDirectory(), () => false))) throw new UnknownTaskError(taskId);
+    if (!(await queueExists())) throw new UnknownTaskError(taskId);
     return body();
   };
 
@@ -76,7 +80,7 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
 
   /** Scan under the lock; keeps the notifier watching every live task. Reads never create the queue. */
   async function scanAll(): Promise<Task[]> {
-    if (!rootReady && !(await fs.stat(paths.root).then((st) => st.isDirectory(), () => false))) {
+    if (!(await queueExists())) {
       lastProblems = [];
       return [];
     }
@@ -192,7 +196,7 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     writeResponseOutput,
     changes,
     async sweepTempFiles(opts = {}) {
-      if (!(await fs.stat(paths.root).then((st) => st.isDirectory(), () => false))) return [];
+      if (!(await queueExists())) return [];
       return locked(ctx, () => sweepTempFiles(paths, opts.olderThanMs ?? 60 * 60 * 1000, ctx.now()));
     },
     close() {
