@@ -5,6 +5,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { ensureDir, writeFileAtomic } from "./atomic.js";
 import { createChangeNotifier } from "./changes.js";
+import { cancelTask } from "./cancel.js";
 import { claimTask } from "./claim.js";
 import { addEvent, isClaimable, isTerminal, leaseExpired, loadTask, locked, type StoreContext } from "./context.js";
 import { createTask, refuseQueueTarget } from "./create.js";
@@ -182,6 +183,7 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     renew: (taskId, input) => withTask(taskId, () => renewTask(ctx, taskId, input)),
     release: (taskId, input) => withTask(taskId, () => releaseTask(ctx, taskId, input)),
     respond: (taskId, input) => withTask(taskId, () => respondTask(ctx, taskId, input)),
+    cancel: (taskId, input) => withTask(taskId, () => cancelTask(ctx, taskId, input)),
     async appendEvent(taskId, event): Promise<TaskEvent> {
       assertTaskId(taskId);
       if (typeof event?.type !== "string" || event.type === "") {

@@ -131,6 +131,13 @@ export interface RespondInput {
   metadata?: Record<string, unknown>;
 }
 
+export interface CancelInput {
+  /** Who cancels; becomes the response's reviewer and part of its body ("cancelled by <by>"). */
+  by?: string;
+  /** Why; appended to the body ("cancelled by <by>: <reason>"). */
+  reason?: string;
+}
+
 export interface RespondResult {
   task: Task;
   response: TaskResponse;
@@ -211,6 +218,8 @@ export interface Store {
   renew(taskId: string, input: RenewInput): Promise<Task>;
   release(taskId: string, input: ReleaseInput): Promise<Task>;
   respond(taskId: string, input: RespondInput): Promise<RespondResult>;
+  /** Answer a queued task `failed` with "cancelled…"; refuses claimed and finished tasks. */
+  cancel(taskId: string, input?: CancelInput): Promise<RespondResult>;
 
   appendEvent(taskId: string, event: EventInput): Promise<TaskEvent>;
   readEvents(taskId: string): Promise<TaskEvent[]>;
