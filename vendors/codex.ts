@@ -9,7 +9,7 @@ import type { BuiltinAdapterOptions } from "./claude.js";
 import { resolveEffort, VENDOR_DEFAULTS } from "./defaults.js";
 import { acceptsVendor, childEnv, extraArgs, invocationBase } from "./invoke.js";
 import { detectUsageLimit } from "./limits.js";
-import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, str } from "./outcome.js";
+import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, sessionGone, str } from "./outcome.js";
 import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter } from "./types.js";
 
 const NAME = "codex";
@@ -42,6 +42,7 @@ export function createCodexAdapter(options: BuiltinAdapterOptions = {}): VendorA
   return {
     name: NAME,
     supportsEffort: true,
+    supportsResume: true,
 
     accepts(task: Task): boolean {
       return acceptsVendor(task, NAME);
@@ -61,6 +62,8 @@ export function createCodexAdapter(options: BuiltinAdapterOptions = {}): VendorA
         `model_reasoning_effort=${JSON.stringify(effort)}`,
         "--skip-git-repo-check",
         ...extraArgs(config),
+        // A follow-up of a codex answer continues that thread: `exec [options] resume <id> -`.
+        ...(ctx.resumeSession ? ["resume", ctx.resumeSession] : []),
         // Last: `-` is the PROMPT positional, "read it from stdin".
         "-",
       ];
@@ -84,6 +87,8 @@ export function createCodexAdapter(options: BuiltinAdapterOptions = {}): VendorA
         return failure(NAME, run, "the turn completed without an agent message", true, { metadata });
       }
 
+      const gone = events.turnsCompleted === 0 ? sessionGone(NAME, run, resumedThread(run)) : null;
+      if (gone) return gone;
       const reported = [events.turnFailed, ...events.errors].filter((m): m is string => Boolean(m));
       const limit = detectUsageLimit([...reported, run.stderr, events.eventCount === 0 ? run.stdout : ""].join("\n"), limitOptions);
       if (limit) return { kind: "usage-limit", message: limit.message, resetAt: limit.resetAt, metadata: { ...metadata, limit_kind: limit.kind } };
@@ -95,6 +100,13 @@ export function createCodexAdapter(options: BuiltinAdapterOptions = {}): VendorA
       return settleWithoutEvents(run, metadata);
     },
   };
+}
+
+/** The thread a run was asked to resume (`exec ... resume <id> -`), or null. */
+function resumedThread(run: ChildResult): string | null {
+  const args = run.invocation.args;
+  const at = args.lastIndexOf("resume");
+  return at >= 0 && at === args.length - 3 ? (args[at + 1] ?? null) : null;
 }
 
 /** Reads `codex exec --json` JSONL, accepting the current and the 2025 spellings; other lines are ignored. */

@@ -17,6 +17,7 @@ import type { Logger } from "./log.js";
 import type { ResolvedOptions } from "./options.js";
 import type { RunChildOptions } from "./run-child.js";
 import { decideSettlement, reviewOf, type Settlement } from "./settle.js";
+import { planResume, RESUME_FAILED_EVENT, type ResumePlan } from "./resume.js";
 import { removeRunRecord, writeRunRecord } from "./sweep.js";
 
 /** How a task's trip ended, for the dispatcher's counters. */
@@ -52,6 +53,15 @@ export async function workingDirectory(task: Task): Promise<string> {
     if (stat?.isDirectory()) return task.worktree_path;
   }
   return task.workspace_root;
+}
+
+/** The parent's session to continue, or null (logged with the reason at debug level). */
+async function resumeFor(task: Task, cwd: string, deps: TaskRunnerDeps, log: Logger): Promise<ResumePlan | null> {
+  const events = await deps.store.readEvents(task.id).catch(() => []);
+  const decision = await planResume(task, deps.options.vendor, cwd, deps.store, events);
+  if (decision.plan) log.info({ session_id: decision.plan.sessionId, parent_task_id: decision.plan.parentId }, "resuming the parent's session");
+  else log.debug({ why: decision.why }, "not resuming a session");
+  return decision.plan;
 }
 
 /** Run one task claimed by this dispatcher to its settlement. */
@@ -155,9 +165,11 @@ export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<
     };
 
     let invocation: Invocation;
+    let resume: ResumePlan | null = null;
     try {
-      const { input } = await buildInput(task, cwd, store, { supportsEffort: adapter.supportsEffort === true });
-      invocation = adapter.invocation(task, { input, cwd, attempt: info.attempt, config: vendorConfig, warn });
+      resume = adapter.supportsResume ? await resumeFor(task, cwd, deps, log) : null;
+      const { input } = await buildInput(task, cwd, store, { supportsEffort: adapter.supportsEffort === true, resumedFrom: resume?.parentId ?? null });
+      invocation = adapter.invocation(task, { input, cwd, attempt: info.attempt, config: vendorConfig, warn, resumeSession: resume?.sessionId ?? null });
     } catch (error) {
       // Nothing ran: a bad setup on this host may be fine on another dispatcher's.
       const message = `could not prepare the run: ${errorMessage(error)}`;
@@ -226,6 +238,10 @@ export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<
       outcome = adapter.settle(run, task);
     } catch (error) {
       outcome = { kind: "failed", body: `${options.vendor} adapter could not judge the run: ${errorMessage(error)}`, retry: false };
+    }
+    if (resume && outcome.kind === "failed" && outcome.metadata?.resume_failed === resume.sessionId) {
+      // The next attempt (not counted) pastes the thread instead.
+      await event(RESUME_FAILED_EVENT, `session ${resume.sessionId} of ${resume.parentId} is gone; the thread will be pasted`, { session_id: resume.sessionId, parent_task_id: resume.parentId });
     }
     try {
       deps.onOutcome(outcome);
