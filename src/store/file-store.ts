@@ -16,6 +16,8 @@ import { readResponseFile } from "./records.js";
 import { releaseTask } from "./release.js";
 import { renewTask } from "./renew.js";
 import { respondTask } from "./respond.js";
+import type { LockWaitInfo } from "./lock.js";
+import { DEFAULT_REQUEST_MAX_BYTES } from "./safe-file.js";
 import { createScanner } from "./scan.js";
 import { byPriority, readyToRun } from "./schedule.js";
 import { sweepTempFiles } from "./sweep-temp.js";
@@ -30,6 +32,12 @@ export interface OpenStoreOptions {
    * @default 2000
    */
   pollMs?: number;
+  /** Writers give up waiting for the queue lock after this long (LockTimeoutError). @default 60_000 */
+  lockTimeoutMs?: number;
+  /** Called once when a writer has waited 2 s for the queue lock (the CLI prints a line). */
+  onLockWait?: (info: LockWaitInfo) => void;
+  /** Largest request or supporting file accepted and hashed. @default 8 MiB (DEFAULT_REQUEST_MAX_BYTES) */
+  requestMaxBytes?: number;
 }
 
 /** The Store of a queue folder. */
@@ -52,6 +60,8 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     onWrite: () => {
       void notifier?.then((n) => n.bump(), () => undefined);
     },
+    lock: { timeoutMs: options.lockTimeoutMs, onWait: options.onLockWait },
+    requestMaxBytes: options.requestMaxBytes ?? DEFAULT_REQUEST_MAX_BYTES,
   };
 
   const ensureRoot = (): Promise<void> => {
@@ -80,13 +90,17 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     return notifier;
   };
 
-  /** Scan under the lock; keeps the notifier watching every live task. Reads never create the queue. */
+  /**
+   * Scan without the lock (every writer replaces files by rename, so a reader
+   * sees a whole old or new file): a stuck lock holder never blocks a read.
+   * Keeps the notifier watching every live task. Reads never create the queue.
+   */
   async function scanAll(): Promise<Task[]> {
     if (!(await queueExists())) {
       lastProblems = [];
       return [];
     }
-    const { tasks, problems } = await locked(ctx, () => scanner.scan());
+    const { tasks, problems } = await scanner.scan();
     lastProblems = problems;
     if (notifier) {
       const live = tasks.filter((t) => !isTerminal(t)).map((t) => paths.taskDir(t.id));

@@ -196,8 +196,8 @@ export interface ChangeNotifier {
 
 /**
  * The queue. Every mutation holds the queue's flock; reads that change nothing
- * (get, getResponse, readEvents) take no lock because every write is an
- * atomic rename. Scans (list, next, available) hold the lock like Python's.
+ * (get, getResponse, readEvents, list, next, available) take no lock because
+ * every write is an atomic rename, so a stuck lock holder never blocks them.
  */
 export interface Store {
   /** Absolute queue root (holds `lock`, `tasks/`, `indexes/`). */
