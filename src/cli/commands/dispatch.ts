@@ -160,7 +160,7 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
     const reload = async () => {
       // handoff.yaml may have changed too; the queue folder itself stays.
       const config = queue.config ? await requireConfig(cmd) : null;
-      return load({ ...queue, config });
+      return { ...(await load({ ...queue, config })), laneLimits: laneLimitsOf(config) };
     };
 
     if (earlySignal) {
