@@ -19,6 +19,7 @@ import type { RunChildOptions } from "./run-child.js";
 import { decideSettlement, reviewOf, type Settlement } from "./settle.js";
 import { planResume, RESUME_FAILED_EVENT, type ResumePlan } from "./resume.js";
 import { removeRunRecord, writeRunRecord } from "./sweep.js";
+import { finishTaskWorktree, prepareTaskWorktree, wantsWorktree, type TaskWorktree } from "./worktrees.js";
 
 /** How a task's trip ended, for the dispatcher's counters. */
 export type TaskEnd = "completed" | "failed" | "released" | "usage-limit" | "dropped";
@@ -157,7 +158,10 @@ export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<
   let recordFile: Promise<string | null> | null = null;
 
   try {
-    const cwd = await workingDirectory(task);
+    let cwd = await workingDirectory(task);
+    // The task as the agent sees it: in its own worktree, when it runs in one.
+    let runTask = task;
+    let worktree: TaskWorktree | null = null;
     const warnings: Promise<void>[] = [];
     const warn = (message: string, data: Record<string, unknown> = {}): void => {
       log.warn(data, message);
@@ -167,9 +171,19 @@ export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<
     let invocation: Invocation;
     let resume: ResumePlan | null = null;
     try {
+      if (wantsWorktree(task, options.worktree)) {
+        const prepared = await prepareTaskWorktree(task, cwd, store.root);
+        cwd = prepared.cwd;
+        if (prepared.warning) warn(prepared.warning);
+        worktree = prepared.worktree;
+        if (worktree) {
+          runTask = { ...task, worktree_path: worktree.path, expected_branch: worktree.branch };
+          log.info({ worktree: worktree.path, branch: worktree.branch, base_commit: worktree.baseCommit, reused: worktree.reused }, "running in a worktree of its own");
+        }
+      }
       resume = adapter.supportsResume ? await resumeFor(task, cwd, deps, log) : null;
-      const { input } = await buildInput(task, cwd, store, { supportsEffort: adapter.supportsEffort === true, resumedFrom: resume?.parentId ?? null });
-      invocation = adapter.invocation(task, { input, cwd, attempt: info.attempt, config: vendorConfig, warn, resumeSession: resume?.sessionId ?? null });
+      const { input } = await buildInput(runTask, cwd, store, { supportsEffort: adapter.supportsEffort === true, resumedFrom: resume?.parentId ?? null });
+      invocation = adapter.invocation(runTask, { input, cwd, attempt: info.attempt, config: vendorConfig, warn, resumeSession: resume?.sessionId ?? null });
     } catch (error) {
       // Nothing ran: a bad setup on this host may be fine on another dispatcher's.
       const message = `could not prepare the run: ${errorMessage(error)}`;
@@ -238,6 +252,14 @@ export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<
       outcome = adapter.settle(run, task);
     } catch (error) {
       outcome = { kind: "failed", body: `${options.vendor} adapter could not judge the run: ${errorMessage(error)}`, retry: false };
+    }
+    if (worktree) {
+      // Branch, commits and diffstat go into the response; the keep policy runs now.
+      const report = await finishTaskWorktree(worktree).catch((error: unknown) => {
+        log.warn({ err: errorMessage(error), worktree: worktree?.path }, "could not record the worktree's result");
+        return { worktree_path: worktree?.path, branch: worktree?.branch, base_commit: worktree?.baseCommit, worktree_error: errorMessage(error) };
+      });
+      outcome = { ...outcome, metadata: { ...(outcome.metadata ?? {}), ...report } } as Outcome;
     }
     if (resume && outcome.kind === "failed" && outcome.metadata?.resume_failed === resume.sessionId) {
       // The next attempt (not counted) pastes the thread instead.

@@ -41,7 +41,7 @@ export interface DispatcherDeps {
   /** @default runChild (execa under the watchdog) */
   runChild?: RunChildFn;
   /** SIGHUP: fresh adapter and vendor config. @default none (reload logs that there is nothing to re-read) */
-  reload?: () => Promise<{ adapter: VendorAdapter; vendorConfig: VendorConfig }>;
+  reload?: () => Promise<{ adapter: VendorAdapter; vendorConfig: VendorConfig; laneLimits?: Readonly<Record<string, number>> }>;
   watchdogPath?: string;
   keeperClock?: KeeperClock;
   /** Kill leftovers of dead supervisors at start. @default true */
@@ -132,8 +132,9 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     throw error;
   }
 
-  const laneLimits = options.laneLimits;
-  const selector = createSelector({ store: queueStore, lanes: options.lanes, laneLimits, accepts: (task) => current.adapter.accepts(task) });
+  // handoff.yaml's lanes.<name>.max_running; SIGHUP may replace them.
+  let laneLimits = options.laneLimits;
+  const selector = createSelector({ store: queueStore, lanes: options.lanes, laneLimits: () => laneLimits, accepts: (task) => current.adapter.accepts(task) });
   const queue = new PQueue({ concurrency: options.concurrency });
   const running = new Map<string, Task>();
   const cooldown = new Map<string, number>();
@@ -400,8 +401,10 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
         return;
       }
       try {
-        current = await deps.reload();
-        log.info({ adapter: current.adapter.name }, "configuration re-read");
+        const fresh = await deps.reload();
+        current = { adapter: fresh.adapter, vendorConfig: fresh.vendorConfig };
+        if (fresh.laneLimits) laneLimits = fresh.laneLimits;
+        log.info({ adapter: current.adapter.name, lane_limits: laneLimits }, "configuration re-read");
       } catch (error) {
         log.error({ err: errorMessage(error) }, "could not re-read the configuration; keeping the old one");
       }
