@@ -20,6 +20,7 @@ const PERMANENT = new RegExp(
     "forbidden",
     "model\\b[^\\n]{0,80}\\bnot (?:found|exist|supported|available)",
     "issue with the selected model",
+    "models/\\S+ is not found",
     "model_not_found",
     "\\b404\\b",
     "invalid[ _](?:request|argument)",

@@ -1,7 +1,7 @@
 // Claude Code (the pinned build of test/real-clis/versions.json) through
 // `agent-lanes dispatch`, against the Anthropic stand-in.
 
-import { describe } from "vitest";
+import { describe, expect } from "vitest";
 import { anthropicLimit, anthropicOverloaded, anthropicUnauthorized, anthropicUnknownModel } from "../fixtures/model-servers/anthropic.js";
 import { answerScenario, headlessScenario, credentialsScenario, limitScenario, modelTableScenario, overloadScenario, stallScenario, unknownModelScenario, type VendorSpec } from "./contract.js";
 
@@ -19,6 +19,12 @@ const claude: VendorSpec = {
   overloaded: () => anthropicOverloaded(500),
   unknownModel: anthropicUnknownModel,
   overloadReason: /API Error: 500/,
+  // CLAUDE_CODE_MAX_RETRIES=2: three requests a run (2 runs), each wait longer than the one before.
+  backoffShown: (turns) => {
+    expect(turns.length).toBe(6);
+    const [a, b, c] = turns.slice(0, 3).map((t) => t.at) as [number, number, number];
+    expect(c - b).toBeGreaterThan(b - a);
+  },
   costEstimated: false,
   permissionTool: {
     call: (marker) => ({ name: "Bash", input: { command: `touch ${marker}`, description: "Create a marker file" } }),

@@ -32,6 +32,8 @@ export interface VendorSpec {
   overloadReason: RegExp;
   /** The cost the answer reports: the CLI's own (claude) or our estimate. */
   costEstimated: boolean;
+  /** Checks that the CLI's own retries of a 5xx backed off (the requests of the overload scenario). */
+  backoffShown?: (turns: RecordedRequest[]) => void;
   /** A tool call that needs a permission, and how the CLI's next request carries its result. */
   permissionTool?: { call: (marker: string) => ToolCall; resultIn(request: RecordedRequest, callId: string): boolean };
 }
@@ -234,6 +236,7 @@ export function overloadScenario(spec: VendorSpec): void {
       expect(events.filter((e) => e.type === "claimed")).toHaveLength(2);
       // Each run retried inside the CLI before giving up: more requests than runs.
       expect(l.model.turns().length).toBeGreaterThan(2);
+      spec.backoffShown?.(l.model.turns());
     } finally {
       await l.close();
     }
