@@ -100,10 +100,11 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
       lastProblems = [];
       return [];
     }
-    const { tasks, problems } = await scanner.scan();
+    const { tasks, problems, pending } = await scanner.scan();
     lastProblems = problems;
     if (notifier) {
-      const live = tasks.filter((t) => !isTerminal(t)).map((t) => paths.taskDir(t.id));
+      // Folders still being created are watched too: their task.json is the change a waiter needs.
+      const live = [...tasks.filter((t) => !isTerminal(t)).map((t) => paths.taskDir(t.id)), ...pending];
       void notifier.then((n) => n.track(live), () => undefined);
     }
     return tasks;

@@ -27,12 +27,16 @@ interface Entry {
   problem: ScanProblem | null;
   /** created_at normalised so string order is time order, then the id. */
   order: string;
+  /** The folder of a task still being created. */
+  pending?: string;
 }
 
 export interface ScanResult {
   /** Every readable task, in no particular order. */
   tasks: Task[];
   problems: ScanProblem[];
+  /** Task folders still being created (no task.json yet): watch them, their task.json is about to appear. */
+  pending: string[];
 }
 
 export interface Scanner {
@@ -60,13 +64,13 @@ function isTerminal(task: Task | null): boolean {
  */
 const MISSING_TASK_FILE_GRACE_MS = 60_000;
 
-/** The problem a failed stat of `file` (tasks/<id>/task.json) means, or null for a folder still being created. */
-async function entryProblem(id: string, file: string, error: unknown): Promise<ScanProblem | null> {
+/** The problem a failed stat of `file` (tasks/<id>/task.json) means; "pending" for a folder still being created, null if it is gone. */
+async function entryProblem(id: string, file: string, error: unknown): Promise<ScanProblem | "pending" | null> {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "ENOENT") {
     const folder = await fs.lstat(path.dirname(file)).catch(() => null);
     if (folder === null) return null; // removed meanwhile
-    if (folder.isDirectory() && Date.now() - folder.mtimeMs < MISSING_TASK_FILE_GRACE_MS) return null;
+    if (folder.isDirectory() && Date.now() - folder.mtimeMs < MISSING_TASK_FILE_GRACE_MS) return "pending";
     return { taskId: id, file, message: "task.json is missing" };
   }
   const reason =
@@ -118,7 +122,9 @@ export function createScanner(tasksDir: string): Scanner {
       // folder belongs) is that entry's problem; the scan goes on with the rest.
       cache.delete(id);
       const problem = await entryProblem(id, file, error);
-      return problem ? { ino: 0, mtimeMs: 0, size: 0, task: null, order: "", problem } : null;
+      if (problem === null) return null;
+      if (problem === "pending") return { ino: 0, mtimeMs: 0, size: 0, task: null, order: "", problem: null, pending: path.dirname(file) };
+      return { ino: 0, mtimeMs: 0, size: 0, task: null, order: "", problem };
     }
     const cached = cache.get(id);
     if (cached && cached.ino === stat.ino && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached;
@@ -136,10 +142,11 @@ export function createScanner(tasksDir: string): Scanner {
 
   async function scan(): Promise<ScanResult> {
     const ids = await listIds();
-    if (ids === null) return { tasks: [], problems: [] };
+    if (ids === null) return { tasks: [], problems: [], pending: [] };
     const seen = new Set<string>(ids);
     const tasks: Task[] = [];
     const problems: ScanProblem[] = [];
+    const pending: string[] = [];
     const toRead: string[] = [];
     for (const id of ids) {
       const cached = cache.get(id);
@@ -153,10 +160,11 @@ export function createScanner(tasksDir: string): Scanner {
       for (const entry of entries) {
         if (entry?.task) tasks.push(entry.task);
         else if (entry?.problem) problems.push(entry.problem);
+        else if (entry?.pending) pending.push(entry.pending);
       }
     }
     for (const id of cache.keys()) if (!seen.has(id)) cache.delete(id);
-    return { tasks, problems };
+    return { tasks, problems, pending };
   }
 
   return {
