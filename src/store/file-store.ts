@@ -15,10 +15,11 @@ import { readResponseFile } from "./records.js";
 import { releaseTask } from "./release.js";
 import { renewTask } from "./renew.js";
 import { respondTask } from "./respond.js";
-import { createScanner } from "./scan.js";
+import { materialize, selectRows } from "./listing.js";
+import { createScanner, type ScanResult } from "./scan.js";
 import { sweepTempFiles } from "./sweep-temp.js";
 import { isoFromDate, isoNow } from "./time.js";
-import type { AvailableOptions, ChangeNotifier, ListOptions, ScanProblem, Store, Task, TaskEvent, TaskResponse, WaitOptions } from "./types.js";
+import type { AvailableOptions, ChangeNotifier, ListOptions, ScanProblem, Store, Task, TaskEvent, TaskResponse, TaskSummary, WaitOptions } from "./types.js";
 
 export interface OpenStoreOptions {
   /** Injected clock (tests). @default () => new Date() */
@@ -78,19 +79,22 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     return notifier;
   };
 
-  /** Scan under the lock; keeps the notifier watching every live task. Reads never create the queue. */
-  async function scanAll(): Promise<Task[]> {
+  /**
+   * Scan under the lock; keeps the notifier watching every live task. Reads
+   * never create the queue. Finished tasks are listed only when asked for.
+   */
+  async function scanAll(finished = false): Promise<ScanResult> {
     if (!(await queueExists())) {
       lastProblems = [];
-      return [];
+      return { tasks: [], finished: [], finishedCount: 0, problems: [] };
     }
-    const { tasks, problems } = await locked(ctx, () => scanner.scan());
-    lastProblems = problems;
+    const result = await locked(ctx, () => scanner.scan({ finished }));
+    lastProblems = result.problems;
     if (notifier) {
-      const live = tasks.filter((t) => !isTerminal(t)).map((t) => paths.taskDir(t.id));
+      const live = result.tasks.filter((t) => !isTerminal(t)).map((t) => paths.taskDir(t.id));
       void notifier.then((n) => n.track(live), () => undefined);
     }
-    return tasks;
+    return result;
   }
 
   const byAge = (tasks: Task[]): Task[] => {
@@ -102,8 +106,14 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
   async function available(opts: AvailableOptions = {}): Promise<Task[]> {
     const now = opts.now ?? ctx.now();
     const lanes = opts.lanes ? new Set(opts.lanes) : null;
-    const tasks = await scanAll();
+    const { tasks } = await scanAll();
     return byAge(tasks.filter((t) => (!lanes || lanes.has(t.lane)) && isClaimable(t, now) && (!opts.accept || opts.accept(t))));
+  }
+
+  async function summaries(opts: ListOptions, withFacts: boolean): Promise<TaskSummary[]> {
+    const wantFinished = !opts.activeOnly && (!opts.states || opts.states.some((s) => s === "completed" || s === "failed"));
+    const scan = await scanAll(wantFinished);
+    return materialize(paths, selectRows(scan, scanner.order, opts), withFacts);
   }
 
   async function getResponse(taskId: string): Promise<TaskResponse | null> {
@@ -160,9 +170,9 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
       return loadTask(ctx, taskId);
     },
     async list(opts: ListOptions = {}) {
-      const tasks = await scanAll();
-      return byAge(tasks.filter((t) => (!opts.lane || t.lane === opts.lane) && (!opts.activeOnly || !isTerminal(t))));
+      return (await summaries(opts, false)).map((s) => s.task);
     },
+    summaries: (opts: ListOptions = {}) => summaries(opts, true),
     async next(lane, opts = {}) {
       const [first] = await available({ ...opts, lanes: [lane] });
       return first ?? null;
