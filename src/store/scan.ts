@@ -22,6 +22,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { isValidTaskId } from "./layout.js";
 import { normalizeTask, parseJson } from "./records.js";
+import { readOwnFile } from "./safe-file.js";
 import {
   appendLines,
   cachePaths,
@@ -62,10 +63,12 @@ export interface ScanResult {
   /** How many finished tasks the folder holds. */
   finishedCount: number;
   problems: ScanProblem[];
+  /** Task folders being created (no task.json yet): a waiter watches them so the task.json landing wakes it. */
+  pending: string[];
 }
 
 export interface Scanner {
-  /** Read the tasks folder. */
+  /** Read the tasks folder. Needs no lock: every writer replaces files by rename. */
   scan(options?: ScanOptions): Promise<ScanResult>;
   /** Sort key: oldest first by created_at, then id. */
   order(task: Task): string;
@@ -83,6 +86,35 @@ export function orderKey(task: Pick<Task, "created_at" | "id">): string {
 
 function isFinished(task: Task | null): task is Task & { state: "completed" | "failed" } {
   return task !== null && (task.state === "completed" || task.state === "failed");
+}
+
+/**
+ * A task folder whose task.json is missing this long is reported: a younger one
+ * is being created (scans take no lock, and create writes task.json just after
+ * making the folder).
+ */
+const MISSING_TASK_FILE_GRACE_MS = 60_000;
+
+/** The problem a failed stat of `file` (tasks/<id>/task.json) means, or null for a folder still being created. */
+async function entryProblem(id: string, file: string, error: unknown): Promise<ScanProblem | "gone" | "pending"> {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") {
+    const folder = await fs.lstat(path.dirname(file)).catch(() => null);
+    if (folder === null) return "gone"; // removed meanwhile
+    if (folder.isDirectory() && Date.now() - folder.mtimeMs < MISSING_TASK_FILE_GRACE_MS) return "pending";
+    return { taskId: id, file, message: "task.json is missing" };
+  }
+  const reason =
+    code === "EACCES" || code === "EPERM"
+      ? "cannot be read: permission denied"
+      : code === "ELOOP"
+        ? "cannot be read: symbolic link loop"
+        : code === "ENOTDIR"
+          ? "task.json is missing (the task entry is not a folder)"
+          : code === "ENAMETOOLONG"
+            ? "cannot be read: name too long"
+            : `cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+  return { taskId: id, file, message: reason };
 }
 
 /** How old the folder's mtime must be before an unchanged mtime proves an unchanged listing. */
@@ -137,22 +169,22 @@ export function createScanner(tasksDir: string): Scanner {
 
   const taskFile = (id: string): string => path.join(tasksDir, id, "task.json");
 
-  async function readEntry(id: string): Promise<Entry> {
+  /** The entry of one task folder; "pending" for a folder still being created, "gone" for one removed meanwhile. */
+  async function readEntry(id: string): Promise<Entry | "gone" | "pending"> {
     const file = taskFile(id);
     let stat;
     try {
       stat = await fs.stat(file);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ENOTDIR") {
-        return { ino: 0, mtimeMs: 0, size: 0, task: null, order: "", problem: { taskId: id, file, message: "task.json is missing" } };
-      }
-      throw error;
+      // One bad entry (an unreadable folder, a symlink loop, a file where a
+      // folder belongs) is that entry's problem; the scan goes on with the rest.
+      const problem = await entryProblem(id, file, error);
+      return typeof problem === "string" ? problem : { ino: 0, mtimeMs: 0, size: 0, task: null, order: "", problem };
     }
     const cached = live.get(id);
     if (cached && cached.ino === stat.ino && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached;
     try {
-      const task = normalizeTask(parseJson(await fs.readFile(file, "utf8"), file, id), file, id);
+      const task = normalizeTask(parseJson(await readOwnFile(file), file, id), file, id);
       return { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, task, problem: null, order: orderKey(task) };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -165,7 +197,7 @@ export function createScanner(tasksDir: string): Scanner {
     if (listed === null) {
       live.clear();
       finished.clear();
-      return { tasks: [], finished: [], finishedCount: 0, problems: [] };
+      return { tasks: [], finished: [], finishedCount: 0, problems: [], pending: [] };
     }
     const { ids, fresh } = listed;
     const wantFinished = options.finished === true;
@@ -204,6 +236,7 @@ export function createScanner(tasksDir: string): Scanner {
     const tasks: Task[] = [];
     const problems: ScanProblem[] = [];
     const newEntries: IndexEntry[] = [];
+    const pending: string[] = [];
     /** Finished tasks this process had never seen, read because the cache was not consulted: appended only if the cache lacks them. */
     const unseenFinished: IndexEntry[] = [];
     // Bounded parallelism: fast on a cold cache, gentle on the file descriptor table.
@@ -214,6 +247,12 @@ export function createScanner(tasksDir: string): Scanner {
       entries.forEach((entry, j) => {
         const id = batch[j] as string;
         const wasLive = live.has(id);
+        if (typeof entry === "string") {
+          live.delete(id);
+          finished.delete(id);
+          if (entry === "pending") pending.push(id);
+          return;
+        }
         if (isFinished(entry.task)) {
           live.delete(id);
           finished.add(id);
@@ -230,8 +269,7 @@ export function createScanner(tasksDir: string): Scanner {
           return;
         }
         finished.delete(id);
-        if (entry.problem && entry.problem.message === "task.json is missing") live.delete(id);
-        else live.set(id, entry);
+        live.set(id, entry);
         if (entry.task) tasks.push(entry.task);
         else if (entry.problem) problems.push(entry.problem);
       });
@@ -260,7 +298,7 @@ export function createScanner(tasksDir: string): Scanner {
     } else {
       await appendLines(cache, cache.index, newLines);
     }
-    return { tasks, finished: finishedEntries, finishedCount: finished.size, problems };
+    return { tasks, finished: finishedEntries, finishedCount: finished.size, problems, pending };
   }
 
   return {

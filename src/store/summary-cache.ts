@@ -172,8 +172,12 @@ export async function rewriteLines(paths: CachePaths, file: string, lines: reado
 
 /** A file's identity, or null when it is missing. Synchronous: used in tight loops over thousands of files. */
 export function statIdentity(file: string): Identity | null {
-  const stat = statSync(file, { throwIfNoEntry: false });
-  return stat && stat.isFile() ? identityOf(stat) : null;
+  try {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    return stat && stat.isFile() ? identityOf(stat) : null;
+  } catch {
+    return null; // unreadable: the scan reads the entry and reports why
+  }
 }
 
 /** Whether a cache file holds enough dead lines to be worth rewriting. */
