@@ -305,3 +305,25 @@ export async function removeTaskWorktree(task: Pick<Task, "id">, response: Pick<
   await removeWorktree(repo, folder, branchTip !== null ? branch : null);
   return { removed: true, reason: `removed worktree ${folder} and branch ${branch}` };
 }
+
+/**
+ * The `beforeRemove` hook of prune: each pruned task's worktree and branch go
+ * too when merged or unchanged (removeTaskWorktree); anything else stays and
+ * `onKept` hears why. A git failure never stops the prune.
+ */
+export function pruneWorktrees(
+  store: { getResponse(taskId: string): Promise<TaskResponse | null> },
+  report: { onRemoved?(task: Task, reason: string): void; onKept?(task: Task, reason: string): void } = {},
+): (task: Task) => Promise<void> {
+  return async (task) => {
+    const response = await store.getResponse(task.id).catch(() => null);
+    if (typeof response?.metadata?.worktree_repo !== "string") return;
+    try {
+      const result = await removeTaskWorktree(task, response);
+      if (result.removed) report.onRemoved?.(task, result.reason);
+      else report.onKept?.(task, result.reason);
+    } catch (error) {
+      report.onKept?.(task, `could not remove its worktree: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+}

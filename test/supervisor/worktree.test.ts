@@ -10,7 +10,7 @@ import type { Task } from "../../src/store/types.js";
 import { startDispatcher, type Dispatcher } from "../../src/supervisor/supervisor.js";
 import { branchName, removeTaskWorktree, worktreeFolder } from "../../src/supervisor/worktrees.js";
 import { makeWorkspace, type TestWorkspace } from "../helpers/workspace.js";
-import { fakeAdapter, logSink, waitFor } from "./helpers.js";
+import { CLI, fakeAdapter, logSink, waitFor } from "./helpers.js";
 
 let ws: TestWorkspace;
 let marker: string;
@@ -162,6 +162,27 @@ describe("a worktree per task (real git)", () => {
     const list = await git(ws.root, "worktree", "list");
     expect(list).toContain(dirty.id);
     for (const t of [merged, unmerged, unchanged]) expect(list).not.toContain(t.id);
+  });
+
+  it("agent-lanes prune removes a pruned task's worktree and branch when merged or unchanged, and keeps an unmerged one, saying why", async () => {
+    await makeRepo();
+    const merged = await ws.submit(agent(1, "m.txt", "commit", { worktree_keep: "always" }));
+    const unmerged = await ws.submit(agent(1, "u.txt", "commit"));
+    await dispatch();
+    await done(merged);
+    await done(unmerged);
+    await git(ws.root, "stash", "-q");
+    await git(ws.root, "merge", "-q", "--no-edit", branchName(merged));
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // both finished more than 1 s ago
+    const pruned = await execa(process.execPath, [CLI, "--store", ws.queue, "prune", "--older-than", "1s", "--force"], { cwd: ws.root, reject: false });
+    expect(pruned.exitCode, pruned.stderr).toBe(0);
+    expect(pruned.stderr).toContain(`${merged.id}: removed worktree ${worktreeFolder(ws.queue, merged)} and branch ${branchName(merged)}`);
+    expect(pruned.stderr).toContain(`kept the worktree of ${unmerged.id}: branch ${branchName(unmerged)} has commits not merged into main`);
+    const branches = await git(ws.root, "branch", "--list", "agent-lanes/*");
+    expect(branches).not.toContain(branchName(merged));
+    expect(branches).toContain(branchName(unmerged));
+    await expect(fs.access(worktreeFolder(ws.queue, merged))).rejects.toThrow();
+    await expect(ws.store.get(merged.id)).rejects.toThrow(/unknown task/);
   });
 
   it("metadata worktree: new asks for one without --worktree auto; expected_branch is the base; a non-git folder runs in place with a warning", async () => {
