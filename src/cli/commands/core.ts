@@ -7,12 +7,13 @@ import type { Command } from "commander";
 import { registerClaimCommands } from "./claim.js";
 import { registerInitCommands } from "./init-cli.js";
 import { registerRespondCommand } from "./respond.js";
+import { registerResumeCommand } from "./resume.js";
 import { registerSelfTestCommand } from "./self-test.js";
 import { registerStatusCommands } from "./status.js";
 import { registerSubmitCommand } from "./submit.js";
 import { registerWaitCommands } from "./wait.js";
 
-/** Add init, init-pool, submit, wait, next, watch, claim, renew, release, event, respond, list, status and self-test. */
+/** Add init, init-pool, submit, wait, next, watch, claim, renew, release, event, respond, list, status, self-test and resume. */
 export function registerCoreCommands(program: Command): void {
   registerInitCommands(program);
   registerSubmitCommand(program);
@@ -21,4 +22,5 @@ export function registerCoreCommands(program: Command): void {
   registerRespondCommand(program);
   registerStatusCommands(program);
   registerSelfTestCommand(program);
+  registerResumeCommand(program);
 }
