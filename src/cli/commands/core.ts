@@ -13,7 +13,7 @@ import { registerStatusCommands } from "./status.js";
 import { registerSubmitCommand } from "./submit.js";
 import { registerWaitCommands } from "./wait.js";
 
-/** Add init, init-pool, submit, wait, next, watch, claim, renew, release, event, respond, list, status, self-test and resume. */
+/** Add init, init-pool, submit, wait, next, watch, claim, renew, release, event, respond, cancel, list, status, self-test and resume. */
 export function registerCoreCommands(program: Command): void {
   registerInitCommands(program);
   registerSubmitCommand(program);
