@@ -20,7 +20,7 @@ const MESSAGE_MAX_CHARS = 300;
 
 // One line of a failed run's output that means "these credentials do not work".
 const LOGIN_PATTERNS: readonly RegExp[] = [
-  /\bnot logged in\b/i,
+  /\bnot (?:logged|signed) in\b/i,
   /\bplease run \/login\b/i,
   /\b(?:run|use) [`'"]?(?:claude|codex|gemini|agy)(?: auth)? \/?login\b/i,
   /\binvalid (?:api[ _-]?key|x-api-key|bearer token|access token|authentication credentials)\b/i,

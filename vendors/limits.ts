@@ -106,7 +106,8 @@ const UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000
 
 /** "4 days 19 hours 41 minutes", "2h 5m", "23.5s" -> now + that; null when it is no duration. */
 export function parseDuration(expression: string, now: Date): Date | null {
-  const re = /(\d+(?:\.\d+)?)\s*(days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b/gi;
+  // No \b after the unit: "2h5m" packs units together.
+  const re = /(\d+(?:\.\d+)?)\s*(days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)(?![a-z])/gi;
   let total = 0;
   let found = false;
   for (const match of expression.matchAll(re)) {

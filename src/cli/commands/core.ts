@@ -5,6 +5,7 @@
 
 import type { Command } from "commander";
 import { registerClaimCommands } from "./claim.js";
+import { registerDoctorCommand } from "./doctor.js";
 import { registerInitCommands } from "./init-cli.js";
 import { registerRespondCommand } from "./respond.js";
 import { registerResumeCommand } from "./resume.js";
@@ -13,7 +14,7 @@ import { registerStatusCommands } from "./status.js";
 import { registerSubmitCommand } from "./submit.js";
 import { registerWaitCommands } from "./wait.js";
 
-/** Add init, init-pool, submit, wait, next, watch, claim, renew, release, event, respond, cancel, list, status, self-test and resume. */
+/** Add init, init-pool, submit, wait, next, watch, claim, renew, release, event, respond, cancel, list, status, self-test, resume and doctor. */
 export function registerCoreCommands(program: Command): void {
   registerInitCommands(program);
   registerSubmitCommand(program);
@@ -23,4 +24,5 @@ export function registerCoreCommands(program: Command): void {
   registerStatusCommands(program);
   registerSelfTestCommand(program);
   registerResumeCommand(program);
+  registerDoctorCommand(program);
 }
