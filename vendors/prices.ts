@@ -1,10 +1,12 @@
 // Price tables for the vendors whose CLIs report tokens but no cost (codex,
 // gemini, agy), so `cost_usd` is filled and the budgets (--daily-cost-usd)
 // see every run. The figures are the vendors' published list prices per
-// million tokens at the time of writing; they are estimates (a subscription
-// login is not billed per token at all), so a response whose cost comes from
-// here also carries `cost_estimated: true`. Override or add models per vendor
-// with `dispatch.vendors.<name>.prices` in handoff.yaml.
+// million tokens where one was published when this was written, and for the
+// newest models the pinned CLIs list without a published price (marked
+// "placeholder") the price of the tier they replace. Either way they are
+// estimates (a subscription login is not billed per token at all), so a
+// response whose cost comes from here also carries `cost_estimated: true`.
+// Override or add models per vendor with `dispatch.vendors.<name>.prices`.
 
 import { num, obj } from "./outcome.js";
 import type { VendorConfig } from "./types.js";
@@ -24,6 +26,15 @@ const p = (input: number, cachedInput: number, output: number): ModelPrice => ({
  */
 export const PRICE_TABLES: Readonly<Record<string, Readonly<Record<string, ModelPrice>>>> = {
   codex: {
+    // The catalogue of the tested codex (0.169.0): placeholders by tier.
+    "gpt-6-astra": p(5, 0.5, 40),
+    "gpt-6.1-sol": p(1.75, 0.175, 14),
+    "gpt-6-sol": p(1.75, 0.175, 14),
+    "gpt-6.1-terra": p(1.25, 0.125, 10),
+    "gpt-6-luna": p(0.25, 0.025, 2),
+    "gpt-5.6-sol": p(1.75, 0.175, 14),
+    "gpt-5.6-terra": p(1.25, 0.125, 10),
+    "gpt-5.6-luna": p(0.25, 0.025, 2),
     "gpt-5.3-codex": p(1.75, 0.175, 14),
     "gpt-5.2-codex": p(1.75, 0.175, 14),
     "gpt-5.2": p(1.75, 0.175, 14),
@@ -40,7 +51,13 @@ export const PRICE_TABLES: Readonly<Record<string, Readonly<Record<string, Model
     o3: p(2, 0.5, 8),
   },
   gemini: {
+    "gemini-3.1-pro": p(2, 0.2, 12),
     "gemini-3-pro": p(2, 0.2, 12),
+    // Models of the tested gemini-cli (0.61.0) without a published price: placeholders by tier.
+    "gemini-3.8-flash": p(0.5, 0.05, 3),
+    "gemini-3.5-flash-lite": p(0.1, 0.01, 0.4),
+    "gemini-3.5-flash": p(0.5, 0.05, 3),
+    "gemini-3.1-flash-lite": p(0.1, 0.01, 0.4),
     "gemini-3-flash": p(0.5, 0.05, 3),
     "gemini-2.5-pro": p(1.25, 0.125, 10),
     "gemini-2.5-flash-lite": p(0.1, 0.01, 0.4),

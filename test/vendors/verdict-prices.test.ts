@@ -90,6 +90,12 @@ describe("estimated costs", () => {
     expect(findPrice(table, "gpt-5.1-codex-mini")).toEqual({ input: 0.25, cachedInput: 0.025, output: 2 });
     expect(findPrice(table, "GPT-5-codex")).toEqual({ input: 1.25, cachedInput: 0.125, output: 10 });
     expect(findPrice(priceTable("gemini"), "models/gemini-2.5-flash-lite-preview")?.input).toBe(0.1);
+    // Every model the pinned CLIs name has a price (so cost_estimated is set), the lite ones their own.
+    for (const id of ["gemini-3-pro-preview", "gemini-3-flash-preview", "gemini-3.1-pro-preview", "gemini-2.5-pro", "gemini-2.5-flash"]) {
+      expect(findPrice(priceTable("gemini"), id), id).toBeDefined();
+    }
+    expect(findPrice(priceTable("gemini"), "gemini-3.5-flash-lite")?.output).toBe(0.4);
+    for (const id of ["gpt-6.1-sol", "gpt-6.1-terra", "gpt-6-luna", "gpt-6-astra"]) expect(findPrice(table, id), id).toBeDefined();
     expect(costOf({ input: 2, cachedInput: 0.5, output: 8 }, { input: 1_000_000, cached: 2_000_000, output: 0 })).toBe(0.5);
     expect(estimateCost("claude", {}, [{ model: "sonnet", input: 10, output: 10 }])).toEqual({});
     expect(priceTable("codex", { prices: { constructor: { input: 1, output: 1 } } }).constructor).toEqual({ input: 1, cachedInput: 1, output: 1 });
