@@ -28,11 +28,15 @@ export interface CheckResult {
 /** The vendors doctor knows how to check. */
 export const DOCTOR_VENDORS = ["claude", "codex", "gemini", "agy"] as const;
 
-/** Versions the suites ran against: [lowest, below this] (semver). agy: none yet. */
+/**
+ * The range doctor accepts per CLI, around the versions the real-CLI suite
+ * pins (test/real-clis/versions.json: claude-code 2.1.197, codex 0.169.0,
+ * gemini-cli 0.61.0). agy: never run yet.
+ */
 export const TESTED_VERSIONS: Readonly<Record<string, { from: string; below: string; tested: string } | null>> = {
-  claude: { from: "2.1.0", below: "3.0.0", tested: "2.1.x" },
-  codex: { from: "0.160.0", below: "1.0.0", tested: "0.16x" },
-  gemini: { from: "0.60.0", below: "1.0.0", tested: "0.6x" },
+  claude: { from: "2.1.0", below: "3.0.0", tested: "2.1.197" },
+  codex: { from: "0.160.0", below: "1.0.0", tested: "0.169.0" },
+  gemini: { from: "0.60.0", below: "1.0.0", tested: "0.61.0" },
   agy: null,
 };
 
