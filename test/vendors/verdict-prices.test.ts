@@ -63,8 +63,8 @@ describe("estimated costs", () => {
       FAKE_CODEX_CACHED_TOKENS: "50000",
       FAKE_AGENT_TOKENS_OUT: "10000",
     });
-    // gpt-5.3-codex: 150k x $1.75 + 50k x $0.175 + 10k x $14 per million.
-    expect(outcome).toMatchObject({ kind: "completed", metadata: { model_used: "gpt-5.3-codex", cost_usd: 0.41125, cost_estimated: true } });
+    // gpt-6.1-sol (the default): 150k x $1.75 + 50k x $0.175 + 10k x $14 per million.
+    expect(outcome).toMatchObject({ kind: "completed", metadata: { model_used: "gpt-6.1-sol", cost_usd: 0.41125, cost_estimated: true } });
   });
 
   it("gemini: every model of stats.models is priced (the router's small call included)", async () => {
@@ -77,7 +77,7 @@ describe("estimated costs", () => {
   });
 
   it("config prices override the table; an unknown model gets no cost rather than a guess", async () => {
-    const config: VendorConfig = { command: path.join(FIXTURE_BIN, "codex"), prices: { "gpt-5.3-codex": { input: 1, cached_input: 0, output: 2 } } };
+    const config: VendorConfig = { command: path.join(FIXTURE_BIN, "codex"), prices: { "gpt-6.1-sol": { input: 1, cached_input: 0, output: 2 } } };
     const { outcome } = await runAdapter(createCodexAdapter, tmp, {}, config, { FAKE_AGENT_TOKENS_IN: "1000000", FAKE_AGENT_TOKENS_OUT: "1000000" });
     expect(outcome).toMatchObject({ metadata: { cost_usd: 3, cost_estimated: true } });
     const unknown = await runAdapter(createCodexAdapter, tmp, {}, { command: path.join(FIXTURE_BIN, "codex"), models: { any: "house-model" } });
