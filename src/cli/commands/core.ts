@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { registerClaimCommands } from "./claim.js";
 import { registerDoctorCommand } from "./doctor.js";
+import { registerPruneCommand } from "./prune.js";
 import { registerInitCommands } from "./init-cli.js";
 import { registerRespondCommand } from "./respond.js";
 import { registerResumeCommand } from "./resume.js";
@@ -25,4 +26,5 @@ export function registerCoreCommands(program: Command): void {
   registerSelfTestCommand(program);
   registerResumeCommand(program);
   registerDoctorCommand(program);
+  registerPruneCommand(program);
 }
