@@ -163,7 +163,7 @@ export function limitScenario(spec: VendorSpec): void {
  * accepts again) and `agent-lanes resume --vendor X`, every task completes.
  */
 export function credentialsScenario(spec: VendorSpec, count: number, options: { noCredentials?: boolean; fix?: RegExp } = {}): void {
-  const how = options.noCredentials ? "not logged in" : "an invalid key (401)";
+  const how = options.noCredentials ? "not logged in" : "a key the model server refuses";
   it(`${spec.vendor}: ${how} with ${count} queued task(s): all stay queued under a needs-login pause with the fix; after the login and resume --vendor all complete`, async () => {
     const l = await lab(spec, { script: [spec.unauthorized()], noCredentials: options.noCredentials });
     try {

@@ -31,7 +31,7 @@ describe("real gemini", () => {
   answerScenario(gemini);
   limitScenario(gemini);
   credentialsScenario(gemini, 1);
-  stallScenario(gemini, 20);
+  stallScenario(gemini, 30);
   unknownModelScenario(gemini, "gemini-nope-9");
   modelTableScenario(gemini, /^gemini-/);
   headlessScenario(gemini);
