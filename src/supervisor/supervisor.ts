@@ -37,11 +37,10 @@ export interface DispatcherDeps {
   logger?: Logger;
   /** Wall clock for leases and pauses. @default () => new Date() */
   now?: () => Date;
-  /** @default runChild (execa under the watchdog) */
+  /** @default runChild (under the run guard) */
   runChild?: RunChildFn;
   /** SIGHUP: fresh adapter and vendor config. @default none (reload logs that there is nothing to re-read) */
   reload?: () => Promise<{ adapter: VendorAdapter; vendorConfig: VendorConfig }>;
-  watchdogPath?: string;
   keeperClock?: KeeperClock;
   /** Kill leftovers of dead supervisors at start. @default true */
   sweep?: boolean;
@@ -171,7 +170,6 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     log,
     runChild: deps.runChild ?? runChild,
     killSignal: killChildren.signal,
-    watchdogPath: deps.watchdogPath,
     keeperClock: deps.keeperClock,
     onUsageLimit: (settlement) => pauseVendor(settlement.resetAt, settlement.message, "usage-limit"),
     onOutcome: (outcome) => {
