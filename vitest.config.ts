@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The kill storm has its own config (vitest.storm.config.ts): it takes minutes.
+    exclude: ["test/storm/**", "**/node_modules/**"],
     // Many suites spawn real processes and hold flock(2) on shared files; on a
     // 2-core machine a few forks at a time keeps timings honest.
     pool: "forks",

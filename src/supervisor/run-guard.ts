@@ -39,13 +39,15 @@ const CANNOT_RUN = "agent-lanes guard: cannot run";
 // $0 names the run (seen in `ps` by the start-up sweep on systems without
 // /proc); $1 is the orphan grace in seconds; the rest is the agent's argv.
 // The watcher's escapee search reads /proc/*/environ with one grep (Linux; a
-// no-op elsewhere, where only the group is ended).
+// no-op elsewhere, where only the group is ended); it skips the watcher's own
+// pid ($w, from /proc/self/stat: $$ is the guard's), which carries the marker
+// too and would otherwise SIGKILL itself before the rest.
 const GUARD_SCRIPT = `g=$1; shift
 IFS= read -r h <&3 && [ "$h" = go ] || exit ${GUARD_NO_HANDSHAKE_EXIT}
 { trap '' TERM INT HUP
 read -r h <&3
-m="AGENT_LANES_RUN_ID=$AGENT_LANES_RUN_ID"
-e() { for f in $(grep -lzxF "$m" /proc/[0-9]*/environ 2>/dev/null); do f=\${f#/proc/}; kill -$1 "\${f%/environ}"; done; }
+m="AGENT_LANES_RUN_ID=$AGENT_LANES_RUN_ID"; w=; read -r w _ </proc/self/stat
+e() { for f in $(grep -lzxF "$m" /proc/[0-9]*/environ 2>/dev/null); do f=\${f#/proc/}; f=\${f%/environ}; [ "$f" = "$w" ] || kill -$1 "$f"; done; }
 kill -TERM 0; e TERM; sleep "$g"; e KILL; kill -KILL 0
 } </dev/null >/dev/null 2>&1 &
 case $1 in */*) [ -f "$1" ] && [ -x "$1" ] ;; *) command -v -- "$1" >/dev/null ;; esac || { echo "${CANNOT_RUN} $1: not found or not executable" >&2; exit ${GUARD_CANNOT_RUN_EXIT}; }
@@ -58,12 +60,22 @@ export interface GuardOptions {
   killGraceMs: number;
 }
 
-/** Pids of guards spawned and not yet reaped: the orphan reaper never touches them. */
-const liveGuards = new Set<number>();
+/** Guards spawned and not yet reaped (pid → run id): the orphan reaper never touches them. */
+const liveGuards = new Map<number, string>();
+const runEndListeners = new Set<(guardPid: number) => void>();
 
-/** Guards (= agents) this process started that have not exited yet. */
-export function liveGuardPids(): ReadonlySet<number> {
-  return liveGuards;
+/** Guards (= agents) this process started that have not exited yet, and their run ids. */
+export function liveRunIds(): { guards: ReadonlySet<number>; runs: ReadonlySet<string> } {
+  return { guards: new Set(liveGuards.keys()), runs: new Set(liveGuards.values()) };
+}
+
+/**
+ * Call `listener` with the guard's pid whenever a guard exits (its run is
+ * over), synchronously, before the run's own exit handlers end its group.
+ */
+export function onRunEnded(listener: (guardPid: number) => void): () => void {
+  runEndListeners.add(listener);
+  return () => runEndListeners.delete(listener);
 }
 
 /** The guard's command line and spawn options for `invocation` (spawnGuarded arms it). */
@@ -94,8 +106,11 @@ export function spawnGuarded(invocation: Invocation, options: GuardOptions): Chi
   const lifeline = child.stdio[3];
   if (child.pid === undefined || !lifeline) return child; // the 'error' event tells why
   const pid = child.pid;
-  liveGuards.add(pid);
-  child.once("exit", () => liveGuards.delete(pid));
+  liveGuards.set(pid, options.runId);
+  child.once("exit", () => {
+    liveGuards.delete(pid);
+    for (const listener of runEndListeners) listener(pid);
+  });
   // A write error only means the guard is already gone; its exit says the rest.
   lifeline.on("error", () => undefined);
   // The handshake: written once the guard exists and holds its end of fd 3.

@@ -18,6 +18,7 @@ import { runChild } from "./run-child.js";
 import { runClaimedTask, type RunChildFn, type TaskEnd, type TaskRunnerDeps } from "./run-task.js";
 import type { Doomed } from "./schedule.js";
 import { createSelector } from "./select.js";
+import { startOrphanReaper } from "./subreaper.js";
 import { sweepLeftovers } from "./sweep.js";
 
 /** Options of startDispatcher: the validated ones plus the vendor's adapter settings. */
@@ -123,11 +124,17 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     }
   }
 
+  // Linux: orphans of runs (setsid'd descendants included) come back to us and end with their run.
+  const reaper = startOrphanReaper((sweep) => {
+    if (sweep.killed.length > 0) log.warn({ pids: sweep.killed }, "killed descendants of finished runs that had left their process group");
+  });
+
   let notifier: ChangeNotifier;
   try {
     notifier = await queueStore.changes();
   } catch (error) {
     if (ownStore) await queueStore.close().catch(() => undefined);
+    reaper?.stop();
     throw error;
   }
 
@@ -368,6 +375,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
         }
       }
       await queue.onIdle();
+      reaper?.stop();
       if (statusTimer) clearTimeout(statusTimer);
       if (ownStore) await queueStore.close().catch((error) => log.warn({ err: errorMessage(error) }, "closing the store failed"));
       log.info({ ...stats(), exit_code: exitCode }, "dispatcher stopped");
