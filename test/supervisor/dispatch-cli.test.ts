@@ -149,8 +149,8 @@ describe("agent-lanes dispatch (subprocess)", () => {
       ...(await fs.readFile(marker, "utf8")).split("\n").filter((l) => l.startsWith("start")).map((l) => Number(l.split(" ")[1])),
       Number((await fs.readFile(stubbornPidFile, "utf8")).trim()),
     ];
-    const watchdogs = (await Promise.all([fast, slow, stubborn].map((t) => started(t.id)))).map((e) => Number(e[0]?.data.pid));
-    [...agentPids, ...watchdogs].forEach((pid) => pids.add(pid));
+    const groupLeaders = (await Promise.all([fast, slow, stubborn].map((t) => started(t.id)))).map((e) => Number(e[0]?.data.pid));
+    [...agentPids, ...groupLeaders].forEach((pid) => pids.add(pid));
     const waiting = await ws.submit({ metadata: { agent: "echo" } });
 
     cli.child.kill("SIGTERM");
@@ -161,7 +161,7 @@ describe("agent-lanes dispatch (subprocess)", () => {
     expect(await state(stubborn.id)).toBe("queued");
     expect(await state(waiting.id)).toBe("queued");
     expect((await ws.store.readEvents(waiting.id)).filter((e) => e.type === "claimed")).toEqual([]);
-    expect(await allGone([...agentPids, ...watchdogs], 2000)).toBe(true);
+    expect(await allGone([...agentPids, ...groupLeaders], 2000)).toBe(true);
     expect(cli.lines.some((l) => l.msg === "grace period over: stopping running children and releasing their tasks")).toBe(true);
     expect(await runRecords()).toEqual([]);
   });
