@@ -317,7 +317,7 @@ try {
   python = { skipped: `failed: ${error.message.split("\n")[0]}` };
 }
 
-const ms = (value) => `${value.toFixed(1)} ms`;
+const ms = (value) => `${value.toFixed(value < 1 ? 2 : 1)} ms`;
 const sequential = rows.flatMap(({ run }) => run.sequential);
 const exits = [...rows.map(({ run }) => run.stopped), idleEmpty.stopped, idleFull.stopped].map((s) => (s.signal ? s.signal : `exit ${s.code}`));
 const py = python.skipped ? `not run (${python.skipped})` : `${python.tasksPerSecond.toFixed(2)}`;

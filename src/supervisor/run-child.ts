@@ -6,7 +6,7 @@
 
 import { existsSync } from "node:fs";
 import type { ChildResult, Invocation } from "../../vendors/types.js";
-import { disarmGuard, guardSpawnError, spawnGuarded } from "./run-guard.js";
+import { guardSpawnError, spawnGuarded } from "./run-guard.js";
 
 /** Why the supervisor ended a run. */
 export type KillReason = NonNullable<ChildResult["killedBy"]>;
@@ -121,11 +121,6 @@ export async function runChild(invocation: Invocation, options: RunChildOptions)
 
   try {
     const subprocess = spawnGuarded(invocation, { runId: options.runId, killGraceMs: options.killGraceMs });
-    // 'close': exited and every pipe drained; 'error': could not be spawned (bad cwd, no /bin/sh).
-    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-      subprocess.once("close", (code, signal) => resolve({ code, signal }));
-      subprocess.once("error", (error) => resolve({ code: null, signal: null, error }));
-    });
     pgid = subprocess.pid;
     if (pgid !== undefined) {
       try {
@@ -147,12 +142,12 @@ export async function runChild(invocation: Invocation, options: RunChildOptions)
     subprocess.stdout?.on("data", onOutput(stdout));
     subprocess.stderr?.on("data", onOutput(stderr));
 
-    subprocess.once("exit", () => {
+    void subprocess.exited.then(() => {
       exited = true;
       // Whatever the agent left behind in its group dies with it; leftovers
       // holding stdout open would otherwise keep the run from ending.
       if (pgid !== undefined) signalGroup(pgid, "SIGKILL");
-      disarmGuard(subprocess);
+      subprocess.disarm();
     });
 
     later(options.taskTimeoutMs, () => terminate("task-timeout"));
@@ -171,9 +166,9 @@ export async function runChild(invocation: Invocation, options: RunChildOptions)
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener("abort", onAbort, { once: true, signal: run.signal });
 
-    const done = await ended;
+    const done = await subprocess.ended;
     if (done.error) {
-      disarmGuard(subprocess);
+      subprocess.disarm();
       if (!existsSync(invocation.cwd)) {
         const error = new Error(`working directory does not exist: ${invocation.cwd}`, { cause: done.error }) as NodeJS.ErrnoException;
         error.code = "ENOENT";

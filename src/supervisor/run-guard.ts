@@ -23,9 +23,12 @@
 // supervisor lives, it ends the group itself (timeouts, shutdown, and a
 // SIGKILL of whatever is left once the agent exits; the watcher goes with it).
 
-import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import type { Writable } from "node:stream";
+import { spawn, type SpawnOptions } from "node:child_process";
+import { closeSync, writeSync } from "node:fs";
+import type { Readable, Writable } from "node:stream";
 import type { Invocation } from "../../vendors/types.js";
+import { ffiSpawn } from "./ffi-spawn.js";
+import { libc, type Libc } from "./libc.js";
 
 /** Exit code of a guard whose agent cannot be started (not found / not executable). */
 export const GUARD_CANNOT_RUN_EXIT = 127;
@@ -79,7 +82,7 @@ export function onRunEnded(listener: (guardPid: number) => void): () => void {
 }
 
 /** The guard's command line and spawn options for `invocation` (spawnGuarded arms it). */
-export function guardCommand(invocation: Invocation, options: GuardOptions): { file: string; args: string[]; options: SpawnOptions } {
+export function guardCommand(invocation: Invocation, options: GuardOptions): { file: string; args: string[]; options: SpawnOptions & { cwd: string; env: NodeJS.ProcessEnv } } {
   const graceSeconds = (Math.max(0, Math.min(options.killGraceMs, ORPHAN_GRACE_CAP_MS)) / 1000).toFixed(3);
   return {
     file: "/bin/sh",
@@ -94,33 +97,103 @@ export function guardCommand(invocation: Invocation, options: GuardOptions): { f
   };
 }
 
+export interface GuardEnd {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A guarded run as the caller sees it, whichever way it was spawned. */
+export interface GuardedProcess {
+  /** The guard's pid, which is the agent's and the process group's; undefined when it could not be spawned. */
+  readonly pid: number | undefined;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** Resolves when the guard (the agent) exits, after the orphan reaper had its look; never when it was not spawned. */
+  readonly exited: Promise<GuardEnd>;
+  /** Resolves once it exited and stdout and stderr closed, or with the error that kept it from starting. */
+  readonly ended: Promise<GuardEnd & { error?: Error }>;
+  /** Close the supervisor's end of the lifeline (the run is over; its group is being ended anyway). */
+  disarm(): void;
+}
+
+/** Bookkeeping every guard gets when it exits: it is no longer live, and the orphan reaper looks. */
+function noteExit(pid: number): void {
+  liveGuards.delete(pid);
+  for (const listener of runEndListeners) listener(pid);
+}
+
+function closed(stream: Readable): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed) resolve();
+    else stream.once("close", () => resolve());
+  });
+}
+
+/** posix_spawn through koffi (Linux): no fork of the supervisor's memory. */
+function spawnWithLibc(lib: Libc, invocation: Invocation, options: GuardOptions): GuardedProcess {
+  const command = guardCommand(invocation, options);
+  let child;
+  try {
+    child = ffiSpawn(lib, command.file, command.args, { cwd: command.options.cwd, env: command.options.env });
+  } catch (error) {
+    const failed = Promise.resolve({ code: null, signal: null, error: error as Error });
+    return { pid: undefined, stdin: null, stdout: null, stderr: null, exited: new Promise(() => undefined), ended: failed, disarm: () => undefined };
+  }
+  const { pid, fd3 } = child;
+  liveGuards.set(pid, options.runId);
+  let lifeline: number | null = fd3;
+  const disarm = (): void => {
+    if (lifeline === null) return;
+    closeSync(lifeline);
+    lifeline = null;
+  };
+  try {
+    // The handshake: written once the guard exists and holds its end of fd 3.
+    writeSync(fd3, "go\n");
+  } catch {
+    // EPIPE: the guard is already gone; its exit says the rest.
+  }
+  const exited = child.exited.then((end) => {
+    noteExit(pid);
+    return end;
+  });
+  const ended = Promise.all([exited, closed(child.stdout), closed(child.stderr)]).then(([end]) => end);
+  return { pid, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, ended, disarm };
+}
+
+/** child_process.spawn (other systems, or no libc through koffi). Not execa: its per-spawn work cost ~2 ms of CPU a run. */
+function spawnWithNode(invocation: Invocation, options: GuardOptions): GuardedProcess {
+  const command = guardCommand(invocation, options);
+  const child = spawn(command.file, command.args, command.options);
+  const ended = new Promise<GuardEnd & { error?: Error }>((resolve) => {
+    child.once("close", (code, signal) => resolve({ code, signal }));
+    child.once("error", (error) => resolve({ code: null, signal: null, error }));
+  });
+  const exited = new Promise<GuardEnd>((resolve) => {
+    child.once("exit", (code, signal) => {
+      if (child.pid !== undefined) noteExit(child.pid);
+      resolve({ code, signal });
+    });
+  });
+  const lifeline = child.stdio[3] as Writable | undefined;
+  if (child.pid !== undefined && lifeline) {
+    liveGuards.set(child.pid, options.runId);
+    // A write error only means the guard is already gone; its exit says the rest.
+    lifeline.on("error", () => undefined);
+    lifeline.write("go\n");
+  }
+  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, ended, disarm: () => lifeline?.destroy() };
+}
+
 /**
  * Start `invocation` under the guard, leading a new process group, and arm
  * it. stdin/stdout/stderr are pipes; the caller writes the input and reads
- * the output. Plain child_process.spawn, not execa: execa's per-spawn work
- * cost ~2 ms of CPU per run, more than the rest of the supervisor's share.
+ * the output.
  */
-export function spawnGuarded(invocation: Invocation, options: GuardOptions): ChildProcess {
-  const command = guardCommand(invocation, options);
-  const child = spawn(command.file, command.args, command.options);
-  const lifeline = child.stdio[3];
-  if (child.pid === undefined || !lifeline) return child; // the 'error' event tells why
-  const pid = child.pid;
-  liveGuards.set(pid, options.runId);
-  child.once("exit", () => {
-    liveGuards.delete(pid);
-    for (const listener of runEndListeners) listener(pid);
-  });
-  // A write error only means the guard is already gone; its exit says the rest.
-  lifeline.on("error", () => undefined);
-  // The handshake: written once the guard exists and holds its end of fd 3.
-  (lifeline as Writable).write("go\n");
-  return child;
-}
-
-/** Close the supervisor's end of the lifeline (the run is over; the group is being ended anyway). */
-export function disarmGuard(child: ChildProcess): void {
-  child.stdio[3]?.destroy();
+export function spawnGuarded(invocation: Invocation, options: GuardOptions): GuardedProcess {
+  const lib = process.env.AGENT_LANES_SPAWN === "node" ? null : libc();
+  return lib ? spawnWithLibc(lib, invocation, options) : spawnWithNode(invocation, options);
 }
 
 /** The guard's own report that the agent's executable is missing, as an ENOENT spawn error; else null. */

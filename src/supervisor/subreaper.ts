@@ -26,7 +26,7 @@
 // dead, never killed.
 
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
-import { createRequire } from "node:module";
+import { libc } from "./libc.js";
 import { liveRunIds, onRunEnded } from "./run-guard.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
@@ -37,31 +37,6 @@ const AFTER_RUN_MS = 50;
 const FOLLOW_UP_MS = 100;
 /** A full look now and then: orphans that ended on their own, pid wrap-around. */
 const FULL_LOOK_MS = 30_000;
-
-interface Libc {
-  prctl(option: number, arg2: number, arg3: number, arg4: number, arg5: number): number;
-  waitpid(pid: number, status: null, options: number): number;
-}
-
-let libc: Libc | null | undefined;
-
-/** libc's prctl and waitpid through koffi (already loaded for flock); null off Linux or when it cannot load. */
-function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (process.platform !== "linux") return libc;
-  try {
-    const koffi = createRequire(import.meta.url)("koffi") as { load(name: string): { func(signature: string): unknown } };
-    const lib = koffi.load("libc.so.6");
-    libc = {
-      prctl: lib.func("int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)") as Libc["prctl"],
-      waitpid: lib.func("int waitpid(int pid, int *status, int options)") as Libc["waitpid"],
-    };
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
 
 const statBuffer = Buffer.allocUnsafe(512);
 
@@ -103,7 +78,7 @@ export interface OrphanSweep {
 /** One look at our re-parented children with pids >= `fromPid`: kill those of ended runs, reap the dead. */
 export function sweepOrphans(fromPid = 0): OrphanSweep {
   const result: OrphanSweep = { killed: [], reaped: [], left: [] };
-  const lib = loadLibc();
+  const lib = libc();
   if (!lib) return result;
   const self = process.pid;
   const ownSession = procStat("self")?.session;
@@ -194,7 +169,7 @@ function onEnded(guardPid: number): void {
  * Shared by every dispatcher of the process; the last stop() turns it off.
  */
 export function startOrphanReaper(onSweep?: (sweep: OrphanSweep) => void): OrphanReaper | null {
-  const lib = loadLibc();
+  const lib = libc();
   if (!lib || lib.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) !== 0) return null;
   holders += 1;
   if (onSweep) observers.add(onSweep);
