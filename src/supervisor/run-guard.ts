@@ -14,7 +14,7 @@
 //    kernel closes the supervisor's end when the supervisor dies by any
 //    signal, so the watcher's read returns: it sends SIGTERM to the group and
 //    to every process carrying the run's marker (descendants that left the
-//    group with setsid), waits the grace (at most 1 s), then SIGKILL to both.
+//    group with setsid), waits the grace (at most 0.5 s), then SIGKILL to both.
 // 4. The guard execs the agent with fd 3 closed: the agent's pid, exit code
 //    and signal are the guard's, as the supervisor sees them.
 //
@@ -34,8 +34,12 @@ import { libc, type Libc } from "./libc.js";
 export const GUARD_CANNOT_RUN_EXIT = 127;
 /** Exit code of a guard that saw no handshake: the supervisor was gone before it was armed. */
 export const GUARD_NO_HANDSHAKE_EXIT = 125;
-/** Longest wait between SIGTERM and SIGKILL once the supervisor is gone. */
-export const ORPHAN_GRACE_CAP_MS = 1000;
+/**
+ * Longest wait between SIGTERM and SIGKILL once the supervisor is gone: well
+ * under the promised second, so the marker search and the kills around it
+ * fit in it on a loaded host too.
+ */
+export const ORPHAN_GRACE_CAP_MS = 500;
 
 const CANNOT_RUN = "agent-lanes guard: cannot run";
 

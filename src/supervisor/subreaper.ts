@@ -11,8 +11,9 @@
 // When it looks: synchronously the moment a guard exits, before the run's
 // group is killed — the guard's watcher is still alive then, so a supervisor
 // SIGKILLed at any point leaves no window in which neither sees a setsid'd
-// child of the agent — then once more shortly after (orphans of the group's
-// other members, zombies to reap), and a full look every 30 s.
+// child of the agent — then once more shortly after, batched over the runs
+// that ended meanwhile (orphans of the groups' other members, zombies to
+// reap), and a full look every 30 s.
 //
 // What it costs: reading /proc/<pid>/stat is ~10 µs a process, too much for
 // every run on a busy host. Pids are handed out in increasing order, so a
@@ -31,8 +32,8 @@ import { liveRunIds, onRunEnded } from "./run-guard.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
-/** The second look after a run ends: its group's SIGKILL has landed and their orphans are ours. */
-const AFTER_RUN_MS = 50;
+/** The batched look after runs end: their groups' SIGKILL has landed and their orphans are ours. */
+const AFTER_RUN_MS = 200;
 /** Between looks while orphans are being killed (their own orphans come to us next). */
 const FOLLOW_UP_MS = 100;
 /** A full look now and then: orphans that ended on their own, pid wrap-around. */
@@ -127,13 +128,9 @@ let unsubscribe: (() => void) | null = null;
 let floorPid = Number.POSITIVE_INFINITY;
 const observers = new Set<(sweep: OrphanSweep) => void>();
 
-function look(full = false): void {
-  let from = full ? 0 : floorPid;
-  for (const pid of liveRunIds().guards) from = Math.min(from, pid);
-  if (from === Number.POSITIVE_INFINITY) return; // nothing of interest: no run, no orphan
+/** One look from `from` up; observers hear of what it did. */
+function lookFrom(from: number): OrphanSweep {
   const sweep = sweepOrphans(from);
-  // Orphans seen stay of interest (killed ones are zombies to reap next); their children have higher pids.
-  floorPid = Math.min(Number.POSITIVE_INFINITY, ...sweep.killed, ...sweep.left);
   if (sweep.killed.length > 0 || sweep.reaped.length > 0) {
     for (const observe of observers) {
       try {
@@ -143,6 +140,17 @@ function look(full = false): void {
       }
     }
   }
+  return sweep;
+}
+
+/** The batched look: every pid still of interest (or all of them). */
+function look(full = false): void {
+  let from = full ? 0 : floorPid;
+  for (const pid of liveRunIds().guards) from = Math.min(from, pid);
+  if (from === Number.POSITIVE_INFINITY) return; // nothing of interest: no run, no orphan
+  const sweep = lookFrom(from);
+  // Orphans seen stay of interest (killed ones are zombies to reap next); their children have higher pids.
+  floorPid = Math.min(Number.POSITIVE_INFINITY, ...sweep.killed, ...sweep.left);
   if (sweep.killed.length > 0) schedule(FOLLOW_UP_MS);
 }
 
@@ -156,10 +164,10 @@ function schedule(ms: number): void {
 }
 
 function onEnded(guardPid: number): void {
-  floorPid = Math.min(floorPid, guardPid);
-  look();
+  // Now, only what this run can have left (pids from its guard's up): the rest waits for the batched look.
+  const sweep = lookFrom(guardPid);
   // The group is SIGKILLed right after this; its members' orphans and zombies are ours then.
-  floorPid = Math.min(floorPid, guardPid);
+  floorPid = Math.min(floorPid, guardPid, ...sweep.left);
   schedule(AFTER_RUN_MS);
 }
 

@@ -166,12 +166,20 @@ export async function livePids(pidDir: string): Promise<RecordedProcess[]> {
   if (process.platform === "linux") {
     for (const name of await readdir("/proc").catch(() => [] as string[])) {
       const pid = Number(name);
-      if (Number.isInteger(pid) && pid !== process.pid && !seen.has(pid)) seen.set(pid, { pid, role: "unrecorded", marker: "unknown" });
+      if (Number.isInteger(pid) && pid !== process.pid && !seen.has(pid)) seen.set(pid, { pid, role: `unrecorded (${commandOf(pid)})`, marker: "unknown" });
     }
   }
   // A pid may have been reused since: only a process still carrying our
   // CHAOS_PID_DIR (agents, grandchildren and guards inherit it) counts.
   return [...seen.values()].filter((r) => carriesPidDir(r.pid, pidDir) && isAlive(r.pid));
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").join(" ").trim().slice(0, 60);
+  } catch {
+    return "?";
+  }
 }
 
 function carriesPidDir(pid: number, pidDir: string): boolean {
