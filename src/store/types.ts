@@ -2,6 +2,10 @@
 // server, dispatcher) talks to. Field names are the on-disk JSON keys of
 // PROTOCOL.md §4–6: they are snake_case on purpose and must not be renamed.
 
+import type { PruneOptions, PruneResult } from "./prune.js";
+
+export type { PruneOptions, PruneResult, PrunedTask, KeptTask } from "./prune.js";
+
 export type TaskState = "queued" | "claimed" | "completed" | "failed";
 export const TASK_STATES: readonly TaskState[] = ["queued", "claimed", "completed", "failed"];
 export type TerminalState = "completed" | "failed";
@@ -151,7 +155,29 @@ export interface EventInput {
 
 export interface ListOptions {
   lane?: string;
+  /** Only queued and claimed tasks (finished tasks then cost nothing at all). */
   activeOnly?: boolean;
+  /** Only tasks in one of these states. */
+  states?: readonly TaskState[];
+  /** Only tasks created at or after this time. */
+  since?: Date;
+  /**
+   * A cursor: only tasks that come after this task id in the listing's order
+   * (older ones when `newestFirst`, newer ones otherwise). The id need not
+   * exist any more: its timestamp places it.
+   */
+  after?: string;
+  /** At most this many tasks: the first ones in the listing's order (with `newestFirst`, the newest). */
+  limit?: number;
+  /** Newest first instead of oldest first. */
+  newestFirst?: boolean;
+}
+
+/** A task with the facts a view shows about it (status, list). */
+export interface TaskSummary {
+  task: Task;
+  response_exists: boolean;
+  last_event: TaskEvent | null;
 }
 
 export interface AvailableOptions {
@@ -187,6 +213,13 @@ export interface ChangeNotifier {
   wait(timeoutMs: number, since: number, signal?: AbortSignal): Promise<void>;
   /** The live task folders the latest scan saw: watched until the next scan replaces the set. */
   track(taskDirs: Iterable<string>): void;
+  /**
+   * The task folders the latest scan found without a task.json (being
+   * created): watched until the next scan replaces the set, and a change is
+   * counted once a new one is watched, so a task.json that landed before the
+   * watch is not missed.
+   */
+  expect?(taskDirs: Iterable<string>): void;
   /** Watch one task folder until the returned function is called (reference-counted). */
   pin(taskDir: string): () => void;
   /** Count a change made by this process (no need to wait for the event). */
@@ -206,7 +239,10 @@ export interface Store {
   create(input: CreateTaskInput): Promise<Task>;
   /** Throws UnknownTaskError / InvalidTaskIdError. */
   get(taskId: string): Promise<Task>;
+  /** Tasks, oldest first; finished ones come from the summary cache beside the queue. */
   list(options?: ListOptions): Promise<Task[]>;
+  /** As list, with each task's response_exists and last_event (from the summary cache for finished tasks). */
+  summaries(options?: ListOptions): Promise<TaskSummary[]>;
   /** The oldest queued or lease-expired task of the lane, or null. */
   next(lane: string, options?: Omit<AvailableOptions, "lanes">): Promise<Task | null>;
   /** Every queued or lease-expired task of the lanes that `accept` takes, oldest first. */
@@ -240,6 +276,13 @@ export interface Store {
    * every live task, so a waiter wakes on new tasks, claims, releases and responses.
    */
   changes(): Promise<ChangeNotifier>;
+
+  /**
+   * Apply a retention policy: remove (or archive) finished tasks past it, with
+   * their index files, under the lock; never a live task, never an unfetched
+   * answer unless forced (prune.ts).
+   */
+  prune(options?: PruneOptions): Promise<PruneResult>;
 
   /**
    * Remove temp files of interrupted atomic writes, and task folders a crash
