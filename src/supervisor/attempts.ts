@@ -5,7 +5,7 @@
 // reviewer cannot forge attempts. Whoever can write events.jsonl directly can
 // also rewrite task.json, and is trusted by design (docs/security.md).
 // Runs that ended through no fault of the task — a vendor usage limit, a
-// dispatcher shutting down — are recorded with `counts_as_attempt: false`
+// CLI that needs a login, a dispatcher shutting down — are recorded with `counts_as_attempt: false`
 // and do not use up --max-attempts, so a long usage limit never fails work.
 
 import type { TaskEvent } from "../store/types.js";
@@ -17,6 +17,7 @@ export const EVENT = {
   headlessCompleted: "headless_completed",
   headlessFailed: "headless_failed",
   usageLimit: "usage_limit",
+  needsLogin: "needs_login",
   warning: "dispatcher_warning",
 } as const;
 
