@@ -315,10 +315,8 @@ describe("waiting for a response", () => {
     const task = await ws.submit();
     const other = openStore(ws.queue);
     const waiting = ws.store.waitForResponse(task.id, { timeoutMs: 10_000 });
-    // Kept, and awaited below: response.json lands before task.json, so the waiter may wake
-    // while respond still writes; the workspace must not be removed under it.
-    let responding: Promise<unknown> = Promise.resolve();
-    setTimeout(() => (responding = other.respond(task.id, { body: "the answer\n" })), 50);
+    // Kept and awaited: the waiter wakes on response.json, before respond has written task.json too.
+    const responding = new Promise((resolve, reject) => setTimeout(() => other.respond(task.id, { body: "the answer\n" }).then(resolve, reject), 50));
     const response = await waiting;
     await responding;
     expect(response?.body).toBe("the answer\n");
