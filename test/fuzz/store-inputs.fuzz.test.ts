@@ -199,7 +199,8 @@ describe("fuzz: store inputs", () => {
         ),
         metadata: mostly(fc.dictionary(fc.string({ maxLength: 8 }), anyValue), fc.oneof(fc.record({ parent_task_id: idLike }), anyValue)),
         source_agent: mostly(fc.string({ maxLength: 8 }), anyValue),
-        worktree_path: mostly(hostilePath(where), anyValue),
+        // worktree_path must lie inside workspace_root (issue 11): mostly inside, so most cases still get past validation.
+        worktree_path: mostly(fc.oneof({ weight: 3, arbitrary: fc.constantFrom(ws, path.join(ws, "sub"), path.join(ws, "link-in")) }, { weight: 1, arbitrary: hostilePath(where) }), anyValue),
         expected_branch: mostly(fc.string({ maxLength: 8 }), anyValue),
         prompt: mostly(garbageText, anyValue),
       },
@@ -224,7 +225,7 @@ describe("fuzz: store inputs", () => {
       expect(await taskIds()).toEqual([...idsBefore, task.id].sort());
       expect(isValidTaskId(task.id)).toBe(true);
       const root = await realpath(task.workspace_root);
-      for (const p of [task.request_path, task.response_path, ...task.supporting_paths.map((s) => s.path)]) {
+      for (const p of [task.request_path, task.response_path, ...task.supporting_paths.map((s) => s.path), ...(task.worktree_path ? [task.worktree_path] : [])]) {
         expect(inside(root, p), `${p} inside ${root}`).toBe(true);
         expect(inside(root, await realResolve(p)), `${p} resolves inside ${root}`).toBe(true);
       }
