@@ -74,6 +74,7 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     dispatch.registerDispatchCommand(program);
     demo.registerDemoCommand(program);
     service.registerServiceCommand(program);
+    (await import("./commands/mcp.js")).registerMcpCommand(program);
   }
   return program;
 }
