@@ -49,6 +49,8 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
   const pollMs = options.pollMs ?? 2000;
   const scanner = createScanner(paths.tasks);
   let lastProblems: ScanProblem[] = [];
+  /** Task folders seen mid-create that already got their delayed wake-up (scanAll). */
+  const nudged = new Set<string>();
   let notifier: Promise<ChangeNotifier> | undefined;
   let closed: Promise<void> | undefined;
   let rootReady: Promise<void> | undefined;
@@ -100,10 +102,18 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
       lastProblems = [];
       return [];
     }
-    const { tasks, problems } = await scanner.scan();
+    const { tasks, problems, pending } = await scanner.scan();
     lastProblems = problems;
     if (notifier) {
-      const live = tasks.filter((t) => !isTerminal(t)).map((t) => paths.taskDir(t.id));
+      const live = [...tasks.filter((t) => !isTerminal(t)).map((t) => t.id), ...pending].map((id) => paths.taskDir(id));
+      // A folder caught mid-create may get its task.json before its watcher is
+      // ready: one delayed wake-up per such folder makes waiters look again.
+      const fresh = pending.filter((id) => !nudged.has(id));
+      if (fresh.length > 0) {
+        for (const id of fresh) nudged.add(id);
+        if (nudged.size > 1000) nudged.clear();
+        setTimeout(() => void notifier?.then((n) => n.bump(), () => undefined), 100).unref();
+      }
       void notifier.then((n) => n.track(live), () => undefined);
     }
     return tasks;

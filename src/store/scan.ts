@@ -33,6 +33,13 @@ export interface ScanResult {
   /** Every readable task, in no particular order. */
   tasks: Task[];
   problems: ScanProblem[];
+  /**
+   * Task folders still being created (no task.json yet, within the grace).
+   * Scans take no lock, so one may catch create between its mkdir and its
+   * write: whoever watches live tasks must watch these too, or the write of
+   * task.json wakes nobody.
+   */
+  pending: string[];
 }
 
 export interface Scanner {
@@ -136,10 +143,11 @@ export function createScanner(tasksDir: string): Scanner {
 
   async function scan(): Promise<ScanResult> {
     const ids = await listIds();
-    if (ids === null) return { tasks: [], problems: [] };
+    if (ids === null) return { tasks: [], problems: [], pending: [] };
     const seen = new Set<string>(ids);
     const tasks: Task[] = [];
     const problems: ScanProblem[] = [];
+    const pending: string[] = [];
     const toRead: string[] = [];
     for (const id of ids) {
       const cached = cache.get(id);
@@ -149,14 +157,16 @@ export function createScanner(tasksDir: string): Scanner {
     // Bounded parallelism: fast on a cold cache, gentle on the file descriptor table.
     const width = 32;
     for (let i = 0; i < toRead.length; i += width) {
-      const entries = await Promise.all(toRead.slice(i, i + width).map(readEntry));
-      for (const entry of entries) {
+      const batch = toRead.slice(i, i + width);
+      const entries = await Promise.all(batch.map(readEntry));
+      entries.forEach((entry, j) => {
         if (entry?.task) tasks.push(entry.task);
         else if (entry?.problem) problems.push(entry.problem);
-      }
+        else if (entry === null) pending.push(batch[j] as string);
+      });
     }
     for (const id of cache.keys()) if (!seen.has(id)) cache.delete(id);
-    return { tasks, problems };
+    return { tasks, problems, pending };
   }
 
   return {
