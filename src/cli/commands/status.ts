@@ -3,12 +3,13 @@
 // unreadable task files, so nothing wrong in the queue stays invisible.
 
 import type { Command } from "commander";
-import { emit, warn, withQueue } from "../context.js";
+import { emit, globals, warn, withQueue } from "../context.js";
 import { CliError } from "../errors.js";
 import { examples } from "../options.js";
 
 interface StatusOptions {
   all?: boolean;
+  watch?: boolean;
   rack?: boolean;
   lane?: string;
   activeOnly?: boolean;
@@ -32,9 +33,14 @@ export function registerStatusCommands(program: Command): void {
     .option("--rack", "deprecated alias of --all")
     .option("--lane <lane>", "with --all: only this lane")
     .option("--active-only", "with --all: only queued and claimed tasks")
-    .addHelpText("after", examples("agent-lanes status <task-id> --json", "agent-lanes status --all --active-only"))
+    .option("--watch", "a live board in the terminal (lanes × states, running tasks, pauses), redrawn on every change; q quits")
+    .addHelpText("after", examples("agent-lanes status <task-id> --json", "agent-lanes status --all --active-only", "agent-lanes status --watch --lane review"))
     .action(async (taskId: string | undefined, opts: StatusOptions, cmd: Command) => {
       if (opts.rack) warn("[deprecated] --rack is deprecated and will be removed: use status --all");
+      if (opts.watch) {
+        if (taskId) throw new CliError("status takes a TASK_ID or --watch, not both");
+        return statusWatch(cmd, opts);
+      }
       const all = Boolean(opts.all || opts.rack);
       if (all && taskId) throw new CliError("status takes a TASK_ID or --all, not both");
       if (!all && !taskId) throw new CliError("status needs a TASK_ID, or --all for the whole queue");
@@ -57,6 +63,23 @@ export function registerStatusCommands(program: Command): void {
         await emit(cmd, { status: "ok", tasks: list, count: list.length }, tasks.map((t) => t.id));
       });
     });
+}
+
+async function statusWatch(cmd: Command, opts: StatusOptions): Promise<void> {
+  if (!process.stdout.isTTY || globals(cmd).json) {
+    throw new CliError("status --watch needs a terminal (stdout is not a TTY); use status --all --json in scripts");
+  }
+  const { watchBoard } = await import("../watch.js");
+  await withQueue(cmd, async ({ store, queueRoot }) => {
+    await watchBoard({
+      store,
+      queueRoot,
+      lane: opts.lane,
+      out: process.stdout,
+      input: process.stdin,
+      pauses: async () => (await readPauses(queueRoot)).pauses.filter((p) => p.active),
+    });
+  });
 }
 
 async function statusOne(cmd: Command, taskId: string): Promise<void> {
