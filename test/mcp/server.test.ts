@@ -143,7 +143,7 @@ describe("submit, wait across a dispatcher, status, list", () => {
     payload(await call("cancel_task", { task_id: a.task_id }));
     const status = payload(await call("task_status", { task_id: b.task_id }));
     expect(status).toMatchObject({ id: b.task_id, state: "queued", lane: "listing", response_exists: false, navigation: { response_path: b.response_path } });
-    expect(status.next_action).toContain("awaiting reviewer claim");
+    expect(status.next_action).toContain(`orchestrator: run wait ${b.task_id}`);
 
     const queued = payload<{ count: number; total: number; tasks: Array<{ task_id: string; state: string }> }>(await call("list_tasks", { lane: "listing", state: "queued" }));
     expect(queued.tasks.map((t) => t.task_id)).toEqual([c.task_id, b.task_id]);

@@ -72,6 +72,8 @@ describe("dispatcher observer", () => {
     await waitFor("the task answered", async () => (await ws.store.get(t.id)).state === "completed");
     const t2 = await ws.submit({ metadata: { agent: "echo" } });
     await waitFor("the next task answered", async () => (await ws.store.get(t2.id)).state === "completed");
+    // The count is taken when the run settles, just after the task's answer is written.
+    await waitFor("both runs counted", () => d.stats().completed === 2);
     expect(d.stats()).toMatchObject({ completed: 2, failed: 0 });
   });
 });
