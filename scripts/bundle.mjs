@@ -5,7 +5,7 @@
 // finds relative to its own module (package.json, templates/) resolves alike.
 //
 // Left outside, loaded from the tsc output by their import():
-// - the long-running commands (serve, dispatch, demo, service): a one-shot
+// - the long-running commands (serve, dispatch, demo, service, mcp): a one-shot
 //   command should not compile a server and a supervisor. They bring their
 //   own module graph (context, store) from dist/, so no object ever crosses
 //   between the bundle's copy of a class and theirs.
@@ -14,7 +14,7 @@
 //   commands need them, and every command would otherwise compile them.
 import { build } from "esbuild";
 
-const LONG_RUNNING = /^\.\/commands\/(serve|dispatch|demo|service)\.js$/;
+const LONG_RUNNING = /^\.\/commands\/(serve|dispatch|demo|service|mcp)\.js$/;
 
 await build({
   entryPoints: [new URL("../src/cli/program.ts", import.meta.url).pathname],

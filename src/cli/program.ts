@@ -76,6 +76,7 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     dispatch.registerDispatchCommand(program);
     demo.registerDemoCommand(program);
     service.registerServiceCommand(program);
+    (await import("./commands/mcp.js")).registerMcpCommand(program);
   }
   return program;
 }

@@ -14,6 +14,7 @@ import type { ChangeNotifier, Store, Task } from "../store/types.js";
 import { createDailyCostLedger, outcomeCostUsd } from "./budget.js";
 import type { KeeperClock } from "./lease-keeper.js";
 import { createLogger, type Logger } from "./log.js";
+import { safeObserve, type DispatcherObserver } from "./observer.js";
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from "./options.js";
 import { describePause, readPause, setPause, untilOf, type PauseRecord } from "./pauses.js";
 import { runChild } from "./run-child.js";
@@ -48,6 +49,8 @@ export interface DispatcherDeps {
   keeperClock?: KeeperClock;
   /** Kill leftovers of dead supervisors at start. @default true */
   sweep?: boolean;
+  /** Told of task ends, vendor pauses and an unexpected stop (notifications); never waited on. */
+  observer?: DispatcherObserver;
 }
 
 export interface DispatcherStats {
@@ -98,6 +101,7 @@ function errorMessage(error: unknown): string {
 export async function startDispatcher(input: StartDispatcherOptions, deps: DispatcherDeps = {}): Promise<Dispatcher> {
   const options = resolveOptions(input);
   const now = deps.now ?? (() => new Date());
+  const observe = safeObserve(deps.observer);
   const log =
     deps.logger ?? (await createLogger({ level: options.logLevel, format: options.logFormat, base: { vendor: options.vendor, owner: options.owner } }));
 
@@ -221,6 +225,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
       if (ledger.exceeded() && budgetUntilMs < ledger.resetsAt().getTime()) {
         budgetUntilMs = ledger.resetsAt().getTime();
         const reason = `daily cost ceiling of $${options.dailyCostUsd} reached ($${ledger.spentUsd().toFixed(4)} spent today, UTC)`;
+        observe({ type: "vendor.paused", vendor: options.vendor, kind: "budget", until: ledger.resetsAt().toISOString(), reason, owner: options.owner });
         log.warn({ paused_until: ledger.resetsAt().toISOString(), kind: "budget" }, `not claiming until the next UTC day: ${reason}`);
         notifier.bump();
       }
@@ -238,6 +243,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
       watchPauses();
       if (reportedPause !== read.pause.until) {
         reportedPause = read.pause.until;
+        observe({ type: "vendor.paused", vendor: options.vendor, kind: read.pause.kind, until: read.pause.until, reason: read.pause.reason, owner: options.owner });
         log.warn({ paused_until: read.pause.until, kind: read.pause.kind, fix: read.pause.fix }, `not claiming: ${describePause(read.pause, at)}`);
       }
       return Math.max(0, pausedUntilMs - at.getTime());
@@ -259,6 +265,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
         (end: TaskEnd | void) => {
           const key = ({ completed: "completed", failed: "failed", released: "released", "usage-limit": "usageLimits", dropped: "dropped" } as const)[end as TaskEnd];
           if (key) counts[key] += 1;
+          if (end === "completed" || end === "failed") observe({ type: `task.${end}`, task, owner: options.owner });
         },
         (error: unknown) => {
           counts.dropped += 1;
@@ -282,6 +289,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
         metadata: { failed_dependency: dependency, dispatcher: options.owner },
       });
       counts.failed += 1;
+      observe({ type: "task.failed", task, owner: options.owner });
       log.warn({ task_id: task.id, dependency }, `failed without running: ${reason}`);
     } catch (error) {
       // Another dispatcher got there first, or the task was claimed meanwhile.
@@ -420,6 +428,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
       unwatchPauses();
       if (ownStore) await queueStore.close().catch((error) => log.warn({ err: errorMessage(error) }, "closing the store failed"));
       log.info({ ...stats(), exit_code: exitCode }, "dispatcher stopped");
+      if (exitCode !== 0) observe({ type: "dispatcher.stopped", vendor: options.vendor, owner: options.owner, reason, exitCode });
       resolveDone(exitCode);
     })();
     return stopped;
@@ -429,7 +438,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
   looping.catch((error) => {
     log.fatal({ err: errorMessage(error) }, "dispatch loop crashed");
     exitCode = 1;
-    void stop("loop crashed");
+    void stop(`loop crashed: ${errorMessage(error)}`);
   });
 
   return {

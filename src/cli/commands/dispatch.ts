@@ -30,6 +30,7 @@ interface DispatchFlags {
   vendorConfig?: string;
   maxCostUsd?: string;
   dailyCostUsd?: string;
+  notify?: string[];
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -41,6 +42,7 @@ Examples:
   $ agent-lanes dispatch --vendor command --command "node ./my-agent.js" --task-timeout 600 --idle-timeout 120
   $ agent-lanes dispatch --vendor claude --max-cost-usd 2 --daily-cost-usd 50 --log-format pretty
   $ agent-lanes dispatch --vendor codex --concurrency 2 --worktree auto
+  $ agent-lanes dispatch --vendor codex --notify ntfy:https://ntfy.sh/my-agents --notify desktop
 
 Runs until stopped. SIGINT/SIGTERM: stop claiming, let running tasks finish for
 --grace-seconds, then stop them and put their tasks back in the queue (a second
@@ -73,6 +75,7 @@ export function registerDispatchCommand(program: Command): void {
     .option("--max-cost-usd <usd>", "per-task cost ceiling passed to the vendor CLI")
     .option("--daily-cost-usd <usd>", "stop claiming for the rest of the UTC day once reported costs reach this")
     .option("--worktree <mode>", "auto: each task of a git repository runs in a new worktree and branch (docs/worktrees.md); off: only tasks with metadata worktree: new (default: off)")
+    .option("--notify <url>", "notify on task ends, pauses and crashes: an http(s) webhook URL, slack:URL, discord:URL, ntfy:URL or desktop; repeatable (with handoff.yaml notify:)", collect)
     .addHelpText("after", EXAMPLES)
     .action(async (flags: DispatchFlags, cmd: Command) => {
       process.exitCode = await runDispatch(flags, cmd);
@@ -132,6 +135,11 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
   const { createLogger } = await import("../../supervisor/log.js");
   const log = await createLogger({ level: options.logLevel, format: options.logFormat, base: { vendor: options.vendor, owner: options.owner } });
   const warn = (message: string): void => log.warn(message);
+  const { resolveNotifyConfig, createNotifier } = await import("../../notify/index.js");
+  const notifyConfig = resolveNotifyConfig(queue.config?.raw.notify, flags.notify ?? [], queue.config?.path);
+  const notifier = notifyConfig
+    ? createNotifier({ config: notifyConfig, queueRoot: queue.queueRoot, store: queue.store, log: { warn, info: (message) => log.info(message) } })
+    : null;
 
   // Signals are handled from here on, start-up included: a SIGTERM while the
   // adapter loads or the queue is first scanned must still end in a clean stop.
@@ -171,7 +179,7 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
     const { startDispatcher } = await import("../../supervisor/supervisor.js");
     dispatcher = await startDispatcher(
       { ...input, laneLimits, queueRoot: queue.queueRoot, vendorConfig: first.vendorConfig, vendorModule: flags.vendorModule },
-      { store: queue.store, adapter: first.adapter, logger: log, reload },
+      { store: queue.store, adapter: first.adapter, logger: log, reload, observer: notifier ?? undefined },
     );
     if (earlySignal) void dispatcher.stop(`received ${earlySignal} during start-up`);
     // handoff.yaml's retention: policy, applied once a day while the dispatcher runs.
@@ -186,6 +194,8 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
     process.removeListener("SIGINT", onStop);
     process.removeListener("SIGTERM", onStop);
     process.removeListener("SIGHUP", onHangUp);
+    // What is held for a digest goes out now; deliveries get a few seconds, never more.
+    await notifier?.close();
     await queue.store.close();
     log.flush?.();
   }

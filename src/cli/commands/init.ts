@@ -112,6 +112,7 @@ export async function initWorkspace(options: InitWorkspaceOptions = {}): Promise
       `serve the lanes: ${run("dispatcher.sh")} claude, or paste ${path.join(handoff, "REVIEWER-AGENT-PROMPT.md")} into a chat`,
       `submit: ${run("bin/handoff")} submit --task tasks/<id>.yaml`,
       `wait for the answer: ${run("bin/handoff")} wait <task-id>`,
+      `or let an agent do both as MCP tools: register what ${run("bin/handoff")} mcp config --client claude (or codex, gemini) prints`,
     ],
   };
 }

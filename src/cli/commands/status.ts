@@ -3,7 +3,7 @@
 // unreadable task files, so nothing wrong in the queue stays invisible.
 
 import type { Command } from "commander";
-import { emit, emitList, warn, withQueue } from "../context.js";
+import { emit, emitList, globals, warn, withQueue } from "../context.js";
 import { CliError } from "../errors.js";
 import type { ListOptions, TaskState } from "../../store/types.js";
 import { count, examples, sinceTime, states } from "../options.js";
@@ -19,6 +19,7 @@ interface FilterOptions {
 interface StatusOptions extends FilterOptions {
   all?: boolean;
   rack?: boolean;
+  watch?: boolean;
 }
 
 /** --lane, --active-only, --state, --since, --limit: the filters of status --all and list. */
@@ -55,11 +56,19 @@ export function registerStatusCommands(program: Command): void {
     .summary("show a task, or the whole queue with --all")
     .description("show one task with its lease, last event, paths and next action; or, with --all, every task plus a queue summary")
     .option("--all", "every task, a summary, vendor pauses and unreadable task files")
-    .option("--rack", "deprecated alias of --all");
+    .option("--rack", "deprecated alias of --all")
+    .option("--watch", "a live board in the terminal (lanes × states, running tasks, pauses), redrawn on every change; q quits");
   addFilterOptions(status, "with --all: ")
-    .addHelpText("after", examples("agent-lanes status <task-id> --json", "agent-lanes status --all --active-only", "agent-lanes status --all --since 24h --state failed"))
+    .addHelpText(
+      "after",
+      examples("agent-lanes status <task-id> --json", "agent-lanes status --all --active-only", "agent-lanes status --all --since 24h --state failed", "agent-lanes status --watch --lane review"),
+    )
     .action(async (taskId: string | undefined, opts: StatusOptions, cmd: Command) => {
       if (opts.rack) warn("[deprecated] --rack is deprecated and will be removed: use status --all");
+      if (opts.watch) {
+        if (taskId) throw new CliError("status takes a TASK_ID or --watch, not both");
+        return statusWatch(cmd, opts);
+      }
       const all = Boolean(opts.all || opts.rack);
       if (all && taskId) throw new CliError("status takes a TASK_ID or --all, not both");
       if (!all && !taskId) throw new CliError("status needs a TASK_ID, or --all for the whole queue");
@@ -78,6 +87,23 @@ export function registerStatusCommands(program: Command): void {
         await emitList(cmd, { status: "ok", count: list.length }, "tasks", list, () => list.map((t) => t.id));
       });
     });
+}
+
+async function statusWatch(cmd: Command, opts: StatusOptions): Promise<void> {
+  if (!process.stdout.isTTY || globals(cmd).json) {
+    throw new CliError("status --watch needs a terminal (stdout is not a TTY); use status --all --json in scripts");
+  }
+  const { watchBoard } = await import("../watch.js");
+  await withQueue(cmd, async ({ store, queueRoot }) => {
+    await watchBoard({
+      store,
+      queueRoot,
+      lane: opts.lane,
+      out: process.stdout,
+      input: process.stdin,
+      pauses: async () => (await readPauses(queueRoot)).pauses.filter((p) => p.active),
+    });
+  });
 }
 
 async function statusOne(cmd: Command, taskId: string): Promise<void> {
