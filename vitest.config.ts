@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Real-browser suites run apart: npm run test:browser (vitest.browser.config.ts).
+    exclude: ["**/node_modules/**", "test/security/browser.test.ts", "test/dashboard/**"],
     // Many suites spawn real processes and hold flock(2) on shared files; on a
     // 2-core machine a few forks at a time keeps timings honest.
     pool: "forks",

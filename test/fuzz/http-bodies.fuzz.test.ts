@@ -46,6 +46,7 @@ beforeAll(async () => {
   token = (await store.claim(ids[0] as string, { owner: "seed", leaseSeconds: 3600 })).claim_token as string;
   server = createServer({
     store,
+    allowedRoots: [ws],
     maxWaitSeconds: 0.2,
     logger: { debug: () => undefined, error: (obj: object) => void unexpected.push(obj) },
   });

@@ -14,7 +14,11 @@ interface ServeOptions {
   port: string;
   token?: string;
   logLevel: string;
+  allowHost: string[];
+  allowRoot: string[];
 }
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -53,11 +57,18 @@ async function runServe(cmd: Command): Promise<void> {
     process.stderr.write(`agent-lanes serve: warning: ${host} is not a loopback address; other machines can reach this API, every request must send Authorization: Bearer <token>\n`);
   }
 
-  const { store } = await openQueue(cmd);
+  const { store, config } = await openQueue(cmd);
   const { pino } = await import("pino");
+  const { resolveAllowedRoots } = await import("../../server/workspace-roots.js");
   const logger = pino({ level: opts.logLevel }, pino.destination(2));
-  const server = createServer({ store, token: token ?? null, logger });
+  let server: Awaited<ReturnType<typeof createServer>> | undefined;
   try {
+    // Over HTTP a task's workspace_root must lie inside a root the operator allows (issue 11).
+    const allowedRoots = await resolveAllowedRoots([...(config ? [config.workspace_root] : []), ...opts.allowRoot]);
+    if (allowedRoots.length === 0) {
+      process.stderr.write("agent-lanes serve: warning: no workspace root is allowed (no config, no --allow-root): POST /tasks will refuse every task\n");
+    }
+    server = createServer({ store, token: token ?? null, logger, allowedRoots, allowHosts: opts.allowHost });
     const { url } = await server.listen(port, host);
     const stopped = firstStopSignal();
     process.stderr.write(`agent-lanes serve: listening on ${url} (queue ${store.root})\n`);
@@ -66,7 +77,7 @@ async function runServe(cmd: Command): Promise<void> {
   } catch (error) {
     throw new CliError(error instanceof Error ? error.message : String(error), { cause: error });
   } finally {
-    await server.close();
+    await server?.close();
     await store.close();
   }
 }
@@ -79,6 +90,8 @@ export function registerServeCommand(program: Command): void {
     .option("--host <host>", "address to bind; anything but loopback requires a token", SERVER_DEFAULTS.host)
     .option("--port <port>", "TCP port (0 picks a free one)", String(SERVER_DEFAULTS.port))
     .option("--token <token>", `bearer token every request must send (default: $${TOKEN_ENV})`)
+    .option("--allow-host <name>", "also accept this name in the Host header (repeatable; the bound address and localhost always are)", collect, [])
+    .option("--allow-root <dir>", "also allow tasks whose workspace_root lies in this folder (repeatable; the config's workspace_root always is)", collect, [])
     .option("--log-level <level>", `log level on stderr: ${LOG_LEVELS.join(", ")} (debug logs each request)`, "info")
     .action(async (_options: unknown, cmd: Command) => runServe(cmd));
 }
