@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import type { EngineConfig } from "../config/handoff.js";
 import type { Store } from "../store/types.js";
 import { CliError } from "./errors.js";
+import { CLI_DEFAULTS, safetyPollMs } from "./options.js";
 
 /** Default of `--config`, relative to the cwd (PROTOCOL.md §1). */
 export const DEFAULT_CONFIG_PATH = "handoff/handoff.yaml";
@@ -19,11 +20,13 @@ export interface GlobalOptions {
   store?: string;
   json: boolean;
   debug: boolean;
+  /** --lock-timeout in seconds. */
+  lockTimeoutSeconds: number;
 }
 
 /** The global options, wherever they were written (before or after the command name). */
 export function globals(cmd: Command): GlobalOptions {
-  const all = cmd.optsWithGlobals() as { config?: string; store?: string; json?: boolean; debug?: boolean };
+  const all = cmd.optsWithGlobals() as { config?: string; store?: string; json?: boolean; debug?: boolean; lockTimeout?: number };
   let root: Command = cmd;
   while (root.parent) root = root.parent;
   const source = root.getOptionValueSource("config");
@@ -33,6 +36,7 @@ export function globals(cmd: Command): GlobalOptions {
     store: all.store,
     json: Boolean(all.json),
     debug: Boolean(all.debug) || process.env.AGENT_LANES_DEBUG === "1",
+    lockTimeoutSeconds: all.lockTimeout ?? CLI_DEFAULTS.lockTimeoutSeconds,
   };
 }
 
@@ -73,8 +77,17 @@ export async function openQueue(cmd: Command): Promise<QueueContext> {
   const configExists = existsSync(path.resolve(g.config));
   if (configExists || !g.store || g.configGiven) config = await requireConfig(cmd);
   const queueRoot = g.store ? path.resolve(g.store) : (config as EngineConfig).queue_root;
-  const [{ openStore }, { safetyPollMs }] = await Promise.all([import("../store/file-store.js"), import("./options.js")]);
-  return { config, queueRoot, store: openStore(queueRoot, { pollMs: safetyPollMs() }) };
+  const { openStore } = await import("../store/file-store.js");
+  const store = openStore(queueRoot, {
+    pollMs: safetyPollMs(),
+    lockTimeoutMs: g.lockTimeoutSeconds * 1000,
+    onLockWait: ({ lockPath, holderPid, timeoutMs }) =>
+      warn(
+        `agent-lanes: waiting for the queue lock ${lockPath}${holderPid === null ? "" : ` (held by pid ${holderPid})`}; ` +
+          `giving up after ${timeoutMs / 1000} s (--lock-timeout)`,
+      ),
+  });
+  return { config, queueRoot, store };
 }
 
 /** Run `body` with this invocation's queue and close the store afterwards, whatever happens. */

@@ -21,6 +21,8 @@ export const CLI_DEFAULTS = {
   reviewer: "worker",
   /** @default "note" */
   eventType: "note",
+  /** --lock-timeout: writers give up waiting for the queue lock after this long. @default 60 */
+  lockTimeoutSeconds: 60,
 } as const;
 
 function fail(flag: string, rule: string, raw: string): never {

@@ -10,6 +10,7 @@ import { Command, CommanderError } from "commander";
 import { registerCoreCommands } from "./commands/core.js";
 import { DEFAULT_CONFIG_PATH } from "./context.js";
 import { CliError, EXIT } from "./errors.js";
+import { CLI_DEFAULTS, positiveSeconds } from "./options.js";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -28,7 +29,7 @@ function oneLine(text: string): string {
 }
 
 /** Global options of the program that take a value (their value is not the command name). */
-const GLOBAL_WITH_VALUE = new Set(["--config", "--store"]);
+const GLOBAL_WITH_VALUE = new Set(["--config", "--store", "--lock-timeout"]);
 
 /** The command name in user arguments: the first operand after the global options; null if none. */
 export function commandName(args: readonly string[]): string | null {
@@ -53,6 +54,7 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     .option("--store <path>", "queue folder (overrides queue_root of the config)")
     .option("--json", "print JSON payloads (also accepted after the command)")
     .option("--debug", "print stack traces on errors (or AGENT_LANES_DEBUG=1)")
+    .option("--lock-timeout <seconds>", "commands that change the queue give up waiting for its lock after this long", positiveSeconds("--lock-timeout"), CLI_DEFAULTS.lockTimeoutSeconds)
     // Set before the commands are added: subcommands copy these settings when created.
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(oneLine(text)) })
@@ -89,6 +91,7 @@ function describe(error: unknown): string {
  */
 const EXPECTED_ERRORS = new Set([
   "StoreError", "InvalidTaskIdError", "UnknownTaskError", "TransitionError", "ValidationError", "CorruptFileError",
+  "LockTimeoutError", "UnsafeFileError",
   "ConfigError", "InitError", "OptionsError", "VendorModuleError", "CommandLineError", "ServerConfigError", "DemoError", "ServiceError",
 ]);
 

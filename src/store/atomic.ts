@@ -12,10 +12,18 @@ export const STATE_FILE_MODE = 0o600;
 /** Mode of folders under the queue. */
 export const STATE_DIR_MODE = 0o700;
 
-/** Create a folder (and parents) and make it 0700, best effort. */
+/**
+ * Create a folder (and parents) and make the folders it created `mode` (0700),
+ * best effort. A folder that already existed keeps its mode: `--store` may name
+ * a shared folder (a 1777 one, say), and the store changes nothing it did not make.
+ */
 export async function ensureDir(dir: string, mode: number = STATE_DIR_MODE): Promise<void> {
-  await fs.mkdir(dir, { recursive: true, mode });
-  await fs.chmod(dir, mode).catch(() => undefined);
+  const first = await fs.mkdir(dir, { recursive: true, mode });
+  if (first === undefined) return;
+  // mkdir's mode is filtered by the umask: set it on each folder made here, from the first down to `dir`.
+  const made = [path.resolve(first)];
+  for (const part of path.relative(first, dir).split(path.sep).filter(Boolean)) made.push(path.join(made.at(-1) as string, part));
+  for (const folder of made) await fs.chmod(folder, mode).catch(() => undefined);
 }
 
 /** fsync a folder so a rename inside it survives a power loss; ignored where unsupported. */

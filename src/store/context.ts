@@ -6,7 +6,7 @@ import { createReadStream } from "node:fs";
 import { writeJsonAtomic } from "./atomic.js";
 import { appendEventLine } from "./events.js";
 import type { QueuePaths } from "./layout.js";
-import { withLock } from "./lock.js";
+import { withLock, type LockOptions } from "./lock.js";
 import { readTaskFile } from "./records.js";
 import { parseIso } from "./time.js";
 import type { EventInput, Task, TaskEvent } from "./types.js";
@@ -19,11 +19,15 @@ export interface StoreContext {
   stamp(): string;
   /** Called after every successful mutation (cache invalidation, local wake-ups). */
   onWrite(taskId: string): void;
+  /** Lock timeout and the "waiting for the lock" notice. */
+  lock: LockOptions;
+  /** Largest request or supporting file hashed. */
+  requestMaxBytes: number;
 }
 
 /** Run `body` under the queue's flock. */
 export function locked<T>(ctx: StoreContext, body: () => Promise<T>): Promise<T> {
-  return withLock(ctx.paths.lock, body);
+  return withLock(ctx.paths.lock, body, ctx.lock);
 }
 
 export function loadTask(ctx: StoreContext, taskId: string): Promise<Task> {

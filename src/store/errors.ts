@@ -6,10 +6,15 @@ export type StoreErrorCode =
   | "unknown_task"
   | "invalid_state"
   | "lease_held"
+  | "not_due"
+  | "lane_full"
   | "token_mismatch"
   | "request_changed"
   | "invalid_input"
-  | "corrupt_file";
+  | "corrupt_file"
+  | "lock_timeout"
+  | "unsafe_file"
+  | "file_too_large";
 
 /** Base class: every store failure a user can cause or fix. */
 export class StoreError extends Error {
@@ -78,4 +83,34 @@ export function showValue(value: unknown): string {
 /** Wraps a thrown non-Error so callers can rely on `.message`. */
 export function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(showValue(value));
+}
+
+/** The queue lock could not be taken within the lock timeout (another process holds it). */
+export class LockTimeoutError extends StoreError {
+  override name = "LockTimeoutError";
+  readonly lockPath: string;
+  readonly holderPid: number | null;
+  constructor(lockPath: string, timeoutMs: number, holderPid: number | null) {
+    super(
+      "lock_timeout",
+      `timed out after ${timeoutMs / 1000} s waiting for the queue lock ${lockPath}` +
+        `${holderPid === null ? "" : ` (held by pid ${holderPid})`}: stop the process holding it, or raise --lock-timeout`,
+    );
+    this.lockPath = lockPath;
+    this.holderPid = holderPid;
+  }
+}
+
+/**
+ * A file the store refuses to open or read: a symbolic link where the store
+ * keeps its own files, a FIFO, device or kernel file (/proc, /sys, /dev) where
+ * a regular file is expected, or one over the size limit.
+ */
+export class UnsafeFileError extends StoreError {
+  override name = "UnsafeFileError";
+  readonly file: string;
+  constructor(file: string, message: string, options: { taskId?: string; cause?: unknown; code?: "unsafe_file" | "file_too_large" } = {}) {
+    super(options.code ?? "unsafe_file", message, options);
+    this.file = file;
+  }
 }

@@ -1,9 +1,10 @@
 // events.jsonl: one JSON object a line, appended under the queue lock and
-// fsynced. Readers skip a torn or corrupt line instead of failing, because a
+// fsynced, never through a symbolic link. Readers skip a torn or corrupt line instead of failing, because a
 // writer may have crashed mid-append.
 
-import { promises as fs } from "node:fs";
+import { constants } from "node:fs";
 import { toJsonLine } from "./json.js";
+import { openOwnFile, readOwnFile } from "./safe-file.js";
 import { isoNow } from "./time.js";
 import type { EventInput, TaskEvent } from "./types.js";
 
@@ -15,7 +16,7 @@ export async function appendEventLine(file: string, input: EventInput, createdAt
     message: input.message ?? "",
     data: input.data ?? {},
   };
-  const handle = await fs.open(file, "a+", 0o600);
+  const handle = await openOwnFile(file, constants.O_RDWR | constants.O_APPEND);
   try {
     // A previous writer may have died mid-line; start on a fresh line so this
     // event is never glued to the torn one.
@@ -38,7 +39,7 @@ export async function appendEventLine(file: string, input: EventInput, createdAt
 export async function readEventLines(file: string): Promise<TaskEvent[]> {
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    text = await readOwnFile(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw error;

@@ -5,8 +5,9 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { ensureDir, writeFileAtomic } from "./atomic.js";
 import { createChangeNotifier } from "./changes.js";
+import { cancelTask } from "./cancel.js";
 import { claimTask } from "./claim.js";
-import { addEvent, isClaimable, isTerminal, loadTask, locked, type StoreContext } from "./context.js";
+import { addEvent, isClaimable, isTerminal, leaseExpired, loadTask, locked, type StoreContext } from "./context.js";
 import { createTask, refuseQueueTarget } from "./create.js";
 import { TransitionError, UnknownTaskError } from "./errors.js";
 import { readEventLines } from "./events.js";
@@ -15,7 +16,10 @@ import { readResponseFile } from "./records.js";
 import { releaseTask } from "./release.js";
 import { renewTask } from "./renew.js";
 import { respondTask } from "./respond.js";
+import type { LockWaitInfo } from "./lock.js";
+import { DEFAULT_REQUEST_MAX_BYTES } from "./safe-file.js";
 import { createScanner } from "./scan.js";
+import { byPriority, readyToRun } from "./schedule.js";
 import { sweepTempFiles } from "./sweep-temp.js";
 import { isoFromDate, isoNow } from "./time.js";
 import type { AvailableOptions, ChangeNotifier, ListOptions, ScanProblem, Store, Task, TaskEvent, TaskResponse, WaitOptions } from "./types.js";
@@ -28,6 +32,12 @@ export interface OpenStoreOptions {
    * @default 2000
    */
   pollMs?: number;
+  /** Writers give up waiting for the queue lock after this long (LockTimeoutError). @default 60_000 */
+  lockTimeoutMs?: number;
+  /** Called once when a writer has waited 2 s for the queue lock (the CLI prints a line). */
+  onLockWait?: (info: LockWaitInfo) => void;
+  /** Largest request or supporting file accepted and hashed. @default 8 MiB (DEFAULT_REQUEST_MAX_BYTES) */
+  requestMaxBytes?: number;
 }
 
 /** The Store of a queue folder. */
@@ -50,6 +60,8 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     onWrite: () => {
       void notifier?.then((n) => n.bump(), () => undefined);
     },
+    lock: { timeoutMs: options.lockTimeoutMs, onWait: options.onLockWait },
+    requestMaxBytes: options.requestMaxBytes ?? DEFAULT_REQUEST_MAX_BYTES,
   };
 
   const ensureRoot = (): Promise<void> => {
@@ -78,13 +90,17 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     return notifier;
   };
 
-  /** Scan under the lock; keeps the notifier watching every live task. Reads never create the queue. */
+  /**
+   * Scan without the lock (every writer replaces files by rename, so a reader
+   * sees a whole old or new file): a stuck lock holder never blocks a read.
+   * Keeps the notifier watching every live task. Reads never create the queue.
+   */
   async function scanAll(): Promise<Task[]> {
     if (!(await queueExists())) {
       lastProblems = [];
       return [];
     }
-    const { tasks, problems } = await locked(ctx, () => scanner.scan());
+    const { tasks, problems } = await scanner.scan();
     lastProblems = problems;
     if (notifier) {
       const live = tasks.filter((t) => !isTerminal(t)).map((t) => paths.taskDir(t.id));
@@ -92,6 +108,13 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     }
     return tasks;
   }
+
+  /** Tasks of `lane` holding a live lease; the caller (a claim) already holds the lock. */
+  const liveLeases = async (lane: string): Promise<number> => {
+    const now = ctx.now();
+    const { tasks } = await scanner.scan();
+    return tasks.filter((t) => t.lane === lane && t.state === "claimed" && !leaseExpired(t, now)).length;
+  };
 
   const byAge = (tasks: Task[]): Task[] => {
     const keyed = tasks.map((t) => [scanner.order(t), t] as const);
@@ -103,7 +126,8 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     const now = opts.now ?? ctx.now();
     const lanes = opts.lanes ? new Set(opts.lanes) : null;
     const tasks = await scanAll();
-    return byAge(tasks.filter((t) => (!lanes || lanes.has(t.lane)) && isClaimable(t, now) && (!opts.accept || opts.accept(t))));
+    const ready = readyToRun(tasks, now);
+    return byPriority(byAge(tasks.filter((t) => (!lanes || lanes.has(t.lane)) && isClaimable(t, now) && ready(t) && (!opts.accept || opts.accept(t)))));
   }
 
   async function getResponse(taskId: string): Promise<TaskResponse | null> {
@@ -169,10 +193,11 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     },
     available,
     problems: () => [...lastProblems],
-    claim: (taskId, input) => withTask(taskId, () => claimTask(ctx, taskId, input)),
+    claim: (taskId, input) => withTask(taskId, () => claimTask(ctx, taskId, input, liveLeases)),
     renew: (taskId, input) => withTask(taskId, () => renewTask(ctx, taskId, input)),
     release: (taskId, input) => withTask(taskId, () => releaseTask(ctx, taskId, input)),
     respond: (taskId, input) => withTask(taskId, () => respondTask(ctx, taskId, input)),
+    cancel: (taskId, input) => withTask(taskId, () => cancelTask(ctx, taskId, input)),
     async appendEvent(taskId, event): Promise<TaskEvent> {
       assertTaskId(taskId);
       if (typeof event?.type !== "string" || event.type === "") {

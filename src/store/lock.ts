@@ -1,19 +1,19 @@
 // An exclusive flock(2) on <queue>/lock, the lock Python's fcntl.flock takes.
 // Node has no flock binding and fcntl/OFD locks do not exclude flock on Linux,
 // so libc's flock is called through koffi. A free lock is taken with a
-// non-blocking call; a held one is waited for on a libuv worker thread, so the
-// event loop never blocks. Inside one process, holders queue on a promise
-// chain per lock file: only one worker thread ever waits per file.
+// non-blocking call; a held one is retried with a short backoff until a
+// timeout, so a stuck holder gives a clear error instead of a silent hang.
+// Inside one process, holders queue on a promise chain per lock file.
 
-import { promises as fs } from "node:fs";
+import { constants, promises as fs } from "node:fs";
 import { createRequire } from "node:module";
+import { LockTimeoutError } from "./errors.js";
+import { openOwnFile } from "./safe-file.js";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 
-type FlockFn = ((fd: number, op: number) => number) & {
-  async(fd: number, op: number, callback: (error: unknown, result: number) => void): void;
-};
+type FlockFn = (fd: number, op: number) => number;
 
 let flockFn: FlockFn | undefined;
 
@@ -29,19 +29,42 @@ function loadFlock(): FlockFn {
   return flockFn;
 }
 
-function flockAsync(fn: FlockFn, fd: number, op: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fn.async(fd, op, (error, result) => (error ? reject(error) : resolve(result)));
-  });
+const chains = new Map<string, Promise<void>>();
+
+/** How long writers wait for the queue lock, and when they say so. */
+export const LOCK_DEFAULTS = {
+  /** Give up (LockTimeoutError) after this long. @default 60_000 */
+  timeoutMs: 60_000,
+  /** Call onWait once the lock has been waited for this long. @default 2000 */
+  noticeAfterMs: 2000,
+  /** Longest sleep between two tries of a held lock. @default 50 */
+  maxRetryMs: 50,
+} as const;
+
+export interface LockWaitInfo {
+  lockPath: string;
+  waitedMs: number;
+  /** The process holding the lock (Linux, from /proc/locks), or null when unknown. */
+  holderPid: number | null;
+  timeoutMs: number;
 }
 
-const chains = new Map<string, Promise<void>>();
+export interface LockOptions {
+  /** @default LOCK_DEFAULTS.timeoutMs */
+  timeoutMs?: number;
+  /** Called once, when the lock has been waited for noticeAfterMs; its failures are ignored. */
+  onWait?: (info: LockWaitInfo) => void;
+  /** @default LOCK_DEFAULTS.noticeAfterMs */
+  noticeAfterMs?: number;
+}
 
 /**
  * Run `body` while holding an exclusive flock on `lockPath` (created 0600 if
- * missing). The lock is released by closing the descriptor, also when `body` throws.
+ * missing, never through a symlink). The lock is released by closing the
+ * descriptor, also when `body` throws. A lock held elsewhere is retried
+ * until `timeoutMs`, then LockTimeoutError names the lock file.
  */
-export async function withLock<T>(lockPath: string, body: () => Promise<T>): Promise<T> {
+export async function withLock<T>(lockPath: string, body: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const previous = chains.get(lockPath) ?? Promise.resolve();
   let releaseTurn!: () => void;
   const turn = new Promise<void>((resolve) => (releaseTurn = resolve));
@@ -49,7 +72,7 @@ export async function withLock<T>(lockPath: string, body: () => Promise<T>): Pro
   chains.set(lockPath, chained);
   await previous;
   try {
-    const handle = await acquire(lockPath);
+    const handle = await acquire(lockPath, options);
     try {
       return await body();
     } finally {
@@ -61,16 +84,52 @@ export async function withLock<T>(lockPath: string, body: () => Promise<T>): Pro
   }
 }
 
-async function acquire(lockPath: string): Promise<fs.FileHandle> {
-  const handle = await fs.open(lockPath, "a", 0o600);
+/** The pid holding a flock on the file with inode `ino`, from /proc/locks; null when unknown. */
+export async function lockHolderPid(lockPath: string): Promise<number | null> {
+  if (process.platform !== "linux") return null;
+  try {
+    const { ino } = await fs.stat(lockPath);
+    const text = await fs.readFile("/proc/locks", "utf8");
+    for (const line of text.split("\n")) {
+      // "1: FLOCK  ADVISORY  WRITE 12345 08:01:1311 0 EOF"; lines of waiters carry "->".
+      const fields = line.trim().split(/\s+/);
+      if (fields[1] !== "FLOCK" || fields.includes("->")) continue;
+      const dev = fields[5] ?? "";
+      if (dev.endsWith(`:${ino}`)) return Number(fields[4]) || null;
+    }
+  } catch {
+    // best effort: the message just names no pid
+  }
+  return null;
+}
+
+async function acquire(lockPath: string, options: LockOptions): Promise<fs.FileHandle> {
+  const handle = await openOwnFile(lockPath, constants.O_WRONLY | constants.O_APPEND);
   try {
     const flock = loadFlock();
     if (flock(handle.fd, LOCK_EX | LOCK_NB) === 0) return handle;
-    // Held by another process: wait for it off the main thread. EINTR and
-    // friends return -1; retry until the call succeeds.
+    // Held by another process. A blocking flock on a worker thread could not be
+    // given up at the timeout, so retry the non-blocking call with a short backoff.
+    const timeoutMs = options.timeoutMs ?? LOCK_DEFAULTS.timeoutMs;
+    const noticeAfterMs = options.noticeAfterMs ?? LOCK_DEFAULTS.noticeAfterMs;
+    const started = Date.now();
+    let noticed = false;
+    let delay = 1;
     for (;;) {
-      if ((await flockAsync(flock, handle.fd, LOCK_EX)) === 0) return handle;
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, LOCK_DEFAULTS.maxRetryMs);
+      if (flock(handle.fd, LOCK_EX | LOCK_NB) === 0) return handle;
+      const waitedMs = Date.now() - started;
+      if (waitedMs >= timeoutMs) throw new LockTimeoutError(lockPath, timeoutMs, await lockHolderPid(lockPath));
+      if (!noticed && waitedMs >= noticeAfterMs && options.onWait) {
+        noticed = true;
+        const holderPid = await lockHolderPid(lockPath);
+        try {
+          options.onWait({ lockPath, waitedMs, holderPid, timeoutMs });
+        } catch {
+          // an observer never breaks the wait
+        }
+      }
     }
   } catch (error) {
     await handle.close().catch(() => undefined);

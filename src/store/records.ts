@@ -3,8 +3,8 @@
 // `checkpoint_id`, missing `metadata`). Unknown keys are carried through so a
 // rewrite keeps them.
 
-import { promises as fs } from "node:fs";
 import { CorruptFileError, UnknownTaskError } from "./errors.js";
+import { readOwnFile } from "./safe-file.js";
 import { TASK_STATES, type Task, type TaskResponse } from "./types.js";
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -67,7 +67,7 @@ export function parseJson(text: string, file: string, taskId?: string): unknown 
 export async function readTaskFile(file: string, taskId: string): Promise<Task> {
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    text = await readOwnFile(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR") {
       throw new UnknownTaskError(taskId);
@@ -81,7 +81,7 @@ export async function readTaskFile(file: string, taskId: string): Promise<Task> 
 export async function readResponseFile(file: string, taskId: string): Promise<TaskResponse | null> {
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    text = await readOwnFile(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR") return null;
     throw error;

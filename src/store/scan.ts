@@ -16,6 +16,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { isValidTaskId } from "./layout.js";
 import { normalizeTask, parseJson } from "./records.js";
+import { readOwnFile } from "./safe-file.js";
 import type { ScanProblem, Task } from "./types.js";
 
 interface Entry {
@@ -35,7 +36,7 @@ export interface ScanResult {
 }
 
 export interface Scanner {
-  /** Read the tasks folder; the caller holds the queue lock. */
+  /** Read the tasks folder. Needs no lock: every writer replaces files by rename. */
   scan(): Promise<ScanResult>;
   /** Sort key: oldest first by created_at, then id. */
   order(task: Task): string;
@@ -50,6 +51,35 @@ function orderKey(task: Task): string {
 
 function isTerminal(task: Task | null): boolean {
   return task !== null && (task.state === "completed" || task.state === "failed");
+}
+
+/**
+ * A task folder whose task.json is missing this long is reported: a younger one
+ * is being created (scans take no lock, and create writes task.json just after
+ * making the folder).
+ */
+const MISSING_TASK_FILE_GRACE_MS = 60_000;
+
+/** The problem a failed stat of `file` (tasks/<id>/task.json) means, or null for a folder still being created. */
+async function entryProblem(id: string, file: string, error: unknown): Promise<ScanProblem | null> {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") {
+    const folder = await fs.lstat(path.dirname(file)).catch(() => null);
+    if (folder === null) return null; // removed meanwhile
+    if (folder.isDirectory() && Date.now() - folder.mtimeMs < MISSING_TASK_FILE_GRACE_MS) return null;
+    return { taskId: id, file, message: "task.json is missing" };
+  }
+  const reason =
+    code === "EACCES" || code === "EPERM"
+      ? "cannot be read: permission denied"
+      : code === "ELOOP"
+        ? "cannot be read: symbolic link loop"
+        : code === "ENOTDIR"
+          ? "task.json is missing (the task entry is not a folder)"
+          : code === "ENAMETOOLONG"
+            ? "cannot be read: name too long"
+            : `cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+  return { taskId: id, file, message: reason };
 }
 
 /** How old the folder's mtime must be before an unchanged mtime proves an unchanged listing. */
@@ -84,18 +114,17 @@ export function createScanner(tasksDir: string): Scanner {
     try {
       stat = await fs.stat(file);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ENOTDIR") {
-        cache.delete(id);
-        return { ino: 0, mtimeMs: 0, size: 0, task: null, order: "", problem: { taskId: id, file, message: "task.json is missing" } };
-      }
-      throw error;
+      // One bad entry (an unreadable folder, a symlink loop, a file where a
+      // folder belongs) is that entry's problem; the scan goes on with the rest.
+      cache.delete(id);
+      const problem = await entryProblem(id, file, error);
+      return problem ? { ino: 0, mtimeMs: 0, size: 0, task: null, order: "", problem } : null;
     }
     const cached = cache.get(id);
     if (cached && cached.ino === stat.ino && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached;
     let entry: Entry;
     try {
-      const task = normalizeTask(parseJson(await fs.readFile(file, "utf8"), file, id), file, id);
+      const task = normalizeTask(parseJson(await readOwnFile(file), file, id), file, id);
       entry = { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, task, problem: null, order: orderKey(task) };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

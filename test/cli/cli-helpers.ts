@@ -33,7 +33,7 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-function toResult(r: { exitCode?: number; stdout?: unknown; stderr?: unknown }): CliResult {
+export function toResult(r: { exitCode?: number; stdout?: unknown; stderr?: unknown }): CliResult {
   const stdout = String(r.stdout ?? "");
   const stderr = String(r.stderr ?? "");
   return {

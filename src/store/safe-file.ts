@@ -1,0 +1,183 @@
+// Opening files the store does not control without being hung, flooded or
+// redirected by them. Request, supporting, prompt and task files are named by
+// users and live in a workspace that agents write: one may be a FIFO (an
+// open or a read blocks forever), a device or kernel file (/dev/zero,
+// /proc/self/pagemap: endless or huge), or a sparse giant. The store's own
+// files (lock, events.jsonl) may have been replaced by a symbolic link that
+// points elsewhere. Every open here is O_NONBLOCK (a FIFO never blocks the
+// open), checked with fstat on the descriptor actually opened, and every read
+// is bounded.
+
+import { createHash } from "node:crypto";
+import { constants, existsSync, promises as fs, type Stats } from "node:fs";
+import { UnsafeFileError } from "./errors.js";
+
+/** Default of `request_max_bytes` in handoff.yaml: the largest request, supporting, prompt or task file read. @default 8 MiB */
+export const DEFAULT_REQUEST_MAX_BYTES = 8 * 1024 * 1024;
+
+/** Kernel and device file systems: never a request, whatever fstat says (/proc files claim to be regular, size 0). */
+const SPECIAL_ROOTS = ["/proc", "/sys", "/dev"];
+
+const CHUNK_BYTES = 64 * 1024;
+const HAS_PROC_FD = process.platform === "linux" && existsSync("/proc/self/fd");
+
+function kindOf(stat: Stats): string {
+  if (stat.isDirectory()) return "a folder";
+  if (stat.isFIFO()) return "a FIFO (named pipe)";
+  if (stat.isCharacterDevice()) return "a character device";
+  if (stat.isBlockDevice()) return "a block device";
+  if (stat.isSocket()) return "a socket";
+  if (stat.isSymbolicLink()) return "a symbolic link";
+  return "not a regular file";
+}
+
+function underSpecialRoot(real: string): string | null {
+  return SPECIAL_ROOTS.find((root) => real === root || real.startsWith(`${root}/`)) ?? null;
+}
+
+/** The path of what `handle` really is (Linux: the kernel's view, immune to renames and symlink swaps). */
+async function realPathOf(handle: fs.FileHandle, file: string): Promise<string> {
+  if (HAS_PROC_FD) {
+    const real = await fs.readlink(`/proc/self/fd/${handle.fd}`).catch(() => null);
+    if (real !== null) return real;
+  }
+  return fs.realpath(file).catch(() => file);
+}
+
+export interface RegularFileOptions {
+  /** Names the file in messages: "request_path", "--prompt-file", "task file"... */
+  label: string;
+  /** Refuse files larger than this. @default DEFAULT_REQUEST_MAX_BYTES */
+  maxBytes?: number;
+  /** The task the file belongs to, for the error. */
+  taskId?: string;
+}
+
+/**
+ * Open a user-named file for reading: a regular file outside /proc, /sys and
+ * /dev, at most `maxBytes`; symlinks are followed (the check is on what was
+ * opened). ENOENT and friends are thrown as they are.
+ */
+export async function openRegularFile(file: string, options: RegularFileOptions): Promise<{ handle: fs.FileHandle; stat: Stats }> {
+  const maxBytes = options.maxBytes ?? DEFAULT_REQUEST_MAX_BYTES;
+  const handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      throw new UnsafeFileError(file, `${options.label} must be a regular file: ${file} is ${kindOf(stat)}`, { taskId: options.taskId });
+    }
+    const special = underSpecialRoot(await realPathOf(handle, file));
+    if (special !== null) {
+      throw new UnsafeFileError(file, `${options.label} must be a regular file: ${file} lies under ${special} (kernel and device files are refused)`, { taskId: options.taskId });
+    }
+    if (stat.size > maxBytes) throw tooLarge(file, options, stat.size);
+    return { handle, stat };
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+function tooLarge(file: string, options: RegularFileOptions, size: number | null): UnsafeFileError {
+  const maxBytes = options.maxBytes ?? DEFAULT_REQUEST_MAX_BYTES;
+  const has = size === null ? "grew past it while being read" : `has ${size} bytes`;
+  return new UnsafeFileError(file, `${options.label} is larger than ${maxBytes} bytes (request_max_bytes in handoff.yaml): ${file} ${has}`, {
+    taskId: options.taskId,
+    code: "file_too_large",
+  });
+}
+
+/** Feed the file to `sink` in chunks, at most maxBytes in all (a file growing while read is refused too). */
+async function readChunks(handle: fs.FileHandle, file: string, options: RegularFileOptions, sink: (chunk: Buffer) => void): Promise<void> {
+  const maxBytes = options.maxBytes ?? DEFAULT_REQUEST_MAX_BYTES;
+  const buffer = Buffer.alloc(CHUNK_BYTES);
+  let total = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+    if (bytesRead === 0) return;
+    total += bytesRead;
+    if (total > maxBytes) throw tooLarge(file, options, null);
+    sink(Buffer.from(buffer.subarray(0, bytesRead)));
+  }
+}
+
+/** The whole content of a user-named regular file (bounded). */
+export async function readRegularFile(file: string, options: RegularFileOptions): Promise<Buffer> {
+  const { handle } = await openRegularFile(file, options);
+  try {
+    const chunks: Buffer[] = [];
+    await readChunks(handle, file, options, (chunk) => chunks.push(chunk));
+    return Buffer.concat(chunks);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** sha256 of a user-named regular file, streamed and bounded; null when it does not exist. */
+export async function hashRegularFile(file: string, options: RegularFileOptions): Promise<string | null> {
+  let opened;
+  try {
+    opened = await openRegularFile(file, options);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw error;
+  }
+  const hash = createHash("sha256");
+  try {
+    await readChunks(opened.handle, file, options, (chunk) => hash.update(chunk));
+  } finally {
+    await opened.handle.close();
+  }
+  return hash.digest("hex");
+}
+
+/**
+ * Open one of the store's own files (lock, events.jsonl), creating it 0600 if
+ * missing, never through a symbolic link at its last component and never
+ * blocking on a FIFO. `flags` are added to O_CREAT | O_NOFOLLOW | O_NONBLOCK.
+ */
+export async function openOwnFile(file: string, flags: number): Promise<fs.FileHandle> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, flags | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ELOOP" || code === "EMLINK") {
+      throw new UnsafeFileError(file, `refusing to open ${file}: it is a symbolic link (the queue's own files are never followed; remove the link)`, { cause: error });
+    }
+    if (code === "ENXIO") throw new UnsafeFileError(file, `refusing to open ${file}: it is a FIFO, not a regular file (remove it)`, { cause: error });
+    throw error;
+  }
+  const stat = await handle.stat().catch(() => null);
+  if (stat && !stat.isFile()) {
+    await handle.close().catch(() => undefined);
+    throw new UnsafeFileError(file, `refusing to open ${file}: it is ${kindOf(stat)}, not a regular file (remove it)`);
+  }
+  return handle;
+}
+
+/**
+ * Read one of the store's own files (task.json, response.json, events.jsonl)
+ * as text: never through a symbolic link at its last component, never a FIFO
+ * or device. ENOENT and ENOTDIR are thrown as they are.
+ */
+export async function readOwnFile(file: string): Promise<string> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ELOOP" || code === "EMLINK") {
+      throw new UnsafeFileError(file, `refusing to read ${file}: it is a symbolic link (the queue's own files are never followed)`, { cause: error });
+    }
+    throw error;
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new UnsafeFileError(file, `refusing to read ${file}: it is ${kindOf(stat)}, not a regular file`);
+    return await handle.readFile("utf8");
+  } finally {
+    await handle.close();
+  }
+}
