@@ -19,6 +19,8 @@ export const ENGINE_DEFAULTS = {
 
 export interface LaneConfig {
   description: string | null;
+  /** WIP limit: tasks of the lane running at once across every dispatcher of the queue; null for none. */
+  max_running: number | null;
 }
 
 /** handoff.yaml, validated, with every path absolute. */
@@ -105,15 +107,30 @@ function loadLanes(value: unknown, file: string): Record<string, LaneConfig> {
   for (const [name, entry] of Object.entries(value)) {
     const key = `lanes.${keyName(name)}`;
     if (isMapping(entry)) {
-      lanes[name] = { description: optionalString(entry.description, `${key}.description`, file) };
+      lanes[name] = { description: optionalString(entry.description, `${key}.description`, file), max_running: maxRunning(entry.max_running, `${key}.max_running`, file) };
     } else if (entry === null || isScalar(entry)) {
       // A bare value is the description; `name:` with nothing after it is a lane without one.
-      lanes[name] = { description: optionalString(entry, key, file) };
+      lanes[name] = { description: optionalString(entry, key, file), max_running: null };
     } else {
       throw new ConfigError(`${file}: ${key} must be a description string or a mapping with description, got ${kindOf(entry)}`, { file, key });
     }
   }
   return lanes;
+}
+
+function maxRunning(value: unknown, key: string, file: string): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new ConfigError(`${file}: ${key} must be a whole number >= 1 (tasks of the lane running at once), got ${kindOf(value)}`, { file, key });
+  }
+  return value;
+}
+
+/** lane -> max_running for the lanes that set one. */
+export function laneLimitsOf(config: Pick<EngineConfig, "lanes"> | null | undefined): Record<string, number> {
+  const limits: Record<string, number> = {};
+  for (const [lane, entry] of Object.entries(config?.lanes ?? {})) if (entry.max_running !== null) limits[lane] = entry.max_running;
+  return limits;
 }
 
 /** A path-valued key: its string, or null when absent or empty. */

@@ -95,6 +95,10 @@ const createTask: Handler = async ({ store, allowedRoots }, { body: b }) => {
     prompt: nullableString(b, "prompt"),
     supporting_paths: optionalPathList(b, "supporting_paths"),
     metadata: optionalObject(b, "metadata"),
+    // Scheduling fields: the store checks their types and values (docs/scheduling.md).
+    not_before: b.not_before as string | undefined,
+    priority: b.priority as number | undefined,
+    depends_on: b.depends_on as string[] | undefined,
   });
   return ok({ task }, 201);
 };

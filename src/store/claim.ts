@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { addEvent, isTerminal, leaseExpired, loadTask, locked, saveTask, sha256File, type StoreContext } from "./context.js";
 import { TransitionError, ValidationError, showValue } from "./errors.js";
 import { settleFromResponse } from "./respond.js";
+import { readSchedule } from "./schedule.js";
 import { isoFromDate } from "./time.js";
 import type { ClaimInput, Task } from "./types.js";
 
@@ -23,10 +24,38 @@ export function checkLeaseSeconds(value: unknown): number {
   return value;
 }
 
-export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput): Promise<Task> {
+/**
+ * Scheduling refusals, checked under the lock: a future not_before, unfinished
+ * dependencies, and the lane's WIP limit (`running` counts the live leases of
+ * a lane from the queue itself, so every dispatcher on the queue sees the same count).
+ */
+async function refuseUnscheduled(ctx: StoreContext, task: Task, now: Date, maxRunning: number | null, running: (lane: string) => Promise<number>): Promise<void> {
+  const schedule = readSchedule(task);
+  if (schedule.notBefore && schedule.notBefore.getTime() > now.getTime()) {
+    throw new TransitionError("not_due", `cannot claim ${task.id}; not before ${isoFromDate(schedule.notBefore)}`, { taskId: task.id });
+  }
+  for (const dep of schedule.dependsOn) {
+    const state = await loadTask(ctx, dep).then((t) => t.state, () => "missing");
+    if (state !== "completed") {
+      throw new TransitionError("not_due", `cannot claim ${task.id}; it depends on ${dep}, which is ${state === "missing" ? "not in the queue" : state}`, { taskId: task.id });
+    }
+  }
+  if (maxRunning !== null && (await running(task.lane)) >= maxRunning) {
+    throw new TransitionError("lane_full", `cannot claim ${task.id}; lane ${task.lane} already runs ${maxRunning} task(s) (lanes.${task.lane}.max_running)`, { taskId: task.id });
+  }
+}
+
+/** Live leases of `lane`, for the WIP limit; `running` is the store's count under the lock already held. */
+export type LaneRunningCount = (lane: string) => Promise<number>;
+
+export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput, running: LaneRunningCount = async () => 0): Promise<Task> {
   const leaseSeconds = checkLeaseSeconds(input.leaseSeconds ?? DEFAULT_LEASE_SECONDS);
   const owner = input.owner;
   if (typeof owner !== "string" || owner === "") throw new ValidationError("owner is required and must be a non-empty string");
+  const maxRunning = input.maxRunning ?? null;
+  if (maxRunning !== null && (!Number.isInteger(maxRunning) || maxRunning < 1)) {
+    throw new ValidationError(`Expected \`max_running\` to be a whole number >= 1, got \`${showValue(maxRunning)}\``);
+  }
   return locked(ctx, async () => {
     const loaded = await loadTask(ctx, taskId);
     const task = (await settleFromResponse(ctx, loaded)) ?? loaded;
@@ -37,6 +66,7 @@ export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput):
     if (task.state === "claimed" && !leaseExpired(task, now)) {
       throw new TransitionError("lease_held", `cannot claim ${taskId}; active lease held by ${task.claim_owner ?? "unknown"}`, { taskId });
     }
+    await refuseUnscheduled(ctx, task, now, maxRunning, running);
     const current = await sha256File(task.request_path);
     if (current === null) {
       throw new TransitionError("request_changed", `request source is missing for ${taskId}: ${task.request_path}; restore it or resubmit the task`, { taskId });

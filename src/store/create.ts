@@ -5,9 +5,10 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureDir, writeJsonAtomic } from "./atomic.js";
-import { addEvent, locked, saveTask, sha256File, type StoreContext } from "./context.js";
-import { ValidationError } from "./errors.js";
+import { addEvent, loadTask, locked, saveTask, sha256File, type StoreContext } from "./context.js";
+import { UnknownTaskError, ValidationError } from "./errors.js";
 import { MAX_NAME_LENGTH, assertTaskId, confine, isInside, makeTaskId, queuePaths } from "./layout.js";
+import { scheduleMetadata } from "./schedule.js";
 import { formatIdStamp, formatIso, nowMicros } from "./time.js";
 import type { CreateTaskInput, SupportingPath, Task } from "./types.js";
 
@@ -142,6 +143,13 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
     supporting.push({ path: file, sha256: await hashExisting("supporting_paths", file) });
   }
   const worktree = worktreeInput ? path.resolve(workspaceRoot, expandHome(worktreeInput)) : null;
+  // not_before / priority / depends_on live in metadata (the Python tool keeps them as they are).
+  const schedule = await scheduleMetadata(input, metadata, ctx.now(), (id) =>
+    loadTask(ctx, id).catch((error) => {
+      if (error instanceof UnknownTaskError) return null;
+      throw error;
+    }),
+  );
 
   return locked(ctx, async () => {
     await ensureDir(ctx.paths.tasks);
@@ -174,7 +182,7 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
       supporting_paths: supporting,
       response_path: responsePath,
       prompt,
-      metadata: { ...metadata },
+      metadata: { ...metadata, ...schedule },
       state: "queued",
       created_at: createdAt,
       updated_at: createdAt,

@@ -6,6 +6,8 @@ export type StoreErrorCode =
   | "unknown_task"
   | "invalid_state"
   | "lease_held"
+  | "not_due"
+  | "lane_full"
   | "token_mismatch"
   | "request_changed"
   | "invalid_input"

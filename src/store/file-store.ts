@@ -5,8 +5,9 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { ensureDir, writeFileAtomic } from "./atomic.js";
 import { createChangeNotifier } from "./changes.js";
+import { cancelTask } from "./cancel.js";
 import { claimTask } from "./claim.js";
-import { addEvent, isClaimable, isTerminal, loadTask, locked, type StoreContext } from "./context.js";
+import { addEvent, isClaimable, isTerminal, leaseExpired, loadTask, locked, type StoreContext } from "./context.js";
 import { createTask, refuseQueueTarget } from "./create.js";
 import { TransitionError, UnknownTaskError } from "./errors.js";
 import { readEventLines } from "./events.js";
@@ -16,6 +17,7 @@ import { releaseTask } from "./release.js";
 import { renewTask } from "./renew.js";
 import { respondTask } from "./respond.js";
 import { createScanner } from "./scan.js";
+import { byPriority, readyToRun } from "./schedule.js";
 import { sweepTempFiles } from "./sweep-temp.js";
 import { isoFromDate, isoNow } from "./time.js";
 import type { AvailableOptions, ChangeNotifier, ListOptions, ScanProblem, Store, Task, TaskEvent, TaskResponse, WaitOptions } from "./types.js";
@@ -93,6 +95,13 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     return tasks;
   }
 
+  /** Tasks of `lane` holding a live lease; the caller (a claim) already holds the lock. */
+  const liveLeases = async (lane: string): Promise<number> => {
+    const now = ctx.now();
+    const { tasks } = await scanner.scan();
+    return tasks.filter((t) => t.lane === lane && t.state === "claimed" && !leaseExpired(t, now)).length;
+  };
+
   const byAge = (tasks: Task[]): Task[] => {
     const keyed = tasks.map((t) => [scanner.order(t), t] as const);
     keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -103,7 +112,8 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     const now = opts.now ?? ctx.now();
     const lanes = opts.lanes ? new Set(opts.lanes) : null;
     const tasks = await scanAll();
-    return byAge(tasks.filter((t) => (!lanes || lanes.has(t.lane)) && isClaimable(t, now) && (!opts.accept || opts.accept(t))));
+    const ready = readyToRun(tasks, now);
+    return byPriority(byAge(tasks.filter((t) => (!lanes || lanes.has(t.lane)) && isClaimable(t, now) && ready(t) && (!opts.accept || opts.accept(t)))));
   }
 
   async function getResponse(taskId: string): Promise<TaskResponse | null> {
@@ -169,10 +179,11 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     },
     available,
     problems: () => [...lastProblems],
-    claim: (taskId, input) => withTask(taskId, () => claimTask(ctx, taskId, input)),
+    claim: (taskId, input) => withTask(taskId, () => claimTask(ctx, taskId, input, liveLeases)),
     renew: (taskId, input) => withTask(taskId, () => renewTask(ctx, taskId, input)),
     release: (taskId, input) => withTask(taskId, () => releaseTask(ctx, taskId, input)),
     respond: (taskId, input) => withTask(taskId, () => respondTask(ctx, taskId, input)),
+    cancel: (taskId, input) => withTask(taskId, () => cancelTask(ctx, taskId, input)),
     async appendEvent(taskId, event): Promise<TaskEvent> {
       assertTaskId(taskId);
       if (typeof event?.type !== "string" || event.type === "") {

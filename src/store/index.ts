@@ -9,3 +9,4 @@ export { formatIso, isoNow, isoFromDate, parseIso } from "./time.js";
 export { toJsonFile, toJsonLine, toPythonJson } from "./json.js";
 export { ensureDir, writeFileAtomic, writeJsonAtomic } from "./atomic.js";
 export { withLock } from "./lock.js";
+export { cancelBody } from "./cancel.js";

@@ -100,9 +100,7 @@ export function respondTask(ctx: StoreContext, taskId: string, input: RespondInp
         { taskId },
       );
     }
-    const stamp = ctx.stamp();
-    const response: TaskResponse = {
-      task_id: taskId,
+    return recordResponse(ctx, task, {
       reviewer,
       status,
       body: input.body,
@@ -113,17 +111,38 @@ export function respondTask(ctx: StoreContext, taskId: string, input: RespondInp
       blocking_count: blocking,
       nonblocking_count: nonblocking,
       metadata: { ...metadata },
-      created_at: stamp,
-    };
-    await writeJsonAtomic(ctx.paths.responseFile(taskId), response);
-    const done = finished(task, response, stamp);
-    await addEvent(ctx, taskId, {
-      type: "response",
-      message: `${status} response from ${response.reviewer}`,
-      data: { reviewer: response.reviewer },
     });
-    await saveTask(ctx, done);
-    ctx.onWrite(taskId);
-    return { task: done, response };
   });
+}
+
+/** What a transition decides of response.json (task_id and created_at are filled in). */
+type ResponseFields = Pick<
+  TaskResponse,
+  | "reviewer" | "status" | "body" | "reviewed_request_sha256" | "request_changed_before_response"
+  | "follow_up_required" | "verdict" | "blocking_count" | "nonblocking_count" | "metadata"
+>;
+
+/**
+ * Write response.json, log the response event, then finish task.json (that
+ * order: see the header). The caller holds the lock and has checked the
+ * transition is allowed.
+ */
+export async function recordResponse(
+  ctx: StoreContext,
+  task: Task,
+  fields: ResponseFields,
+  event: { message?: string; data?: Record<string, unknown> } = {},
+): Promise<RespondResult> {
+  const stamp = ctx.stamp();
+  const response: TaskResponse = { task_id: task.id, ...fields, created_at: stamp };
+  await writeJsonAtomic(ctx.paths.responseFile(task.id), response);
+  const done = finished(task, response, stamp);
+  await addEvent(ctx, task.id, {
+    type: "response",
+    message: event.message ?? `${response.status} response from ${response.reviewer}`,
+    data: { reviewer: response.reviewer, ...event.data },
+  });
+  await saveTask(ctx, done);
+  ctx.onWrite(task.id);
+  return { task: done, response };
 }

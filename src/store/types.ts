@@ -84,12 +84,23 @@ export interface CreateTaskInput {
   /** Each must lie inside workspace_root and exist. */
   supporting_paths?: Array<string | { path: string }>;
   metadata?: Record<string, unknown>;
+  /** Not claimable before this time: ISO-8601, a Date, or `+30m`/`+2h`/`+45s`/`+1d` from now. Stored as metadata.not_before. */
+  not_before?: string | Date | null;
+  /** Higher is claimed first within a lane (default 0). Stored as metadata.priority. */
+  priority?: number | null;
+  /** Task ids that must complete first; each must exist and no chain may loop. Stored as metadata.depends_on. */
+  depends_on?: string[] | null;
 }
 
 export interface ClaimInput {
   owner: string;
   /** @default 7200 */
   leaseSeconds?: number;
+  /**
+   * WIP limit of the task's lane: the claim is refused (code `lane_full`) while
+   * this many tasks of the lane hold live leases, counted under the queue lock.
+   */
+  maxRunning?: number | null;
 }
 
 export interface RenewInput {
@@ -118,6 +129,13 @@ export interface RespondInput {
   /** When given, must equal the task's request_sha256. */
   expectSha256?: string | null;
   metadata?: Record<string, unknown>;
+}
+
+export interface CancelInput {
+  /** Who cancels; becomes the response's reviewer and part of its body ("cancelled by <by>"). */
+  by?: string;
+  /** Why; appended to the body ("cancelled by <by>: <reason>"). */
+  reason?: string;
 }
 
 export interface RespondResult {
@@ -200,6 +218,8 @@ export interface Store {
   renew(taskId: string, input: RenewInput): Promise<Task>;
   release(taskId: string, input: ReleaseInput): Promise<Task>;
   respond(taskId: string, input: RespondInput): Promise<RespondResult>;
+  /** Answer a queued task `failed` with "cancelled…"; refuses claimed and finished tasks. */
+  cancel(taskId: string, input?: CancelInput): Promise<RespondResult>;
 
   appendEvent(taskId: string, event: EventInput): Promise<TaskEvent>;
   readEvents(taskId: string): Promise<TaskEvent[]>;

@@ -72,6 +72,10 @@ export interface DispatcherOptions {
   dailyCostUsd?: number | string | null;
   logLevel?: string;
   logFormat?: string;
+  /** lane -> WIP limit (handoff.yaml lanes.<name>.max_running), honoured by every dispatcher on the queue. */
+  laneLimits?: Readonly<Record<string, number>>;
+  /** "auto": every task of a git repository runs in a worktree of its own; "off" only for tasks with metadata worktree: new. @default "off" */
+  worktree?: string;
 }
 
 /** Options after validation, with derived timings in ms. */
@@ -94,6 +98,8 @@ export interface ResolvedOptions {
   dailyCostUsd: number | null;
   logLevel: LogLevel;
   logFormat: LogFormat;
+  laneLimits: Readonly<Record<string, number>>;
+  worktree: "auto" | "off";
   /** A third of the lease. */
   renewEveryMs: number;
   /** After a failed renewal that may heal (I/O, lock trouble). */
@@ -131,6 +137,8 @@ const FLAGS: Record<string, string> = {
   dailyCostUsd: "--daily-cost-usd",
   logLevel: "--log-level",
   logFormat: "--log-format",
+  laneLimits: "lanes.<name>.max_running",
+  worktree: "--worktree",
 };
 
 function describe(value: unknown): string {
@@ -206,6 +214,13 @@ export function resolveOptions(input: DispatcherOptions): ResolvedOptions {
   const logFormat = (input.logFormat ?? d.logFormat) as LogFormat;
   if (!["json", "pretty", "auto"].includes(logFormat)) fail("logFormat", "json or pretty", input.logFormat);
 
+  const laneLimits: Record<string, number> = {};
+  for (const [lane, limit] of Object.entries(input.laneLimits ?? {})) {
+    laneLimits[lane] = number("laneLimits", limit, 1, { min: 1, integer: true });
+  }
+  const worktree = input.worktree ?? "off";
+  if (worktree !== "auto" && worktree !== "off") fail("worktree", "auto or off", input.worktree);
+
   const leaseMs = leaseSeconds * SECOND_MS;
   const renewEveryMs = Math.floor(leaseMs / 3);
   return {
@@ -227,6 +242,8 @@ export function resolveOptions(input: DispatcherOptions): ResolvedOptions {
     dailyCostUsd,
     logLevel,
     logFormat,
+    laneLimits,
+    worktree,
     renewEveryMs,
     // Several tries fit in the third of the lease that is left after a missed renewal.
     renewRetryMs: Math.max(100, Math.min(5 * SECOND_MS, Math.floor(renewEveryMs / 4))),

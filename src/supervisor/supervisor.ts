@@ -16,6 +16,7 @@ import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from "./
 import { describePause, readPause, setPause, untilOf } from "./pauses.js";
 import { runChild } from "./run-child.js";
 import { runClaimedTask, type RunChildFn, type TaskEnd, type TaskRunnerDeps } from "./run-task.js";
+import type { Doomed } from "./schedule.js";
 import { createSelector } from "./select.js";
 import { sweepLeftovers } from "./sweep.js";
 
@@ -131,7 +132,8 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     throw error;
   }
 
-  const selector = createSelector({ store: queueStore, lanes: options.lanes, accepts: (task) => current.adapter.accepts(task) });
+  const laneLimits = options.laneLimits;
+  const selector = createSelector({ store: queueStore, lanes: options.lanes, laneLimits, accepts: (task) => current.adapter.accepts(task) });
   const queue = new PQueue({ concurrency: options.concurrency });
   const running = new Map<string, Task>();
   const cooldown = new Map<string, number>();
@@ -226,6 +228,23 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
       });
   }
 
+  /** A failed, missing or cyclic dependency: the task can never run, so it fails with a reason naming it. */
+  async function failDoomed({ task, reason, dependency }: Doomed): Promise<void> {
+    try {
+      await queueStore.respond(task.id, {
+        status: "failed",
+        body: `${reason}\n\nTask ${task.id} depended on ${dependency} (metadata.depends_on) and was not run.\n`,
+        reviewer: options.owner,
+        metadata: { failed_dependency: dependency, dispatcher: options.owner },
+      });
+      counts.failed += 1;
+      log.warn({ task_id: task.id, dependency }, `failed without running: ${reason}`);
+    } catch (error) {
+      // Another dispatcher got there first, or the task was claimed meanwhile.
+      log.debug({ task_id: task.id, err: errorMessage(error) }, "could not fail a task with a failed dependency");
+    }
+  }
+
   /** One look at the queue and the claims it allows; returns how long to sleep at most. */
   async function round(): Promise<number> {
     const at = now();
@@ -245,16 +264,20 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
       log.warn({ task_id: problem.taskId, file: problem.file }, `skipping unreadable task: ${problem.message}`);
     }
     lastQueued = selection.candidates.length;
+    for (const doomed of selection.doomed) await failDoomed(doomed);
 
     for (const candidate of selection.candidates) {
       if (free <= 0 || stopping || Math.max(pausedUntilMs, budgetUntilMs) > now().getTime()) break;
       let claimed: Task;
       try {
-        claimed = await queueStore.claim(candidate.id, { owner: options.owner, leaseSeconds: options.leaseSeconds });
+        claimed = await queueStore.claim(candidate.id, { owner: options.owner, leaseSeconds: options.leaseSeconds, maxRunning: laneLimits[candidate.lane] ?? null });
       } catch (error) {
         const code = error instanceof StoreError ? error.code : null;
         if (code === "lease_held" || code === "invalid_state" || code === "unknown_task") {
           log.debug({ task_id: candidate.id, err: errorMessage(error) }, "claim lost to another dispatcher");
+        } else if (code === "lane_full" || code === "not_due") {
+          // Another dispatcher filled the lane (or the schedule changed) since the scan: a finishing task wakes us.
+          log.debug({ task_id: candidate.id, err: errorMessage(error) }, "not claimable yet");
         } else {
           cooldown.set(candidate.id, nowMs + CLAIM_COOLDOWN_MS);
           log.warn({ task_id: candidate.id, lane: candidate.lane, err: errorMessage(error) }, "cannot claim task; skipping it for a minute");
@@ -271,8 +294,10 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
       start(claimed);
     }
 
-    if (selection.nextLeaseExpiryMs === null) return options.pollMs;
-    return Math.max(10, Math.min(options.pollMs, selection.nextLeaseExpiryMs - now().getTime() + LEASE_WAKE_MARGIN_MS));
+    // A timer to the next lease expiry or not_before, whichever comes first: no polling for either.
+    const wakes = [selection.nextLeaseExpiryMs, selection.nextDueMs].filter((ms): ms is number => ms !== null);
+    if (wakes.length === 0) return options.pollMs;
+    return Math.max(10, Math.min(options.pollMs, Math.min(...wakes) - now().getTime() + LEASE_WAKE_MARGIN_MS));
   }
 
   async function loop(): Promise<void> {

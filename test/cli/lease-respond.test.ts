@@ -234,3 +234,28 @@ describe("respond", () => {
     expect(twice.stderr).toBe(`agent-lanes: task is already completed: ${id}\n`);
   });
 });
+
+describe("cancel", () => {
+  it("answers a queued task failed with who and why; wait then reports the failure", async () => {
+    const id = await ws.submit("cancels");
+    const result = await ws.run(["cancel", id, "--by", "alice", "--reason", "wrong lane", "--json"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.json()).toMatchObject({
+      status: "cancelled",
+      task_id: id,
+      task: { state: "failed", failure_reason: "cancelled by alice: wrong lane" },
+      response: { status: "failed", reviewer: "alice", body: "cancelled by alice: wrong lane" },
+    });
+    const text = await ws.run(["cancel", await ws.submit("cancels")]);
+    expect(text.stdout).toMatch(/^\S+ cancelled\n$/);
+  });
+
+  it("refuses a claimed task with one line naming the owner and the fix", async () => {
+    const id = await ws.submit("cancels");
+    await claim(id, "carol");
+    const result = await ws.run(["cancel", id]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(`agent-lanes: cannot cancel task ${id}: it is claimed by carol; only queued tasks can be cancelled (release the claim first)\n`);
+    expect((await ws.run(["cancel", "no-such-task"])).stderr).toBe("agent-lanes: unknown task: no-such-task\n");
+  });
+});

@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, REPO, keys, makeCliWorkspace, run, type CliWorkspace } from "./cli-helpers.js";
 
-const CORE_COMMANDS = ["init", "init-pool", "submit", "wait", "next", "watch", "claim", "renew", "release", "event", "respond", "list", "status", "self-test"];
+const CORE_COMMANDS = ["init", "init-pool", "submit", "wait", "next", "watch", "claim", "renew", "release", "event", "respond", "cancel", "list", "status", "self-test"];
 
 let ws: CliWorkspace;
 

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConfigError, loadEngineConfig } from "../../src/config/index.js";
+import { laneLimitsOf } from "../../src/config/handoff.js";
 
 let tmp: string;
 
@@ -88,19 +89,30 @@ describe("loadEngineConfig", () => {
       ["workspace_id: w", "lanes:", "  default: General work", "  review:", "  docs:", "    description: Writes docs", "  misc: {}", "  numbered: 42", ""].join("\n"),
     );
     expect((await loadEngineConfig(file)).lanes).toEqual({
-      default: { description: "General work" },
-      review: { description: null },
-      docs: { description: "Writes docs" },
-      misc: { description: null },
-      numbered: { description: "42" },
+      default: { description: "General work", max_running: null },
+      review: { description: null, max_running: null },
+      docs: { description: "Writes docs", max_running: null },
+      misc: { description: null, max_running: null },
+      numbered: { description: "42", max_running: null },
     });
+  });
+
+  it("reads lanes.<name>.max_running as the lane's WIP limit and refuses anything but a whole number >= 1", async () => {
+    const file = await put("c/handoff.yaml", "workspace_id: w\nlanes:\n  build:\n    description: Builds\n    max_running: 2\n  review: x\n");
+    const config = await loadEngineConfig(file);
+    expect(config.lanes.build).toEqual({ description: "Builds", max_running: 2 });
+    expect(laneLimitsOf(config)).toEqual({ build: 2 });
+    for (const bad of ["0", "1.5", "two", "[1]"]) {
+      const badFile = await put("c/handoff.yaml", `workspace_id: w\nlanes:\n  build:\n    max_running: ${bad}\n`);
+      await expect(loadEngineConfig(badFile)).rejects.toThrow(/lanes\.build\.max_running must be a whole number >= 1/);
+    }
   });
 
   it("accepts a JSON file", async () => {
     const file = await put("c/handoff.json", JSON.stringify({ workspace_id: "j", lanes: { a: "x" }, expected_branch: "main" }));
     const config = await loadEngineConfig(file);
     expect(config.workspace_id).toBe("j");
-    expect(config.lanes).toEqual({ a: { description: "x" } });
+    expect(config.lanes).toEqual({ a: { description: "x", max_running: null } });
     expect(config.expected_branch).toBe("main");
   });
 

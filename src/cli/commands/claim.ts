@@ -1,11 +1,12 @@
 // The reviewer's lease commands: `claim`, `renew`, `release`, plus `event`
-// for progress notes. Each is one store transition and one payload.
+// for progress notes and `cancel` for a queued task nobody should take. Each
+// is one store transition and one payload.
 
 import type { Command } from "commander";
 import { emit, withQueue } from "../context.js";
 import { CLI_DEFAULTS, collect, examples, positiveSeconds } from "../options.js";
 
-/** Add `claim`, `renew`, `release` and `event`. */
+/** Add `claim`, `renew`, `release`, `event` and `cancel`. */
 export function registerClaimCommands(program: Command): void {
   program
     .command("claim")
@@ -69,6 +70,21 @@ export function registerClaimCommands(program: Command): void {
       await withQueue(cmd, async ({ store }) => {
         await store.appendEvent(taskId, { type: opts.type, message: opts.message, data });
         await emit(cmd, { status: "ok", task_id: taskId }, [taskId]);
+      });
+    });
+
+  program
+    .command("cancel")
+    .argument("<task-id>", "queued task")
+    .summary("answer a queued task failed (cancelled)")
+    .description("answer a queued task `failed` with \"cancelled [by WHO][: REASON]\", so no worker takes it and its waiter returns; claimed tasks must be released first")
+    .option("--by <name>", "who cancels (the response's reviewer)")
+    .option("--reason <text>", "why, appended to the response body")
+    .addHelpText("after", examples(`agent-lanes cancel <task-id> --by alice --reason "submitted to the wrong lane"`))
+    .action(async (taskId: string, opts: { by?: string; reason?: string }, cmd: Command) => {
+      await withQueue(cmd, async ({ store }) => {
+        const { task, response } = await store.cancel(taskId, { by: opts.by, reason: opts.reason });
+        await emit(cmd, { status: "cancelled", task_id: task.id, task, response }, [`${task.id} ${response.body}`]);
       });
     });
 }

@@ -12,7 +12,7 @@ import { registerStatusCommands } from "./status.js";
 import { registerSubmitCommand } from "./submit.js";
 import { registerWaitCommands } from "./wait.js";
 
-/** Add init, init-pool, submit, wait, next, watch, claim, renew, release, event, respond, list, status and self-test. */
+/** Add init, init-pool, submit, wait, next, watch, claim, renew, release, event, respond, cancel, list, status and self-test. */
 export function registerCoreCommands(program: Command): void {
   registerInitCommands(program);
   registerSubmitCommand(program);

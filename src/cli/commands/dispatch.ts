@@ -123,6 +123,8 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
   const options = resolveOptions(input);
 
   const queue = await openQueue(cmd);
+  const { laneLimitsOf } = await import("../../config/handoff.js");
+  const laneLimits = laneLimitsOf(queue.config);
   const { createLogger } = await import("../../supervisor/log.js");
   const log = await createLogger({ level: options.logLevel, format: options.logFormat, base: { vendor: options.vendor, owner: options.owner } });
   const warn = (message: string): void => log.warn(message);
@@ -163,7 +165,7 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
     }
     const { startDispatcher } = await import("../../supervisor/supervisor.js");
     dispatcher = await startDispatcher(
-      { ...input, queueRoot: queue.queueRoot, vendorConfig: first.vendorConfig, vendorModule: flags.vendorModule },
+      { ...input, laneLimits, queueRoot: queue.queueRoot, vendorConfig: first.vendorConfig, vendorModule: flags.vendorModule },
       { store: queue.store, adapter: first.adapter, logger: log, reload },
     );
     if (earlySignal) void dispatcher.stop(`received ${earlySignal} during start-up`);

@@ -3,6 +3,7 @@
 
 import type { Command } from "commander";
 import { emit, requireConfig, warn, withQueue } from "../context.js";
+import { CliError } from "../errors.js";
 import { collect, examples } from "../options.js";
 
 interface SubmitOptions {
@@ -17,6 +18,14 @@ interface SubmitOptions {
   metadata?: string[];
   sourceAgent: string;
   taskId?: string;
+  at?: string;
+  after?: string[];
+  priority?: string;
+}
+
+function priorityFlag(raw: string): number {
+  if (!/^\s*[+-]?\d{1,15}\s*$/.test(raw)) throw new CliError(`--priority must be a whole number (higher runs first), got '${raw}'`);
+  return Number(raw);
 }
 
 /** Add `submit`. */
@@ -36,11 +45,15 @@ export function registerSubmitCommand(program: Command): void {
     .option("--metadata <key=value>", "metadata entry, repeatable; overrides the task file's", collect)
     .option("--source-agent <name>", "who submits", "orchestrator")
     .option("--task-id <correlation>", "correlation id (default: the task file's name, else the lane)")
+    .option("--at <time>", "not claimable before TIME: ISO (2026-11-25T18:00:00Z) or a delay (+30m, +2h, +45s, +1d)")
+    .option("--after <task-id>", "claimable once this task completed (fails if it fails); repeatable", collect)
+    .option("--priority <n>", "whole number, higher is claimed first within the lane (default 0)")
     .addHelpText(
       "after",
       examples(
         "agent-lanes submit --task tasks/plan-review.yaml",
         "agent-lanes submit --lane review --request-from docs/plan.md --response-to reviews/plan.md --prompt 'Review the plan' --json",
+        "agent-lanes submit --task tasks/deploy.yaml --at +30m --after 20261125T101500123456Z-build-0123456789ab --priority 5",
       ),
     )
     .action(async (opts: SubmitOptions, cmd: Command) => {
@@ -54,7 +67,13 @@ export function registerSubmitCommand(program: Command): void {
         if (lanes.length > 0 && !lanes.includes(input.lane)) {
           warn(`agent-lanes: warning: lane '${input.lane}' is not listed under lanes: in ${config.path} (listed: ${lanes.join(", ")}); submitting anyway`);
         }
-        const task = await store.create(input);
+        // Scheduling flags go through the store's checks (a bad time, an unknown dependency, a cycle).
+        const task = await store.create({
+          ...input,
+          ...(opts.at !== undefined ? { not_before: opts.at } : {}),
+          ...(opts.after !== undefined ? { depends_on: opts.after } : {}),
+          ...(opts.priority !== undefined ? { priority: priorityFlag(opts.priority) } : {}),
+        });
         await emit(cmd, { task_id: task.id, task }, [task.id]);
       });
     });
