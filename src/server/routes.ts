@@ -38,6 +38,8 @@ export interface RouteRequest {
   res: ServerResponse;
   /** The task id of `/tasks/<id>/...`, already validated ("" when the route has none). */
   taskId: string;
+  /** Every path parameter (`:id`, `:vendor`), percent-decoded. */
+  params: Readonly<Record<string, string>>;
   query: URLSearchParams;
   /** The JSON object body, already checked against the route's schema ({} when none was sent). */
   body: JsonObject;

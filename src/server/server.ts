@@ -243,6 +243,7 @@ export function createServer(options: ServerOptions): AgentLanesServer {
         const answer = await route.handler(deps, {
           res: reply.raw,
           taskId: (request.params as { id?: string }).id ?? "",
+          params: (request.params ?? {}) as Record<string, string>,
           query,
           body: (request.body ?? {}) as JsonObject,
         });

@@ -218,7 +218,7 @@ describe("400: bad input and broken rules", () => {
 describe("404, 405, 408, 413 and 500", () => {
   it("404 for an unknown route, 405 with Allow for a wrong method", async () => {
     h = await startServer();
-    for (const path of ["/", "/task", "/tasks/", "/tasks/x/claim/more", "/tasks/x/renew"]) {
+    for (const path of ["/nowhere", "/task", "/tasks/", "/tasks/x/claim/more", "/tasks/x/renew"]) {
       const reply = await h.api("GET", path);
       expect(reply.status, path).toBe(404);
       expect(reply.body.error).toContain("no such route");
