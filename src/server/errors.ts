@@ -64,7 +64,8 @@ const FRAMEWORK: Record<string, { status: number; message: string }> = {
  */
 export function errorReply(error: unknown): ErrorReply {
   if (error instanceof HttpError) return { status: error.status, message: error.message, unexpected: false };
-  if (error instanceof StoreError) return { status: 400, message: error.message, unexpected: false };
+  // A queue lock held past the lock timeout is the server's trouble, not the request's: try again later.
+  if (error instanceof StoreError) return { status: error.code === "lock_timeout" ? 503 : 400, message: error.message, unexpected: false };
   const { code, path: where } = (error ?? {}) as { code?: unknown; path?: unknown };
   if (typeof code === "string") {
     const framework = FRAMEWORK[code];

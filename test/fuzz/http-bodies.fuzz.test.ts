@@ -47,6 +47,8 @@ beforeAll(async () => {
   server = createServer({
     store,
     allowedRoots: [ws],
+    // The API only: "/tasks/.." normalises to "/", the dashboard's HTML page.
+    dashboard: false,
     maxWaitSeconds: 0.2,
     logger: { debug: () => undefined, error: (obj: object) => void unexpected.push(obj) },
   });
