@@ -158,6 +158,8 @@ describe("the dashboard, live", () => {
     await page.goto(`${url}/#/task/${id}`);
     await page.click('button[data-action="cancel"]');
     await page.waitForSelector('[data-testid="task-state"]:text("failed")', { timeout: 5000 });
+    // A failed answer is shown verbatim (it quotes stderr), not as Markdown.
+    expect(await page.textContent('pre.failure[data-testid="response"]')).toMatch(/^cancelled by \S+/);
     const status = (await cli(["status", id])) as { task: { state: string; failure_reason: string } };
     expect(status.task.state).toBe("failed");
     expect(status.task.failure_reason).toMatch(/^cancelled by \S+/);

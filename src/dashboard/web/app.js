@@ -374,8 +374,12 @@ function TaskPage({ id }) {
     ${task.prompt ? html`<h3>Prompt</h3><${Markdown} text=${task.prompt} />` : null}
     <h3>Request</h3>
     ${request?.text != null ? html`<${Markdown} text=${request.text} />${request.truncated ? html`<p class="quiet">(truncated)</p>` : null}` : html`<p class="quiet">${request?.error ?? "not readable"}</p>`}
-    <h3>Response</h3>
-    ${response ? html`<div data-testid="response"><${Markdown} text=${response.body} /></div>` : html`<p class="quiet">No response yet.</p>`}
+    <h3>${response?.status === "failed" ? "Failure (what ended the run, the tail of stderr)" : "Response"}</h3>
+    ${!response
+      ? html`<p class="quiet">No response yet.</p>`
+      : response.status === "failed"
+        ? html`<pre class="failure" data-testid="response">${response.body}</pre>`
+        : html`<div data-testid="response"><${Markdown} text=${response.body} /></div>`}
     <h3>Events</h3>
     <ol class="timeline" data-testid="timeline">
       ${events.map((e) => html`<li data-type=${e.type}><time>${e.created_at}</time> <strong>${e.type}</strong> ${e.message}</li>`)}
