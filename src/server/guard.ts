@@ -9,6 +9,7 @@
 // no-cors fetch can never carry one, and no CORS header is ever sent.
 
 import net from "node:net";
+import { isLoopbackHost } from "./auth.js";
 import { HttpError } from "./errors.js";
 
 export interface GuardOptions {
@@ -49,6 +50,8 @@ export function createGuard(options: GuardOptions): Guard {
     if (parsed) allowed.add(parsed);
   }
   const wildcard = bound !== null && WILDCARD.has(bound);
+  // Bound to loopback under any of its names: the other loopback names reach the same socket.
+  if (bound !== null && isLoopbackHost(bound)) for (const name of ["127.0.0.1", "::1"]) allowed.add(name);
 
   function hostAllowed(name: string): boolean {
     if (allowed.has(name)) return true;

@@ -46,12 +46,12 @@ describe("the browser guard", () => {
   it("refuses a foreign Host (DNS rebinding), accepts the bound address, localhost and --allow-host names", async () => {
     h = await startServer({ allowHosts: ["agents.internal"] });
     const task = await h.ws.submit();
-    for (const host of [`attacker.example:${port()}`, "attacker.example", `127.0.0.1.nip.io:${port()}`, `localhost.attacker.example:${port()}`, "[::1]:1"]) {
+    for (const host of [`attacker.example:${port()}`, "attacker.example", `127.0.0.1.nip.io:${port()}`, `localhost.attacker.example:${port()}`, `10.1.2.3:${port()}`]) {
       const reply = await raw("GET", `${h.url}/tasks/${task.id}`, { host });
       expect(reply.status, host).toBe(403);
       expect(reply.body.error, host).toMatch(/Host .* is not this server's address.*--allow-host/);
     }
-    for (const host of [`127.0.0.1:${port()}`, `localhost:${port()}`, `LOCALHOST:${port()}`, "agents.internal", `agents.internal:${port()}`]) {
+    for (const host of [`127.0.0.1:${port()}`, `localhost:${port()}`, `LOCALHOST:${port()}`, `[::1]:${port()}`, "agents.internal", `agents.internal:${port()}`]) {
       expect((await raw("GET", `${h.url}/tasks/${task.id}`, { host })).status, host).toBe(200);
     }
   });
