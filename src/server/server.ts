@@ -124,6 +124,10 @@ export function createServer(options: ServerOptions): AgentLanesServer {
   if (options.token !== undefined && options.token !== null && options.token.trim() === "") {
     throw new ServerConfigError(`the bearer token is empty: pass a non-empty --token or ${TOKEN_ENV}, or none at all`);
   }
+  if (options.token && /\s/.test(options.token)) {
+    // The Authorization header cannot carry it: such a token could never authenticate.
+    throw new ServerConfigError(`the bearer token contains whitespace, so no client could ever send it: use letters, digits and punctuation only (--token or ${TOKEN_ENV})`);
+  }
   const token = options.token ?? null;
   const checkToken = token === null ? null : createBearerCheck(token);
   const logger: ServerLogger = options.logger ?? pino({ level: "info" }, pino.destination(2));
