@@ -3,8 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // Real-browser suites run apart: npm run test:browser (vitest.browser.config.ts).
-    exclude: ["**/node_modules/**", "test/security/browser.test.ts", "test/dashboard/**"],
+    // Suites that run apart: the real vendor CLIs (vitest.real-clis.config.ts) and
+    // the real browser (npm run test:browser, vitest.browser.config.ts).
+    exclude: ["**/node_modules/**", "test/real-clis/**", "test/security/browser.test.ts", "test/dashboard/**"],
     // Many suites spawn real processes and hold flock(2) on shared files; on a
     // 2-core machine a few forks at a time keeps timings honest.
     pool: "forks",

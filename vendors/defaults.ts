@@ -29,8 +29,20 @@ export const VENDOR_DEFAULTS: Readonly<Record<"claude" | "codex" | "gemini", Ven
   },
   codex: {
     command: "codex",
-    models: { any: "gpt-5.3-codex", "gpt-5-3": "gpt-5.3-codex", "gpt-5-3-spark": "gpt-5.3-codex-spark" },
-    efforts: { none: "none", minimal: "minimal", low: "low", medium: "medium", high: "high", xhigh: "xhigh" },
+    // Slugs of the model catalogue built into the tested codex (0.169.0; an id
+    // outside it runs on fallback metadata, with a warning). The protocol's
+    // classes gpt-5-3 / gpt-5-3-spark name the current workhorse / fast model.
+    models: {
+      any: "gpt-6.1-sol",
+      sol: "gpt-6.1-sol",
+      terra: "gpt-6.1-terra",
+      luna: "gpt-6-luna",
+      astra: "gpt-6-astra",
+      "gpt-5-3": "gpt-6.1-sol",
+      "gpt-5-3-spark": "gpt-6-luna",
+    },
+    // The reasoning levels those models list.
+    efforts: { low: "low", medium: "medium", high: "high", xhigh: "xhigh", max: "max", ultra: "ultra" },
     defaultEffort: "medium",
   },
   gemini: {

@@ -1,5 +1,6 @@
-// Google Gemini CLI headless: `gemini -o json -m <model> <config args>` with
-// the input on stdin (a non-TTY stdin makes it headless). The answer is
+// Google Gemini CLI headless: `GEMINI_CLI_TRUST_WORKSPACE=true gemini -o json
+// -m <model> <config args>` with the input on stdin (a non-TTY stdin makes it
+// headless). The answer is
 // `response`; tokens come from `stats.models`; the exit code says what kind
 // of failure it was (VENDOR-CLIS.md). Gemini has no effort flag.
 
@@ -25,7 +26,7 @@ export const GEMINI_EXIT_CODES: Readonly<Record<number, { meaning: string; retry
   55: {
     meaning: "untrusted folder",
     retry: false,
-    hint: "add --skip-trust to dispatch.vendors.gemini.args or set GEMINI_CLI_TRUST_WORKSPACE: \"true\" in dispatch.vendors.gemini.env",
+    hint: "the default invocation trusts the task's folder; drop GEMINI_CLI_TRUST_WORKSPACE: \"false\" from dispatch.vendors.gemini.env or add --skip-trust to dispatch.vendors.gemini.args",
   },
   // Interrupted from outside: the task itself is fine.
   130: { meaning: "cancelled", retry: true },
@@ -47,7 +48,12 @@ export function createGeminiAdapter(options: BuiltinAdapterOptions = {}): Vendor
     invocation(task: Task, ctx: RunContext): Invocation {
       const { config, file, lead, model } = invocationBase(NAME, DEFAULTS, task, ctx, baseConfig);
       const args = [...lead, "-o", "json", "-m", model, ...extraArgs(config)];
-      return { file, args, env: childEnv({}, config), input: ctx.input, cwd: ctx.cwd, model, effort: null };
+      // Headless gemini refuses a folder it has not been told to trust (exit
+      // 55): trust the task's folder as `claude -p` does. The environment
+      // variable, not --skip-trust, so builds without the flag still start;
+      // dispatch.vendors.gemini.env.GEMINI_CLI_TRUST_WORKSPACE: "false" turns it off.
+      const env = childEnv({ GEMINI_CLI_TRUST_WORKSPACE: "true" }, config);
+      return { file, args, env, input: ctx.input, cwd: ctx.cwd, model, effort: null };
     },
 
     settle(run: ChildResult): Outcome {

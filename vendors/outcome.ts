@@ -19,6 +19,9 @@ const PERMANENT = new RegExp(
     "\\b40[13]\\b",
     "forbidden",
     "model\\b[^\\n]{0,80}\\bnot (?:found|exist|supported|available)",
+    "issue with the selected model",
+    "models/\\S+ is not found",
+    "model_not_found",
     "\\b404\\b",
     "invalid[ _](?:request|argument)",
     "context (?:window|length)",
@@ -49,9 +52,28 @@ const TRANSIENT = new RegExp(
     "\\b50[0234]\\b",
     "overloaded",
     "try again later",
+    // codex's wording of a 5xx from the Responses API.
+    "experiencing high demand",
   ].join("|"),
   "i",
 );
+
+// The API or the CLI refused the model id it was given (claude: "There's an
+// issue with the selected model (x)"; codex: "The requested model 'x' does
+// not exist."; gemini: "models/x is not found").
+const UNKNOWN_MODEL = /issue with the selected model|requested model\b[^\n]{0,80}\bdoes not exist|models\/\S+ is not found|model_not_found|\bmodel\b[^\n]{0,80}\b(?:does not exist|not (?:found|supported|available))/i;
+
+/**
+ * When `text` says the model does not exist, the sentence that tells a person
+ * which id it was and where to change it; else null. Codex's "Model metadata
+ * for `x` not found" is a warning about its own catalogue, not a refusal.
+ */
+export function unknownModelHint(vendor: string, model: string | null | undefined, text: string, configKey: string = vendor): string | null {
+  const refusal = text.split(/\r?\n/).some((line) => UNKNOWN_MODEL.test(line) && !/Model metadata for/i.test(line));
+  if (!refusal) return null;
+  const named = model ? `model ${JSON.stringify(model)}` : "the model";
+  return `${named} is not one ${vendor} can use: change the model_class -> id table in dispatch.vendors.${configKey}.models (handoff.yaml or --vendor-config), or the task's model_class`;
+}
 
 /** "permanent", "transient", or null when the text says neither. */
 export function classifyErrorText(text: string): "permanent" | "transient" | null {
@@ -94,7 +116,8 @@ export function failure(
   retry: boolean,
   extra: { metadata?: Record<string, unknown>; quoteStdout?: boolean } = {},
 ): Outcome {
-  const parts = [`${vendor} ${describeEnd(run)}: ${message}`];
+  const hint = unknownModelHint(vendor, run.invocation.model, `${message}\n${run.stderr}`);
+  const parts = [`${vendor} ${describeEnd(run)}: ${message}${hint ? `; ${hint}` : ""}`];
   const stderr = tail(run.stderr);
   if (stderr) parts.push(`stderr (last lines${run.stderrTruncated ? ", output was truncated" : ""}):\n${stderr}`);
   const stdout = extra.quoteStdout ? tail(run.stdout) : "";

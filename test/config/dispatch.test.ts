@@ -24,8 +24,16 @@ describe("resolveVendorConfig", () => {
   it("gives the built-in tables when nothing is configured", async () => {
     expect(await resolveVendorConfig("codex")).toEqual({
       command: "codex",
-      models: { any: "gpt-5.3-codex", "gpt-5-3": "gpt-5.3-codex", "gpt-5-3-spark": "gpt-5.3-codex-spark" },
-      efforts: { none: "none", minimal: "minimal", low: "low", medium: "medium", high: "high", xhigh: "xhigh" },
+      models: {
+        any: "gpt-6.1-sol",
+        sol: "gpt-6.1-sol",
+        terra: "gpt-6.1-terra",
+        luna: "gpt-6-luna",
+        astra: "gpt-6-astra",
+        "gpt-5-3": "gpt-6.1-sol",
+        "gpt-5-3-spark": "gpt-6-luna",
+      },
+      efforts: { low: "low", medium: "medium", high: "high", xhigh: "xhigh", max: "max", ultra: "ultra" },
     });
     expect(await resolveVendorConfig("my-plugin")).toEqual({});
   });

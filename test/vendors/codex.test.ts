@@ -24,11 +24,11 @@ describe("codex invocation", () => {
     const ctx = makeContext({}, { cwd: "/work/tree", input: "prompt text" });
     expect(adapter.invocation(makeTask(), ctx)).toEqual({
       file: "codex",
-      args: ["exec", "--json", "-m", "gpt-5.3-codex", "-c", 'model_reasoning_effort="medium"', "--skip-git-repo-check", "-"],
+      args: ["exec", "--json", "-m", "gpt-6.1-sol", "-c", 'model_reasoning_effort="medium"', "--skip-git-repo-check", "-"],
       env: undefined,
       input: "prompt text",
       cwd: "/work/tree",
-      model: "gpt-5.3-codex",
+      model: "gpt-6.1-sol",
       effort: "medium",
     });
     expect(adapter.supportsEffort).toBe(true);
@@ -42,7 +42,7 @@ describe("codex invocation", () => {
       "exec",
       "--json",
       "-m",
-      "gpt-5.3-codex-spark",
+      "gpt-6-luna",
       "-c",
       'model_reasoning_effort="high"',
       "--skip-git-repo-check",
@@ -56,9 +56,9 @@ describe("codex invocation", () => {
 
   it("warns and uses the defaults for a Claude model class or an effort codex lacks", () => {
     const ctx = makeContext({});
-    const invocation = createCodexAdapter().invocation(makeTask({ model_class: "opus", effort: "max" }), ctx);
-    expect(invocation).toMatchObject({ model: "gpt-5.3-codex", effort: "medium" });
-    expect(ctx.warnings.join("\n")).toMatch(/unknown model_class "opus" for codex[\s\S]*unknown effort "max" for codex/);
+    const invocation = createCodexAdapter().invocation(makeTask({ model_class: "opus", effort: "none" }), ctx);
+    expect(invocation).toMatchObject({ model: "gpt-6.1-sol", effort: "medium" });
+    expect(ctx.warnings.join("\n")).toMatch(/unknown model_class "opus" for codex[\s\S]*unknown effort "none" for codex/);
   });
 
   it("accepts codex and any, not claude", () => {
@@ -84,7 +84,7 @@ describe("codex runs through the fake CLI", () => {
     // Not "Let me look at the request first.": the answer is the last message.
     expect(outcome.body).toBe("fake codex reply to: Review the change in request.md");
     expect(outcome.metadata).toMatchObject({
-      model_used: "gpt-5.3-codex",
+      model_used: "gpt-6.1-sol",
       effort_used: "low",
       tokens_in: Math.ceil(ctx.input.length / 4),
       tokens_out: Math.ceil(outcome.body.length / 4),

@@ -25,7 +25,8 @@ describe("gemini invocation", () => {
     expect(adapter.invocation(makeTask({ effort: "high" }), ctx)).toEqual({
       file: "gemini",
       args: ["-o", "json", "-m", "auto"],
-      env: undefined,
+      // Headless on a fresh machine: the task's folder is trusted by default.
+      env: { GEMINI_CLI_TRUST_WORKSPACE: "true" },
       input: "prompt",
       cwd: "/work/tree",
       model: "auto",
@@ -78,13 +79,13 @@ describe("gemini runs through the fake CLI", () => {
     });
   });
 
-  it("an untrusted folder fails permanently with the fix, and runs with --skip-trust or the env switch", async () => {
-    const refused = await run({}, base, { FAKE_GEMINI_UNTRUSTED: "1" });
+  it("runs in a folder gemini was never told to trust; with the trust switched off in the config it fails permanently with the fix", async () => {
+    expect((await run({}, base, { FAKE_GEMINI_UNTRUSTED: "1" })).outcome.kind).toBe("completed");
+    const off = { ...base, env: { GEMINI_CLI_TRUST_WORKSPACE: "false" } };
+    const refused = await run({}, off, { FAKE_GEMINI_UNTRUSTED: "1" });
     expect(refused.result.exitCode).toBe(55);
     expectFailed(refused.outcome, false, /untrusted folder.*--skip-trust/);
-    expect((await run({}, { ...base, args: ["--skip-trust"] }, { FAKE_GEMINI_UNTRUSTED: "1" })).outcome.kind).toBe("completed");
-    const viaEnv = await run({}, { ...base, env: { GEMINI_CLI_TRUST_WORKSPACE: "true" } }, { FAKE_GEMINI_UNTRUSTED: "1" });
-    expect(viaEnv.outcome.kind).toBe("completed");
+    expect((await run({}, { ...off, args: ["--skip-trust"] }, { FAKE_GEMINI_UNTRUSTED: "1" })).outcome.kind).toBe("completed");
   });
 });
 
