@@ -112,6 +112,30 @@ export async function emit(cmd: Command, payload: unknown, textLines?: string[] 
   if (lines.length > 0) process.stdout.write(`${lines.join("\n")}\n`);
 }
 
+/**
+ * Print a payload holding a long list under `listKey`: as emit, but the JSON
+ * is written an item at a time (byte for byte what emit would print), so
+ * status --all of a queue with fifty thousand tasks never builds one huge string.
+ */
+export async function emitList(cmd: Command, payload: Record<string, unknown>, listKey: string, items: readonly unknown[], textLines: () => string[]): Promise<void> {
+  if (!globals(cmd).json || items.length === 0) return emit(cmd, { ...payload, [listKey]: items }, textLines);
+  const { toPythonJson } = await import("../store/json.js");
+  const mark = "\u0001agent-lanes-items\u0001";
+  const head = toPythonJson({ ...payload, [listKey]: [mark] }, 2);
+  const quoted = toPythonJson(mark);
+  const at = head.indexOf(quoted);
+  const pad = head.slice(head.lastIndexOf("\n", at) + 1, at); // the indentation of the list's items
+  let chunk = head.slice(0, at);
+  for (let i = 0; i < items.length; i += 1) {
+    chunk += (i > 0 ? `,\n${pad}` : "") + toPythonJson(items[i], 2).replaceAll("\n", `\n${pad}`);
+    if (chunk.length >= 1 << 20) {
+      process.stdout.write(chunk);
+      chunk = "";
+    }
+  }
+  process.stdout.write(`${chunk}${head.slice(at + quoted.length)}\n`);
+}
+
 /** One line on stderr (warnings, heartbeats, deprecations); stdout stays for payloads. */
 export function warn(line: string): void {
   process.stderr.write(`${line}\n`);

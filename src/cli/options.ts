@@ -3,6 +3,8 @@
 // got 'abc'") and the parsers throw CliError, which commander lets through to
 // main's one-line error printing.
 
+import { DURATION_RULE, parseDuration } from "../store/duration.js";
+import { TASK_STATES, type TaskState } from "../store/types.js";
 import { CliError } from "./errors.js";
 
 /** Defaults of the CLI's flags (PROTOCOL.md §5, §7). */
@@ -89,4 +91,32 @@ export function collect(value: string, previous: string[] | undefined): string[]
 /** The "Example(s):" block appended to a command's --help. */
 export function examples(...lines: string[]): string {
   return `\nExample${lines.length > 1 ? "s" : ""}:\n${lines.map((line) => `  $ ${line}`).join("\n")}\n`;
+}
+
+/** A parser for a duration (`30d`, `24h`, `45m`, `90s`, `2w`), in milliseconds. */
+export function duration(flag: string): (raw: string) => number {
+  return (raw) => {
+    const ms = parseDuration(raw);
+    if (ms === null) fail(flag, DURATION_RULE, raw);
+    return ms;
+  };
+}
+
+/** A parser for a point in time: an ISO-8601 date/time, or a duration meaning that long ago. */
+export function sinceTime(flag: string, now: () => Date = () => new Date()): (raw: string) => Date {
+  return (raw) => {
+    const ms = parseDuration(raw);
+    if (ms !== null) return new Date(now().getTime() - ms);
+    const date = /^\d{4}-\d{2}-\d{2}/.test(raw.trim()) ? new Date(raw.trim()) : new Date(Number.NaN);
+    if (Number.isNaN(date.getTime())) fail(flag, `an ISO date/time (2026-11-01, 2026-11-01T12:00:00Z) or ${DURATION_RULE} (that long ago)`, raw);
+    return date;
+  };
+}
+
+/** A parser for a repeatable or comma-separated list of task states. */
+export function states(flag: string): (raw: string, previous: TaskState[] | undefined) => TaskState[] {
+  return (raw, previous) => {
+    const parse = oneOf(flag, TASK_STATES);
+    return [...(previous ?? []), ...raw.split(",").map((s) => parse(s.trim()))];
+  };
 }

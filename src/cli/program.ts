@@ -95,8 +95,17 @@ const EXPECTED_ERRORS = new Set([
   "ConfigError", "InitError", "OptionsError", "VendorModuleError", "CommandLineError", "ServerConfigError", "DemoError", "ServiceError",
 ]);
 
+/**
+ * A CliError, also one thrown by a module outside the one-file bundle (the
+ * long-running commands load their own copy of errors.js): known by name.
+ */
+function asCliError(error: unknown): CliError | null {
+  if (error instanceof CliError) return error;
+  return error instanceof Error && error.name === "CliError" && typeof (error as CliError).exitCode === "number" ? (error as CliError) : null;
+}
+
 function isExpected(error: unknown): boolean {
-  return error instanceof CliError || (error instanceof Error && EXPECTED_ERRORS.has(error.name));
+  return asCliError(error) !== null || (error instanceof Error && EXPECTED_ERRORS.has(error.name));
 }
 
 export async function main(argv: string[] = process.argv): Promise<number> {
@@ -110,7 +119,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       // Help and version are exits with code 0; usage errors were already printed by commander.
       return error.exitCode === 0 ? EXIT.ok : EXIT.error;
     }
-    const exitCode = error instanceof CliError ? error.exitCode : EXIT.error;
+    const exitCode = asCliError(error)?.exitCode ?? EXIT.error;
     const hint = !debug && !isExpected(error) ? " (run with --debug for the stack trace)" : "";
     process.stderr.write(`agent-lanes: ${describe(error)}${hint}\n`);
     if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);

@@ -7,7 +7,7 @@ import { promises as fs } from "node:fs";
 import { leaseExpired as isLeaseExpired, isTerminal } from "../store/context.js";
 import { queuePaths } from "../store/layout.js";
 import { parseIso } from "../store/time.js";
-import type { ScanProblem, Store, Task, TaskEvent } from "../store/types.js";
+import type { ScanProblem, Store, Task, TaskEvent, TaskSummary } from "../store/types.js";
 
 /** Where an agent finds a task's files. */
 export interface Navigation {
@@ -145,6 +145,11 @@ export async function viewsOf(store: Store, tasks: readonly Task[], now: Date = 
     views.push(...(await Promise.all(tasks.slice(i, i + width).map((task) => viewOf(store, task, now)))));
   }
   return views;
+}
+
+/** Views of tasks whose facts the store already has (store.summaries). */
+export function viewsOfSummaries(summaries: readonly TaskSummary[], now: Date = new Date()): TaskView[] {
+  return summaries.map((s) => toView(s.task, { responseExists: s.response_exists, lastEvent: s.last_event }, now));
 }
 
 export function summarize(views: readonly TaskView[]): QueueSummary {

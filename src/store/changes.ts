@@ -84,7 +84,39 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
     for (const dir of wanted) if (!taskWatchers.has(dir)) taskWatchers.set(dir, watchFolder(dir));
   };
 
+  // Folders of tasks being created: a raw watch (armed synchronously, unlike
+  // chokidar's) that wakes waiters when task.json lands.
+  const pendingWatchers = new Map<string, RawWatcher>();
+  const expect = (dirs: Iterable<string>): void => {
+    if (closed) return;
+    const wanted = new Set(dirs);
+    for (const [dir, w] of pendingWatchers) {
+      if (!wanted.has(dir)) {
+        pendingWatchers.delete(dir);
+        w.close();
+      }
+    }
+    let added = false;
+    for (const dir of wanted) {
+      if (pendingWatchers.has(dir)) continue;
+      try {
+        const w = watchRaw(dir, { persistent: false }, () => bump());
+        w.on("error", () => {
+          w.close();
+          pendingWatchers.delete(dir);
+        });
+        pendingWatchers.set(dir, w);
+        added = true;
+      } catch {
+        // gone already, or no watch left: the safety poll covers it
+      }
+    }
+    // The file may have landed between the scan and the watch: look again once.
+    if (added) bump();
+  };
+
   return {
+    expect,
     get generation() {
       return generation;
     },
@@ -125,6 +157,8 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
       closed = true;
       for (const wake of [...waiters]) wake();
       tasksWatcher?.close();
+      for (const w of pendingWatchers.values()) w.close();
+      pendingWatchers.clear();
       const all = [...taskWatchers.values()];
       taskWatchers.clear();
       await Promise.all(all.map((w) => w.close().catch(() => undefined)));

@@ -16,13 +16,14 @@ import { readResponseFile } from "./records.js";
 import { releaseTask } from "./release.js";
 import { renewTask } from "./renew.js";
 import { respondTask } from "./respond.js";
+import { materialize, selectRows } from "./listing.js";
 import type { LockWaitInfo } from "./lock.js";
 import { DEFAULT_REQUEST_MAX_BYTES } from "./safe-file.js";
-import { createScanner } from "./scan.js";
-import { byPriority, readyToRun } from "./schedule.js";
+import { createScanner, type ScanResult } from "./scan.js";
+import { byPriority, readSchedule, readyToRun } from "./schedule.js";
 import { sweepTempFiles } from "./sweep-temp.js";
 import { isoFromDate, isoNow } from "./time.js";
-import type { AvailableOptions, ChangeNotifier, ListOptions, ScanProblem, Store, Task, TaskEvent, TaskResponse, WaitOptions } from "./types.js";
+import type { AvailableOptions, ChangeNotifier, ListOptions, ScanProblem, Store, Task, TaskEvent, TaskResponse, TaskSummary, WaitOptions } from "./types.js";
 
 export interface OpenStoreOptions {
   /** Injected clock (tests). @default () => new Date() */
@@ -94,19 +95,24 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
    * Scan without the lock (every writer replaces files by rename, so a reader
    * sees a whole old or new file): a stuck lock holder never blocks a read.
    * Keeps the notifier watching every live task. Reads never create the queue.
+   * Finished tasks are listed only when asked for.
    */
-  async function scanAll(): Promise<Task[]> {
+  async function scanAll(finished = false): Promise<ScanResult> {
     if (!(await queueExists())) {
       lastProblems = [];
-      return [];
+      return { tasks: [], finished: [], finishedCount: 0, problems: [], pending: [] };
     }
-    const { tasks, problems } = await scanner.scan();
-    lastProblems = problems;
+    const result = await scanner.scan({ finished });
+    lastProblems = result.problems;
     if (notifier) {
-      const live = tasks.filter((t) => !isTerminal(t)).map((t) => paths.taskDir(t.id));
-      void notifier.then((n) => n.track(live), () => undefined);
+      const live = result.tasks.filter((t) => !isTerminal(t)).map((t) => paths.taskDir(t.id));
+      const pending = result.pending.map((id) => paths.taskDir(id));
+      void notifier.then((n) => {
+        n.track(live);
+        n.expect?.(pending);
+      }, () => undefined);
     }
-    return tasks;
+    return result;
   }
 
   /** Tasks of `lane` holding a live lease; the caller (a claim) already holds the lock. */
@@ -125,9 +131,25 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
   async function available(opts: AvailableOptions = {}): Promise<Task[]> {
     const now = opts.now ?? ctx.now();
     const lanes = opts.lanes ? new Set(opts.lanes) : null;
-    const tasks = await scanAll();
-    const ready = readyToRun(tasks, now);
-    return byPriority(byAge(tasks.filter((t) => (!lanes || lanes.has(t.lane)) && isClaimable(t, now) && ready(t) && (!opts.accept || opts.accept(t)))));
+    const { tasks } = await scanAll();
+    const candidates = tasks.filter((t) => (!lanes || lanes.has(t.lane)) && isClaimable(t, now) && (!opts.accept || opts.accept(t)));
+    const ready = readyToRun([...tasks, ...(await finishedDependencies(tasks, candidates))], now);
+    return byPriority(byAge(candidates.filter(ready)));
+  }
+
+  /** The finished tasks `candidates` depend on: the scan keeps only their ids, so they are read (rarely more than a few). */
+  async function finishedDependencies(live: readonly Task[], candidates: readonly Task[]): Promise<Task[]> {
+    const liveIds = new Set(live.map((t) => t.id));
+    const wanted = new Set<string>();
+    for (const t of candidates) for (const id of readSchedule(t).dependsOn) if (!liveIds.has(id)) wanted.add(id);
+    const read = await Promise.all([...wanted].map((id) => loadTask(ctx, id).catch(() => null)));
+    return read.filter((t): t is Task => t !== null);
+  }
+
+  async function summaries(opts: ListOptions, withFacts: boolean): Promise<TaskSummary[]> {
+    const wantFinished = !opts.activeOnly && (!opts.states || opts.states.some((s) => s === "completed" || s === "failed"));
+    const scan = await scanAll(wantFinished);
+    return materialize(paths, selectRows(scan, scanner.order, opts), withFacts);
   }
 
   async function getResponse(taskId: string): Promise<TaskResponse | null> {
@@ -184,9 +206,9 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
       return loadTask(ctx, taskId);
     },
     async list(opts: ListOptions = {}) {
-      const tasks = await scanAll();
-      return byAge(tasks.filter((t) => (!opts.lane || t.lane === opts.lane) && (!opts.activeOnly || !isTerminal(t))));
+      return (await summaries(opts, false)).map((s) => s.task);
     },
+    summaries: (opts: ListOptions = {}) => summaries(opts, true),
     async next(lane, opts = {}) {
       const [first] = await available({ ...opts, lanes: [lane] });
       return first ?? null;

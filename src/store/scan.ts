@@ -1,15 +1,21 @@
-// The scanner behind list/next/available. A queue may hold ten thousand
-// finished tasks and be polled every few seconds, so parsed tasks are cached:
-// a terminal task never changes again (no transition leaves completed or
-// failed), so it is never re-read; any other task is re-read only when its
-// task.json's (inode, mtime, size) changed — every writer replaces the file by
-// rename, so a rewrite always changes the inode.
+// The scanner behind list/next/available. A queue may hold fifty thousand
+// finished tasks and be polled every few seconds, so its cost must follow the
+// live tasks, not the history:
 //
-// The listing itself is reused while the tasks folder's (inode, mtime) is
-// unchanged. File-system clocks are coarse, so two changes can share one
-// mtime; like git's "racy" index entries, an mtime is only trusted once it is
-// older than RACY_WINDOW_MS at the moment it was read — any later change then
-// necessarily moves it.
+// - A live task (queued, claimed) is kept parsed and re-read only when its
+//   task.json's (inode, mtime, size) changed — every writer replaces the file
+//   by rename, so a rewrite always changes the inode.
+// - A finished task (completed, failed) never changes state again: the scanner
+//   keeps its id and nothing else, and writes one line for it into the
+//   summary cache beside the queue (summary-cache.ts). A process that starts
+//   on a long-lived queue learns which tasks are finished from that cache,
+//   each entry checked against the identity of its task.json, instead of
+//   parsing every file.
+// - The listing itself is reused while the tasks folder's (inode, mtime) is
+//   unchanged. File-system clocks are coarse, so two changes can share one
+//   mtime; like git's "racy" index entries, an mtime is only trusted once it
+//   is older than RACY_WINDOW_MS at the moment it was read — any later change
+//   then necessarily moves it.
 
 import type { Dirent } from "node:fs";
 import { promises as fs } from "node:fs";
@@ -17,6 +23,18 @@ import path from "node:path";
 import { isValidTaskId } from "./layout.js";
 import { normalizeTask, parseJson } from "./records.js";
 import { readOwnFile } from "./safe-file.js";
+import {
+  appendLines,
+  cachePaths,
+  identityOf,
+  indexLine,
+  loadIndex,
+  needsCompaction,
+  rewriteLines,
+  sameIdentity,
+  statIdentity,
+  type IndexEntry,
+} from "./summary-cache.js";
 import type { ScanProblem, Task } from "./types.js";
 
 interface Entry {
@@ -25,31 +43,48 @@ interface Entry {
   size: number;
   task: Task | null;
   problem: ScanProblem | null;
-  /** created_at normalised so string order is time order, then the id. */
   order: string;
 }
 
+export interface ScanOptions {
+  /**
+   * Also return an index entry (state, lane, order) for every finished task,
+   * each checked against its task.json's identity. Costs one stat per
+   * finished task; without it finished tasks cost nothing.
+   */
+  finished?: boolean;
+}
+
 export interface ScanResult {
-  /** Every readable task, in no particular order. */
+  /** Every readable live task (queued or claimed), in no particular order. */
   tasks: Task[];
+  /** With `finished: true`: the finished tasks, in no particular order. */
+  finished: IndexEntry[];
+  /** How many finished tasks the folder holds. */
+  finishedCount: number;
   problems: ScanProblem[];
+  /** Task folders being created (no task.json yet): a waiter watches them so the task.json landing wakes it. */
+  pending: string[];
 }
 
 export interface Scanner {
   /** Read the tasks folder. Needs no lock: every writer replaces files by rename. */
-  scan(): Promise<ScanResult>;
+  scan(options?: ScanOptions): Promise<ScanResult>;
   /** Sort key: oldest first by created_at, then id. */
   order(task: Task): string;
+  /** Forget a finished task (prune removed it). */
+  forget(taskId: string): void;
   clear(): void;
 }
 
-function orderKey(task: Task): string {
+/** created_at with a six-digit fraction, then the id: string order is time order. */
+export function orderKey(task: Pick<Task, "created_at" | "id">): string {
   const m = /^(.*?T\d{2}:\d{2}:\d{2})(?:\.(\d+))?/.exec(task.created_at);
   const stamp = m ? `${m[1]}.${(m[2] ?? "").padEnd(6, "0").slice(0, 6)}` : task.created_at;
   return `${stamp}\u0000${task.id}`;
 }
 
-function isTerminal(task: Task | null): boolean {
+function isFinished(task: Task | null): task is Task & { state: "completed" | "failed" } {
   return task !== null && (task.state === "completed" || task.state === "failed");
 }
 
@@ -61,12 +96,12 @@ function isTerminal(task: Task | null): boolean {
 const MISSING_TASK_FILE_GRACE_MS = 60_000;
 
 /** The problem a failed stat of `file` (tasks/<id>/task.json) means, or null for a folder still being created. */
-async function entryProblem(id: string, file: string, error: unknown): Promise<ScanProblem | null> {
+async function entryProblem(id: string, file: string, error: unknown): Promise<ScanProblem | "gone" | "pending"> {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "ENOENT") {
     const folder = await fs.lstat(path.dirname(file)).catch(() => null);
-    if (folder === null) return null; // removed meanwhile
-    if (folder.isDirectory() && Date.now() - folder.mtimeMs < MISSING_TASK_FILE_GRACE_MS) return null;
+    if (folder === null) return "gone"; // removed meanwhile
+    if (folder.isDirectory() && Date.now() - folder.mtimeMs < MISSING_TASK_FILE_GRACE_MS) return "pending";
     return { taskId: id, file, message: "task.json is missing" };
   }
   const reason =
@@ -85,12 +120,36 @@ async function entryProblem(id: string, file: string, error: unknown): Promise<S
 /** How old the folder's mtime must be before an unchanged mtime proves an unchanged listing. */
 const RACY_WINDOW_MS = 2000;
 
-export function createScanner(tasksDir: string): Scanner {
-  const cache = new Map<string, Entry>();
-  let listing: { ino: number; mtimeMs: number; ids: string[] } | null = null;
+/** Unknown ids beyond which the summary cache is consulted before reading files. */
+const CONSULT_CACHE_AT = 16;
 
-  /** Task ids in the folder, from the last listing when the folder provably did not change. */
-  async function listIds(): Promise<string[] | null> {
+/** How long a loaded summary cache is reused. */
+const RECENT_INDEX_MS = 1000;
+
+export function createScanner(tasksDir: string): Scanner {
+  const cache = cachePaths(path.dirname(tasksDir));
+  /** Live tasks and unreadable files, by id. */
+  const live = new Map<string, Entry>();
+  /** Finished tasks: the id only. */
+  const finished = new Set<string>();
+  let listing: { ino: number; mtimeMs: number; ids: string[] } | null = null;
+  /**
+   * The summary cache as last loaded, kept for a moment: a one-shot command
+   * that scans twice (next, then the idle payload) parses it once, and a
+   * long-running process does not hold it.
+   */
+  let recent: { entries: Map<string, IndexEntry>; lines: number } | null = null;
+  let recentTimer: NodeJS.Timeout | undefined;
+  const loadIndexOnce = async (): Promise<{ entries: Map<string, IndexEntry>; lines: number }> => {
+    if (recent) return recent;
+    recent = await loadIndex(cache);
+    recentTimer = setTimeout(() => (recent = null), RECENT_INDEX_MS);
+    recentTimer.unref();
+    return recent;
+  };
+
+  /** Task ids in the folder (and whether they were just read), from the last listing when the folder provably did not change. */
+  async function listIds(): Promise<{ ids: string[]; fresh: boolean } | null> {
     let dirStat;
     try {
       dirStat = await fs.stat(tasksDir);
@@ -98,72 +157,163 @@ export function createScanner(tasksDir: string): Scanner {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw error;
     }
-    if (listing && listing.ino === dirStat.ino && listing.mtimeMs === dirStat.mtimeMs) return listing.ids;
+    if (listing && listing.ino === dirStat.ino && listing.mtimeMs === dirStat.mtimeMs) return { ids: listing.ids, fresh: false };
     const checkedAt = Date.now();
     const dirents: Dirent[] = await fs.readdir(tasksDir, { withFileTypes: true });
     const ids = dirents
       .filter((d) => !d.name.startsWith(".") && (d.isDirectory() || d.isSymbolicLink()) && isValidTaskId(d.name))
       .map((d) => d.name);
     listing = dirStat.mtimeMs < checkedAt - RACY_WINDOW_MS ? { ino: dirStat.ino, mtimeMs: dirStat.mtimeMs, ids } : null;
-    return ids;
+    return { ids, fresh: true };
   }
 
-  async function readEntry(id: string): Promise<Entry | null> {
-    const file = path.join(tasksDir, id, "task.json");
+  const taskFile = (id: string): string => path.join(tasksDir, id, "task.json");
+
+  /** The entry of one task folder; "pending" for a folder still being created, "gone" for one removed meanwhile. */
+  async function readEntry(id: string): Promise<Entry | "gone" | "pending"> {
+    const file = taskFile(id);
     let stat;
     try {
       stat = await fs.stat(file);
     } catch (error) {
       // One bad entry (an unreadable folder, a symlink loop, a file where a
       // folder belongs) is that entry's problem; the scan goes on with the rest.
-      cache.delete(id);
       const problem = await entryProblem(id, file, error);
-      return problem ? { ino: 0, mtimeMs: 0, size: 0, task: null, order: "", problem } : null;
+      return typeof problem === "string" ? problem : { ino: 0, mtimeMs: 0, size: 0, task: null, order: "", problem };
     }
-    const cached = cache.get(id);
+    const cached = live.get(id);
     if (cached && cached.ino === stat.ino && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached;
-    let entry: Entry;
     try {
       const task = normalizeTask(parseJson(await readOwnFile(file), file, id), file, id);
-      entry = { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, task, problem: null, order: orderKey(task) };
+      return { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, task, problem: null, order: orderKey(task) };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      entry = { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, task: null, problem: { taskId: id, file, message }, order: "" };
+      return { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, task: null, problem: { taskId: id, file, message }, order: "" };
     }
-    cache.set(id, entry);
-    return entry;
   }
 
-  async function scan(): Promise<ScanResult> {
-    const ids = await listIds();
-    if (ids === null) return { tasks: [], problems: [] };
-    const seen = new Set<string>(ids);
+  async function scan(options: ScanOptions = {}): Promise<ScanResult> {
+    const listed = await listIds();
+    if (listed === null) {
+      live.clear();
+      finished.clear();
+      return { tasks: [], finished: [], finishedCount: 0, problems: [], pending: [] };
+    }
+    const { ids, fresh } = listed;
+    const wantFinished = options.finished === true;
+    let unknown = 0;
+    for (const id of ids) if (!finished.has(id) && !live.has(id)) unknown += 1;
+
+    // Finished tasks from the summary cache, each checked against its file.
+    let index: Map<string, IndexEntry> | null = null;
+    let indexLines = 0;
+    if (wantFinished || unknown >= CONSULT_CACHE_AT) ({ entries: index, lines: indexLines } = await loadIndexOnce());
+    const finishedEntries: IndexEntry[] = [];
+    const toRead: string[] = [];
+    let checked = 0;
+    for (const id of ids) {
+      const known = finished.has(id);
+      if (known && !wantFinished) continue;
+      if (!known && live.has(id)) {
+        toRead.push(id);
+        continue;
+      }
+      const entry = index?.get(id);
+      if (entry) {
+        // Synchronous stats in a tight loop are several times faster than
+        // promises; yield now and then so a server stays responsive.
+        // A task this process already checked is not checked again.
+        if (!known && ++checked % 4096 === 0) await new Promise((resolve) => setImmediate(resolve));
+        if (known || sameIdentity(entry.identity, statIdentity(taskFile(id)))) {
+          finished.add(id);
+          if (wantFinished) finishedEntries.push(entry);
+          continue;
+        }
+      }
+      toRead.push(id);
+    }
+
     const tasks: Task[] = [];
     const problems: ScanProblem[] = [];
-    const toRead: string[] = [];
-    for (const id of ids) {
-      const cached = cache.get(id);
-      if (cached && isTerminal(cached.task)) tasks.push(cached.task as Task);
-      else toRead.push(id);
-    }
+    const newEntries: IndexEntry[] = [];
+    const pending: string[] = [];
+    /** Finished tasks this process had never seen, read because the cache was not consulted: appended only if the cache lacks them. */
+    const unseenFinished: IndexEntry[] = [];
     // Bounded parallelism: fast on a cold cache, gentle on the file descriptor table.
     const width = 32;
     for (let i = 0; i < toRead.length; i += width) {
-      const entries = await Promise.all(toRead.slice(i, i + width).map(readEntry));
-      for (const entry of entries) {
-        if (entry?.task) tasks.push(entry.task);
-        else if (entry?.problem) problems.push(entry.problem);
-      }
+      const batch = toRead.slice(i, i + width);
+      const entries = await Promise.all(batch.map(readEntry));
+      entries.forEach((entry, j) => {
+        const id = batch[j] as string;
+        const wasLive = live.has(id);
+        if (typeof entry === "string") {
+          live.delete(id);
+          finished.delete(id);
+          if (entry === "pending") pending.push(id);
+          return;
+        }
+        if (isFinished(entry.task)) {
+          live.delete(id);
+          finished.add(id);
+          const indexEntry: IndexEntry = {
+            id,
+            identity: identityOf(entry),
+            state: entry.task.state,
+            lane: entry.task.lane,
+            order: entry.order,
+          };
+          if (index === null && !wasLive) unseenFinished.push(indexEntry);
+          else newEntries.push(indexEntry);
+          if (wantFinished) finishedEntries.push(indexEntry);
+          return;
+        }
+        finished.delete(id);
+        live.set(id, entry);
+        if (entry.task) tasks.push(entry.task);
+        else if (entry.problem) problems.push(entry.problem);
+      });
     }
-    for (const id of cache.keys()) if (!seen.has(id)) cache.delete(id);
-    return { tasks, problems };
+    // Live tasks that needed no read this time (unchanged listing entries were all re-read above).
+    if (fresh) {
+      const seen = new Set<string>(ids);
+      for (const id of live.keys()) if (!seen.has(id)) live.delete(id);
+      for (const id of finished) if (!seen.has(id)) finished.delete(id);
+    }
+
+    if (unseenFinished.length > 0) {
+      ({ entries: index, lines: indexLines } = await loadIndexOnce());
+      for (const e of unseenFinished) if (!sameIdentity(index.get(e.id)?.identity, e.identity)) newEntries.push(e);
+    }
+    // What this scan learnt goes into the moment's copy too.
+    for (const e of newEntries) recent?.entries.set(e.id, e);
+    const newLines = newEntries.map(indexLine);
+    if (index && needsCompaction(indexLines + newLines.length, finished.size)) {
+      const keep: string[] = [];
+      for (const id of finished) {
+        const e = index.get(id);
+        if (e) keep.push(indexLine(e));
+      }
+      await rewriteLines(cache, cache.index, keep);
+    } else {
+      await appendLines(cache, cache.index, newLines);
+    }
+    return { tasks, finished: finishedEntries, finishedCount: finished.size, problems, pending };
   }
 
   return {
     scan,
-    order: (task) => cache.get(task.id)?.order ?? orderKey(task),
+    order: (task) => live.get(task.id)?.order ?? orderKey(task),
+    forget: (taskId) => {
+      finished.delete(taskId);
+      live.delete(taskId);
+      listing = null;
+    },
     clear: () => {
-      cache.clear();
+      if (recentTimer) clearTimeout(recentTimer);
+      recent = null;
+      live.clear();
+      finished.clear();
       listing = null;
     },
   };

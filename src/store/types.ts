@@ -151,7 +151,29 @@ export interface EventInput {
 
 export interface ListOptions {
   lane?: string;
+  /** Only queued and claimed tasks (finished tasks then cost nothing at all). */
   activeOnly?: boolean;
+  /** Only tasks in one of these states. */
+  states?: readonly TaskState[];
+  /** Only tasks created at or after this time. */
+  since?: Date;
+  /**
+   * A cursor: only tasks that come after this task id in the listing's order
+   * (older ones when `newestFirst`, newer ones otherwise). The id need not
+   * exist any more: its timestamp places it.
+   */
+  after?: string;
+  /** At most this many tasks: the first ones in the listing's order (with `newestFirst`, the newest). */
+  limit?: number;
+  /** Newest first instead of oldest first. */
+  newestFirst?: boolean;
+}
+
+/** A task with the facts a view shows about it (status, list). */
+export interface TaskSummary {
+  task: Task;
+  response_exists: boolean;
+  last_event: TaskEvent | null;
 }
 
 export interface AvailableOptions {
@@ -187,6 +209,13 @@ export interface ChangeNotifier {
   wait(timeoutMs: number, since: number, signal?: AbortSignal): Promise<void>;
   /** The live task folders the latest scan saw: watched until the next scan replaces the set. */
   track(taskDirs: Iterable<string>): void;
+  /**
+   * The task folders the latest scan found without a task.json (being
+   * created): watched until the next scan replaces the set, and a change is
+   * counted once a new one is watched, so a task.json that landed before the
+   * watch is not missed.
+   */
+  expect?(taskDirs: Iterable<string>): void;
   /** Watch one task folder until the returned function is called (reference-counted). */
   pin(taskDir: string): () => void;
   /** Count a change made by this process (no need to wait for the event). */
@@ -206,7 +235,10 @@ export interface Store {
   create(input: CreateTaskInput): Promise<Task>;
   /** Throws UnknownTaskError / InvalidTaskIdError. */
   get(taskId: string): Promise<Task>;
+  /** Tasks, oldest first; finished ones come from the summary cache beside the queue. */
   list(options?: ListOptions): Promise<Task[]>;
+  /** As list, with each task's response_exists and last_event (from the summary cache for finished tasks). */
+  summaries(options?: ListOptions): Promise<TaskSummary[]>;
   /** The oldest queued or lease-expired task of the lane, or null. */
   next(lane: string, options?: Omit<AvailableOptions, "lanes">): Promise<Task | null>;
   /** Every queued or lease-expired task of the lanes that `accept` takes, oldest first. */

@@ -157,6 +157,9 @@ describe("wait --lane, next, watch", () => {
     expect(keys(payload)).toEqual(IDLE_KEYS);
     expect(payload).toMatchObject({ status: "idle", lane: "never-used", reason: "no_task_submitted", timeout_seconds: 0.3 });
     expect(payload.message).toEqual(expect.stringContaining(ws.queue));
+    // The Python tool's words, which orchestrator prompts match on.
+    expect(payload.message).toMatch(/^No queued tasks found on lane never-used\. If you are the polling monitor, keep waiting\. If you are the orchestrator, submit a task when the next artifact is ready\./);
+    expect(payload.next_action).toBe("monitor: run wait --lane never-used --json again; orchestrator: submit when ready");
   });
 
   it("an idle lane whose tasks are all taken: reason no_queued_task; lane heartbeats on stderr", async () => {

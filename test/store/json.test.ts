@@ -41,3 +41,24 @@ describe("JSON style", () => {
     expect(toJsonFile({ b: 1, a: 2 })).toBe('{\n  "a": 2,\n  "b": 1\n}\n');
   });
 });
+
+describe("the fast indent-2 encoder", () => {
+  it("writes exactly what the reference encoder writes, for any JSON value (fast-check)", async () => {
+    const fc = await import("fast-check");
+    const { toPythonJson, toPythonJsonReference } = await import("../../src/store/json.js");
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.string({ unit: "binary" }), (value, text) => {
+        expect(toPythonJson(value, 2)).toBe(toPythonJsonReference(value, 2));
+        expect(toPythonJson({ text, [text]: [value] }, 2)).toBe(toPythonJsonReference({ text, [text]: [value] }, 2));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("drops undefined members, turns undefined items and non-finite numbers into null, applies toJSON", async () => {
+    const { toPythonJson, toPythonJsonReference } = await import("../../src/store/json.js");
+    const value = { b: undefined, a: [undefined, Number.NaN, Infinity, -0], when: new Date(0), é: "ü\u007f" };
+    expect(toPythonJson(value, 2)).toBe(toPythonJsonReference(value, 2));
+    expect(toPythonJson(value, 2)).toContain('"\\u00e9": "\\u00fc\\u007f"');
+  });
+});

@@ -3,15 +3,41 @@
 // unreadable task files, so nothing wrong in the queue stays invisible.
 
 import type { Command } from "commander";
-import { emit, warn, withQueue } from "../context.js";
+import { emit, emitList, warn, withQueue } from "../context.js";
 import { CliError } from "../errors.js";
-import { examples } from "../options.js";
+import type { ListOptions, TaskState } from "../../store/types.js";
+import { count, examples, sinceTime, states } from "../options.js";
 
-interface StatusOptions {
-  all?: boolean;
-  rack?: boolean;
+interface FilterOptions {
   lane?: string;
   activeOnly?: boolean;
+  state?: TaskState[];
+  since?: Date;
+  limit?: number;
+}
+
+interface StatusOptions extends FilterOptions {
+  all?: boolean;
+  rack?: boolean;
+}
+
+/** --lane, --active-only, --state, --since, --limit: the filters of status --all and list. */
+function addFilterOptions(cmd: Command, prefix: string): Command {
+  return cmd
+    .option("--lane <lane>", `${prefix}only this lane`)
+    .option("--active-only", `${prefix}only queued and claimed tasks`)
+    .option("--state <state>", `${prefix}only tasks in this state (queued, claimed, completed, failed); repeat or comma-separate`, states("--state"))
+    .option("--since <when>", `${prefix}only tasks created since an ISO date/time, or since a duration ago (24h, 7d)`, sinceTime("--since"))
+    .option("--limit <n>", `${prefix}only the newest N matching tasks (still printed oldest first)`, count("--limit"));
+}
+
+/** The store's list options for these filters: the newest `limit`, printed oldest first. */
+function listOptions(opts: FilterOptions): ListOptions {
+  return { lane: opts.lane, activeOnly: Boolean(opts.activeOnly), states: opts.state, since: opts.since, limit: opts.limit, newestFirst: opts.limit !== undefined };
+}
+
+function oldestFirst<T>(items: T[], opts: FilterOptions): T[] {
+  return opts.limit !== undefined ? items.reverse() : items;
 }
 
 /** An unreadable file in the queue, as status --all reports it. */
@@ -23,16 +49,15 @@ interface Problem {
 
 /** Add `status` and `list`. */
 export function registerStatusCommands(program: Command): void {
-  program
+  const status = program
     .command("status")
     .argument("[task-id]", "task to show")
     .summary("show a task, or the whole queue with --all")
     .description("show one task with its lease, last event, paths and next action; or, with --all, every task plus a queue summary")
     .option("--all", "every task, a summary, vendor pauses and unreadable task files")
-    .option("--rack", "deprecated alias of --all")
-    .option("--lane <lane>", "with --all: only this lane")
-    .option("--active-only", "with --all: only queued and claimed tasks")
-    .addHelpText("after", examples("agent-lanes status <task-id> --json", "agent-lanes status --all --active-only"))
+    .option("--rack", "deprecated alias of --all");
+  addFilterOptions(status, "with --all: ")
+    .addHelpText("after", examples("agent-lanes status <task-id> --json", "agent-lanes status --all --active-only", "agent-lanes status --all --since 24h --state failed"))
     .action(async (taskId: string | undefined, opts: StatusOptions, cmd: Command) => {
       if (opts.rack) warn("[deprecated] --rack is deprecated and will be removed: use status --all");
       const all = Boolean(opts.all || opts.rack);
@@ -42,19 +67,15 @@ export function registerStatusCommands(program: Command): void {
       return statusAll(cmd, opts);
     });
 
-  program
-    .command("list")
-    .description("list tasks, oldest first (text: one task id a line)")
-    .option("--lane <lane>", "only this lane")
-    .option("--active-only", "only queued and claimed tasks")
-    .addHelpText("after", examples("agent-lanes list --lane review --active-only", "agent-lanes list --json"))
-    .action(async (opts: { lane?: string; activeOnly?: boolean }, cmd: Command) => {
+  addFilterOptions(program.command("list").description("list tasks, oldest first (text: one task id a line)"), "")
+    .addHelpText("after", examples("agent-lanes list --lane review --active-only", "agent-lanes list --json", "agent-lanes list --limit 20 --state completed"))
+    .action(async (opts: FilterOptions, cmd: Command) => {
       const views = await import("../views.js");
       await withQueue(cmd, async ({ store }) => {
-        const tasks = await store.list({ lane: opts.lane, activeOnly: Boolean(opts.activeOnly) });
+        const summaries = oldestFirst(await store.summaries(listOptions(opts)), opts);
         for (const problem of store.problems()) warn(`agent-lanes: warning: skipped unreadable task ${problem.taskId} (${problem.file}): ${problem.message}`);
-        const list = await views.viewsOf(store, tasks);
-        await emit(cmd, { status: "ok", tasks: list, count: list.length }, tasks.map((t) => t.id));
+        const list = views.viewsOfSummaries(summaries);
+        await emitList(cmd, { status: "ok", count: list.length }, "tasks", list, () => list.map((t) => t.id));
       });
     });
 }
@@ -70,9 +91,9 @@ async function statusOne(cmd: Command, taskId: string): Promise<void> {
 async function statusAll(cmd: Command, opts: StatusOptions): Promise<void> {
   const views = await import("../views.js");
   await withQueue(cmd, async ({ store, queueRoot }) => {
-    const tasks = await store.list({ lane: opts.lane, activeOnly: Boolean(opts.activeOnly) });
+    const summaries = oldestFirst(await store.summaries(listOptions(opts)), opts);
     const scanProblems = store.problems();
-    const list = await views.viewsOf(store, tasks);
+    const list = views.viewsOfSummaries(summaries);
     const summary = views.summarize(list);
     const { pauses, warnings } = await readPauses(queueRoot);
     const problems: Problem[] = [
@@ -82,8 +103,8 @@ async function statusAll(cmd: Command, opts: StatusOptions): Promise<void> {
     const activePauses = pauses.filter((p) => p.active);
     let nextAction = views.queueNextAction(summary, list, scanProblems);
     if (activePauses.length > 0) nextAction += `; paused vendor(s): ${activePauses.map((p) => p.vendor).join(", ")} (dispatchers of them claim nothing until the pause ends)`;
-    const payload = { status: "ok", tasks: list, count: list.length, summary, next_action: nextAction, pauses, problems, queue_root: queueRoot };
-    await emit(cmd, payload, () => [
+    const payload = { status: "ok", count: list.length, summary, next_action: nextAction, pauses, problems, queue_root: queueRoot };
+    await emitList(cmd, payload, "tasks", list, () => [
       `queue_root=${queueRoot}`,
       `summary: queued=${summary.queued} claimed=${summary.claimed} completed=${summary.completed} failed=${summary.failed} ` +
         `stale_claims=${summary.stale_claims} missing_response=${summary.missing_response}`,

@@ -122,34 +122,40 @@ async function waitLane(cmd: Command, name: string, lane: string, opts: WaitOpti
       await emit(cmd, { status: "task_available", lane, task }, [task.id]);
       return;
     }
-    const idle = await idlePayload(store, queueRoot, name, lane, opts.timeout);
+    const idle = await idlePayload(store, queueRoot, lane, opts.timeout);
     if (globals(cmd).json) await emit(cmd, idle);
     // Text mode keeps stdout empty when idle, so `id=$(agent-lanes next --lane L)` is a task id or nothing.
-    else if (!opts.quiet) warn(`agent-lanes ${name}: lane=${lane}; status=idle; reason=${idle.reason}; ${idle.message}; next_action=${idle.next_action}`);
+    // Python prints its message and the timeout; the key=value head keeps the line greppable.
+    else if (!opts.quiet) warn(`agent-lanes ${name}: lane=${lane}; status=idle; reason=${idle.reason}; ${idle.message} Timed out after ${formatSeconds(opts.timeout)}s.`);
   });
 }
 
-async function idlePayload(store: Store, queueRoot: string, name: string, lane: string, timeoutSeconds: number): Promise<IdlePayload> {
-  const tasks = await store.list({ lane });
-  const again = `run ${name} --lane ${lane} again to keep waiting`;
-  if (tasks.length === 0) {
-    return {
-      status: "idle",
-      lane,
-      reason: "no_task_submitted",
-      timeout_seconds: timeoutSeconds,
-      message: `no task has ever been submitted to lane ${lane} in queue ${queueRoot}`,
-      next_action: `${again}; if a task was submitted, check that --config/--store name the submitter's queue and lane`,
-    };
-  }
-  const claimed = tasks.filter((t) => t.state === "claimed").length;
-  const finished = tasks.length - claimed - tasks.filter((t) => t.state === "queued").length;
+async function idlePayload(store: Store, queueRoot: string, lane: string, timeoutSeconds: number): Promise<IdlePayload> {
+  // The Python tool's words, role words included (orchestrator prompts match
+  // on them), then what only we add: which queue was looked at.
+  const anyTask = (await store.list({ lane, limit: 1 })).length > 0;
+  const python =
+    `No queued tasks found on lane ${lane}. If you are the polling monitor, keep waiting. ` +
+    "If you are the orchestrator, submit a task when the next artifact is ready.";
   return {
     status: "idle",
     lane,
-    reason: "no_queued_task",
+    reason: anyTask ? "no_queued_task" : "no_task_submitted",
     timeout_seconds: timeoutSeconds,
-    message: `no queued task on lane ${lane} after ${timeoutSeconds} s (${claimed} claimed, ${finished} finished)`,
-    next_action: again,
+    message: anyTask
+      ? `${python} (queue ${queueRoot})`
+      : `${python} (no task has ever been submitted to lane ${lane} in queue ${queueRoot}: if one was, check that --config/--store name the submitter's queue and lane)`,
+    next_action: `monitor: run wait --lane ${lane} --json again; orchestrator: submit when ready`,
   };
+}
+
+/** A number of seconds as Python's `{:g}` prints it (21600, 0.5, 1e+06). */
+export function formatSeconds(seconds: number): string {
+  if (seconds !== 0 && (Math.abs(seconds) >= 1e6 || Math.abs(seconds) < 1e-4)) {
+    const [mantissa, exponent] = seconds.toExponential(5).split("e") as [string, string];
+    const m = mantissa.replace(/\.?0+$/, "");
+    const e = Number(exponent);
+    return `${m}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
+  }
+  return String(Number(seconds.toPrecision(6)));
 }

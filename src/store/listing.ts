@@ -1,0 +1,126 @@
+// list() and summaries(): the live tasks of a scan plus the finished tasks of
+// the summary cache, filtered, ordered and cut before any finished task is
+// materialised, so `--limit 20` on a queue of fifty thousand reads twenty
+// tasks, and a full listing reads one cache file instead of a file per task.
+
+import { promises as fs } from "node:fs";
+import { readEventLines } from "./events.js";
+import type { QueuePaths } from "./layout.js";
+import { readTaskFile } from "./records.js";
+import { orderKey, type ScanResult } from "./scan.js";
+import { appendLines, cachePaths, loadViews, needsCompaction, rewriteLines, sameIdentity, statIdentity, viewLine, type IndexEntry, type ViewEntry } from "./summary-cache.js";
+import type { ListOptions, Task, TaskEvent, TaskSummary } from "./types.js";
+
+/** One row of a listing before it is read: a live task (parsed) or a finished one (index entry). */
+interface Row {
+  order: string;
+  live: Task | null;
+  finished: IndexEntry | null;
+}
+
+/** The order key a task id's own timestamp gives (a cursor whose task is gone). */
+export function orderFromId(id: string): string {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{6})Z/.exec(id);
+  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}\u0000${id}` : `\u0000${id}`;
+}
+
+/** The order-key prefix of a date: every task created at or after it sorts at or after it. */
+export function orderFromDate(date: Date): string {
+  const iso = date.toISOString(); // 2026-11-24T05:18:09.211Z
+  return `${iso.slice(0, 19)}.${iso.slice(20, 23)}000`;
+}
+
+/** The rows a listing shows, in order, before reading any finished task. */
+export function selectRows(scan: ScanResult, order: (task: Task) => string, opts: ListOptions): Row[] {
+  const states = opts.states ? new Set<string>(opts.states) : null;
+  const keep = (lane: string, state: string): boolean => (!opts.lane || lane === opts.lane) && (!states || states.has(state));
+  const rows: Row[] = [];
+  for (const task of scan.tasks) if (keep(task.lane, task.state)) rows.push({ order: order(task), live: task, finished: null });
+  if (!opts.activeOnly) for (const e of scan.finished) if (keep(e.lane, e.state)) rows.push({ order: e.order, live: null, finished: e });
+  const since = opts.since ? orderFromDate(opts.since) : null;
+  let selected = since ? rows.filter((r) => r.order >= since) : rows;
+  selected.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+  if (opts.newestFirst) selected.reverse();
+  if (opts.after) {
+    const cursor = selected.find((r) => (r.live?.id ?? r.finished?.id) === opts.after)?.order ?? orderFromId(opts.after);
+    selected = selected.filter((r) => (opts.newestFirst ? r.order < cursor : r.order > cursor));
+  }
+  if (opts.limit !== undefined && opts.limit >= 0) selected = selected.slice(0, opts.limit);
+  return selected;
+}
+
+async function fileExists(file: string): Promise<boolean> {
+  return fs.stat(file).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+/** The facts of a task, read from its files. */
+export async function readFacts(paths: QueuePaths, taskId: string): Promise<{ response_exists: boolean; last_event: TaskEvent | null }> {
+  const [responseExists, events] = await Promise.all([
+    fileExists(paths.responseFile(taskId)),
+    readEventLines(paths.eventsFile(taskId)).catch(() => [] as TaskEvent[]),
+  ]);
+  return { response_exists: responseExists, last_event: events.at(-1) ?? null };
+}
+
+/** Finished rows beyond which the whole views file is read rather than each task's files. */
+const VIEWS_FILE_AT = 200;
+
+/**
+ * Materialise rows. Finished tasks come from the views file when it has them
+ * for the same task.json (and, with facts, the same events.jsonl); anything
+ * missing or stale is read from the task's files and appended to the cache.
+ */
+export async function materialize(paths: QueuePaths, rows: readonly Row[], withFacts: boolean): Promise<TaskSummary[]> {
+  const cache = cachePaths(paths.root);
+  const finishedCount = rows.reduce((n, r) => n + (r.finished ? 1 : 0), 0);
+  const loaded = finishedCount >= VIEWS_FILE_AT ? await loadViews(cache) : null;
+  const views: Map<string, ViewEntry> = loaded?.entries ?? new Map();
+  const appended: string[] = [];
+  const out: TaskSummary[] = new Array(rows.length);
+  const width = 32;
+  for (let i = 0; i < rows.length; i += width) {
+    await Promise.all(
+      rows.slice(i, i + width).map(async (row, j) => {
+        const at = i + j;
+        if (row.live) {
+          const facts = withFacts ? await readFacts(paths, row.live.id) : { response_exists: false, last_event: null };
+          out[at] = { task: row.live, ...facts };
+          return;
+        }
+        const e = row.finished as IndexEntry;
+        const cached = views.get(e.id);
+        const eventsIdentity = withFacts || cached ? statIdentity(paths.eventsFile(e.id)) : null;
+        if (cached && sameIdentity(cached.file, e.identity) && (!withFacts || sameIdentity(cached.events, eventsIdentity))) {
+          out[at] = { task: cached.task, response_exists: cached.response_exists, last_event: cached.last_event };
+          return;
+        }
+        let task: Task;
+        try {
+          task = await readTaskFile(paths.taskFile(e.id), e.id);
+        } catch {
+          // Gone or broken since the scan (pruned, rewritten): the next scan reports it.
+          return;
+        }
+        // The events file's identity before its read: an event appended meanwhile makes the entry stale, never wrong.
+        const eventsBefore = statIdentity(paths.eventsFile(e.id));
+        const facts = await readFacts(paths, e.id);
+        const fileIdentity = statIdentity(paths.taskFile(e.id));
+        // Cache only what is provably the file we read: finished, and the same file as the index entry.
+        // (Only when the views file was read: a listing of a few finished tasks reads their files and needs no cache.)
+        if (loaded && (task.state === "completed" || task.state === "failed") && sameIdentity(fileIdentity, e.identity) && orderKey(task) === e.order) {
+          appended.push(viewLine({ id: e.id, file: e.identity, events: eventsBefore, ...facts, task }));
+        }
+        out[at] = { task, ...facts };
+      }),
+    );
+  }
+  if (loaded && needsCompaction(loaded.lines + appended.length, views.size)) {
+    await rewriteLines(cache, cache.views, [...[...views.values()].map(viewLine), ...appended]);
+  } else {
+    await appendLines(cache, cache.views, appended);
+  }
+  return out.filter((s) => s !== undefined);
+}

@@ -1,0 +1,186 @@
+// The summary cache of finished tasks, kept beside the queue in
+// <queue>/cache/. A finished task (completed or failed) never changes state
+// again, so what listing needs of it is read once and written here; later
+// processes read two files instead of a task.json (and events.jsonl) per task.
+//
+// Two append-only files of JSON lines:
+//   finished-index.jsonl  [id, ino, mtimeMs, size, state, lane, created stamp] per task:
+//                         what next/wait --lane and the supervisor need to skip it
+//   finished-views.jsonl  {id, file, events, response_exists, last_event, task}:
+//                         what status --all and list print
+// Every entry carries the identity (inode, mtime, size) of the task.json it was
+// made from, and is used only while the file still has that identity, so a
+// task rewritten by another writer (the Python tool, a hand edit) is read
+// afresh. Appends are single write(2)s with O_APPEND, so concurrent processes
+// interleave whole lines; a torn line (a crash mid-append) is skipped. The
+// files are a cache: losing them costs one full read of the queue, nothing
+// else. Python's tool never looks at cache/.
+
+import { promises as fs, statSync, type Stats } from "node:fs";
+import path from "node:path";
+import { STATE_DIR_MODE, STATE_FILE_MODE, writeFileAtomic } from "./atomic.js";
+import type { Task, TaskEvent } from "./types.js";
+
+/** inode, mtime (ms) and size of a file: changes on every rewrite by rename. */
+export type Identity = [ino: number, mtimeMs: number, size: number];
+
+export function identityOf(stat: Pick<Stats, "ino" | "mtimeMs" | "size">): Identity {
+  return [stat.ino, stat.mtimeMs, stat.size];
+}
+
+export function sameIdentity(a: Identity | null | undefined, b: Identity | null | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
+}
+
+/** What the scanner needs to know of a finished task. */
+export interface IndexEntry {
+  id: string;
+  identity: Identity;
+  state: "completed" | "failed";
+  lane: string;
+  /** created_at with a fixed-width fraction, then the id: string order is time order. */
+  order: string;
+}
+
+/** What listing prints of a finished task. */
+export interface ViewEntry {
+  id: string;
+  /** Identity of task.json. */
+  file: Identity;
+  /** Identity of events.jsonl (null when missing). */
+  events: Identity | null;
+  response_exists: boolean;
+  last_event: TaskEvent | null;
+  task: Task;
+}
+
+export interface CachePaths {
+  dir: string;
+  index: string;
+  views: string;
+}
+
+export function cachePaths(queueRoot: string): CachePaths {
+  const dir = path.join(queueRoot, "cache");
+  return { dir, index: path.join(dir, "finished-index.jsonl"), views: path.join(dir, "finished-views.jsonl") };
+}
+
+async function readLines(file: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR" || code === "EACCES") return [];
+    throw error;
+  }
+  return text.split("\n");
+}
+
+function isIdentity(value: unknown): value is Identity {
+  return Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === "number");
+}
+
+/** One parsed index line, or null for a torn or foreign one. */
+function indexEntryOf(v: unknown): IndexEntry | null {
+  if (!Array.isArray(v) || v.length !== 7) return null;
+  const [id, ino, mtimeMs, size, state, lane, stamp] = v as unknown[];
+  if (typeof id !== "string" || (state !== "completed" && state !== "failed") || typeof lane !== "string" || typeof stamp !== "string") return null;
+  if (typeof ino !== "number" || typeof mtimeMs !== "number" || typeof size !== "number") return null;
+  return { id, identity: [ino, mtimeMs, size], state, lane, order: `${stamp}\u0000${id}` };
+}
+
+/** The index file as a map (last line of an id wins); torn lines are skipped. */
+export async function loadIndex(paths: CachePaths): Promise<{ entries: Map<string, IndexEntry>; lines: number }> {
+  const entries = new Map<string, IndexEntry>();
+  const lines = (await readLines(paths.index)).filter((line) => line !== "");
+  let parsed: unknown[] | null = null;
+  try {
+    // One parse of the whole file is several times faster than one per line;
+    // a torn line makes it fail, and then each line is parsed on its own.
+    parsed = JSON.parse(`[${lines.join(",")}]`) as unknown[];
+  } catch {
+    parsed = null;
+  }
+  if (parsed) {
+    for (const v of parsed) {
+      const e = indexEntryOf(v);
+      if (e) entries.set(e.id, e);
+    }
+  } else {
+    for (const line of lines) {
+      try {
+        const e = indexEntryOf(JSON.parse(line));
+        if (e) entries.set(e.id, e);
+      } catch {
+        // a torn or foreign line: the task is read afresh
+      }
+    }
+  }
+  return { entries, lines: lines.length };
+}
+
+/** The views file as a map (last line of an id wins). */
+export async function loadViews(paths: CachePaths): Promise<{ entries: Map<string, ViewEntry>; lines: number }> {
+  const entries = new Map<string, ViewEntry>();
+  const lines = await readLines(paths.views);
+  let count = 0;
+  for (const line of lines) {
+    if (line === "") continue;
+    count += 1;
+    try {
+      const v = JSON.parse(line) as ViewEntry;
+      if (typeof v?.id !== "string" || !isIdentity(v.file) || (v.events !== null && !isIdentity(v.events)) || typeof v.task !== "object" || v.task === null) continue;
+      entries.set(v.id, v);
+    } catch {
+      // skipped: read afresh
+    }
+  }
+  return { entries, lines: count };
+}
+
+export function indexLine(e: IndexEntry): string {
+  const stamp = e.order.slice(0, e.order.indexOf("\u0000"));
+  return JSON.stringify([e.id, e.identity[0], e.identity[1], e.identity[2], e.state, e.lane, stamp]);
+}
+
+export function viewLine(e: ViewEntry): string {
+  return JSON.stringify({ id: e.id, file: e.file, events: e.events, response_exists: e.response_exists, last_event: e.last_event, task: e.task });
+}
+
+/** Append lines in one write (O_APPEND); best effort: a read-only queue simply goes uncached. */
+export async function appendLines(paths: CachePaths, file: string, lines: readonly string[]): Promise<void> {
+  if (lines.length === 0) return;
+  try {
+    await fs.mkdir(paths.dir, { recursive: true, mode: STATE_DIR_MODE });
+    await fs.appendFile(file, `${lines.join("\n")}\n`, { mode: STATE_FILE_MODE });
+  } catch {
+    // the cache is an optimisation; a queue we cannot write to is read in full next time
+  }
+}
+
+/** Replace a cache file with exactly these lines (compaction, prune). */
+export async function rewriteLines(paths: CachePaths, file: string, lines: readonly string[]): Promise<void> {
+  try {
+    await fs.mkdir(paths.dir, { recursive: true, mode: STATE_DIR_MODE });
+    await writeFileAtomic(file, lines.length ? `${lines.join("\n")}\n` : "");
+  } catch {
+    // best effort, as appends
+  }
+}
+
+/** A file's identity, or null when it is missing. Synchronous: used in tight loops over thousands of files. */
+export function statIdentity(file: string): Identity | null {
+  try {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    return stat && stat.isFile() ? identityOf(stat) : null;
+  } catch {
+    return null; // unreadable: the scan reads the entry and reports why
+  }
+}
+
+/** Whether a cache file holds enough dead lines to be worth rewriting. */
+export function needsCompaction(lines: number, live: number): boolean {
+  return lines > 1000 && lines > live * 2;
+}
