@@ -1,136 +1,113 @@
 #!/usr/bin/env node
-// What the CLI costs an orchestrator: median wall time of one-shot commands
-// (each a fresh `node` process, as a shell runs them), the CPU an idle
-// `wait --lane` burns over 10 s in a queue of 10,000 finished tasks, and how
-// fast a waiter notices a new task. Prints a markdown table (one to two minutes on 2 cores).
-import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+// What a one-shot command costs an orchestrator, beside its floors: the
+// median wall time of each command (a fresh process, as a shell runs it)
+// beside `node -e 0` and beside the Python tool 0.1.1 doing the same on the
+// same queue in the same run (the two are interleaved run by run, so machine
+// load hits both alike), for 0, 10,000 and 50,000 finished tasks in the queue.
+// Listing commands are timed on a warm summary cache (one untimed run first,
+// for both tools). Prints markdown tables; a few minutes on 2 cores.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { openStore } from "../dist/src/index.js";
-import { machine, median, table, tempWorkspace, writeFinishedTasks } from "./lib.mjs";
+import { machine, median, pythonToolPath, tempWorkspace, writeFinishedTasks } from "./lib.mjs";
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "dist", "src", "cli", "main.js");
-const RUNS = 15;
-const FINISHED = 10_000;
-const IDLE_SECONDS = 10;
-const WAKE_SAMPLES = 5;
-const CLOCK_TICKS = 100; // USER_HZ on Linux
+const SIZES = (process.env.BENCH_SIZES ?? "0,10000,50000").split(",").map(Number);
+const PY = pythonToolPath();
+const QUICK_RUNS = Number(process.env.BENCH_RUNS ?? 9);
+/** Runs of the commands that read the whole queue, by queue size (Python's take seconds at 50,000). */
+const heavyRuns = (size) => (size >= 50_000 ? 3 : size >= 10_000 ? 5 : QUICK_RUNS);
 
 const ws = tempWorkspace("agent-lanes-bench-cli-");
-const config = path.join(ws.root, "handoff.yaml");
-writeFileSync(config, "workspace_id: bench\nworkspace_root: .\nqueue_root: state\nlanes:\n  default: {}\n  idle: {}\n");
-writeFinishedTasks(ws.queue, ws.root, ws.request, FINISHED);
-
-function cli(args) {
-  const started = performance.now();
-  const result = spawnSync(process.execPath, [CLI, "--config", config, ...args], { cwd: ws.root, encoding: "utf8" });
-  const ms = performance.now() - started;
-  if (result.status !== 0) throw new Error(`agent-lanes ${args.join(" ")} exited ${result.status}: ${result.stderr}`);
-  return { ms, stdout: result.stdout };
-}
-
-/** Median wall ms of `RUNS` runs; `argsFor(i)` gives each run's arguments. */
-function medianMs(argsFor) {
-  const times = [];
-  for (let i = 0; i < RUNS; i++) times.push(cli(argsFor(i)).ms);
-  return median(times);
-}
-
-const submitArgs = (i) => ["submit", "--lane", "default", "--request-from", ws.request, "--response-to", `out/${i}.md`, "--task-id", `bench-${i}`];
-const baselineMs = (() => {
-  const times = [];
-  for (let i = 0; i < RUNS; i++) {
-    const started = performance.now();
-    spawnSync(process.execPath, ["-e", "0"]);
-    times.push(performance.now() - started);
-  }
-  return median(times);
-})();
-const ids = [];
-const submitMs = medianMs((i) => submitArgs(i));
-for (let i = 0; i < RUNS; i++) ids.push(cli(submitArgs(RUNS + i)).stdout.trim());
-const statusMs = medianMs((i) => ["status", ids[i]]);
-const claimMs = medianMs((i) => ["claim", ids[i], "--owner", "bench"]);
-
-/** utime + stime of a live process in seconds (Linux /proc), or null elsewhere. */
-function cpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Wait until a waiter has started, scanned the 10,000 tasks once and set up
- * its watchers: its CPU time stops growing. Returns the CPU seconds used so far.
- */
-async function settled(pid) {
-  let last = cpuSeconds(pid);
-  if (last === null) {
-    await sleep(8000);
-    return null;
-  }
-  for (let i = 0; i < 60; i++) {
-    await sleep(500);
-    const now = cpuSeconds(pid);
-    if (now - last < 0.02) return now;
-    last = now;
-  }
-  return last;
-}
-
-/** Start `agent-lanes wait --lane <lane>` with a long timeout. */
-function startWaiter(lane, env = process.env) {
-  return spawn(process.execPath, [CLI, "--config", config, "wait", "--lane", lane, "--timeout", "120", "--quiet", "--json"], {
-    cwd: ws.root,
-    stdio: ["ignore", "pipe", "inherit"],
-    env,
-  });
-}
-
-// Idle wait: a lane with no task, in the queue of 10,000 finished tasks.
-const idle = startWaiter("idle");
-const startupCpu = await settled(idle.pid);
-await sleep(IDLE_SECONDS * 1000);
-const idleCpu = startupCpu === null ? null : cpuSeconds(idle.pid) - startupCpu;
-idle.kill("SIGTERM");
-await new Promise((resolve) => idle.once("exit", resolve));
-
-// Wake-up: a waiter already idle on its lane (one at a time, so waiters do not
-// compete for the CPU); a task is created by another process (this one). Only a
-// file-system event can wake it in time: the safety poll is pushed out of the way.
+mkdirSync(path.join(ws.root, "handoff"));
+const config = path.join(ws.root, "handoff", "handoff.yaml");
+// One config both tools read: the queue is ws.queue (<root>/state).
+writeFileSync(config, "workspace_id: bench\nworkspace_root: ..\nqueue_root: ../state\nlanes:\n  default: {description: bench}\n  idle: {description: never used}\n");
 const store = openStore(ws.queue);
-const wakes = [];
-for (let i = 0; i < WAKE_SAMPLES; i++) {
-  const lane = `wake-${i}`;
-  const waiter = startWaiter(lane, { ...process.env, AGENT_LANES_POLL_MS: "600000" });
-  const printed = new Promise((resolve) => waiter.stdout.once("data", () => resolve(performance.now())));
-  await settled(waiter.pid);
-  await store.create({ workspace_id: "bench", correlation_id: lane, lane, workspace_root: ws.root, request_path: ws.request, response_path: `out/${lane}.md` });
-  const created = performance.now();
-  wakes.push((await printed) - created);
-  await new Promise((resolve) => waiter.once("exit", resolve));
+
+function timed(argv, env) {
+  const started = performance.now();
+  const result = spawnSync(argv[0], argv.slice(1), { cwd: ws.root, encoding: "utf8", env, maxBuffer: 1 << 30 });
+  const ms = performance.now() - started;
+  if (result.status !== 0 && result.status !== 2) throw new Error(`${argv.slice(0, 6).join(" ")} exited ${result.status}: ${result.stderr.slice(0, 500)}`);
+  return ms;
+}
+const ours = (args) => [process.execPath, CLI, "--config", config, ...args];
+const python = (args) => ["python3", "-m", "agent_lanes", "--config", config, ...args];
+const pyEnv = PY ? { ...process.env, PYTHONPATH: PY } : null;
+
+function baseline(runs) {
+  const times = [];
+  for (let i = 0; i < runs; i++) times.push(timed([process.execPath, "-e", "0"], process.env));
+  return median(times);
+}
+
+/** Median ms of ours and of Python's for `runs` interleaved runs; `argsFor(i, who)` gives a run's arguments. */
+function paired(runs, argsFor, warm = false) {
+  const o = [];
+  const p = [];
+  if (warm) {
+    timed(ours(argsFor(-1, "ours")), process.env);
+    if (pyEnv) timed(python(argsFor(-1, "python")), pyEnv);
+  }
+  for (let i = 0; i < runs; i++) {
+    o.push(timed(ours(argsFor(i, "ours")), process.env));
+    if (pyEnv) p.push(timed(python(argsFor(i, "python")), pyEnv));
+  }
+  return { ours: median(o), python: pyEnv ? median(p) : null };
+}
+
+let serial = 0;
+async function queued() {
+  serial += 1;
+  return store.create({ workspace_id: "bench", correlation_id: `q${serial}`, lane: "default", workspace_root: ws.root, request_path: ws.request, response_path: `out/q${serial}.md` });
+}
+
+const tables = [];
+let written = 0;
+for (const size of SIZES) {
+  process.stderr.write(`bench/cli: ${size.toLocaleString("en")} finished tasks ...\n`);
+  writeFinishedTasks(ws.queue, ws.root, ws.request, size - written, written);
+  written = size;
+  const runs = QUICK_RUNS;
+  const heavy = heavyRuns(size);
+  const nodeMs = baseline(runs);
+  const rows = [];
+  const row = (name, r, n) => rows.push([name, n, r]);
+
+  row("`submit`", paired(runs, (i, who) => ["submit", "--lane", "default", "--request-from", ws.request, "--response-to", `out/s-${who}-${i}.md`, "--task-id", `s-${who}-${i}`]), runs);
+  const one = await queued();
+  row("`status TASK_ID --json`", paired(runs, () => ["status", one.id, "--json"]), runs);
+  // claim and respond need a fresh task per run and tool
+  const toClaim = { ours: [], python: [] };
+  for (let i = 0; i < runs; i++) for (const who of ["ours", "python"]) toClaim[who].push((await queued()).id);
+  row("`claim TASK_ID`", paired(runs, (i, who) => ["claim", toClaim[who][i], "--owner", "bench"]), runs);
+  const tokens = { ours: [], python: [] };
+  for (const who of ["ours", "python"]) for (const id of toClaim[who]) tokens[who].push((await store.get(id)).claim_token);
+  row("`respond TASK_ID`", paired(runs, (i, who) => ["respond", toClaim[who][i], "--claim-token", tokens[who][i], "--body", "ok"]), runs);
+  const answered = toClaim.ours[0];
+  row("`wait TASK_ID` (answered)", paired(runs, () => ["wait", answered, "--timeout", "5", "--quiet"]), runs);
+  row("`wait --lane idle --timeout 0 --json`", paired(heavy, () => ["wait", "--lane", "idle", "--timeout", "0", "--json"], true), heavy);
+  row("`next --lane idle --timeout 0`", paired(heavy, () => ["next", "--lane", "idle", "--timeout", "0", "--quiet"], true), heavy);
+  row("`status --all --json`", paired(heavy, () => ["status", "--all", "--json"], true), heavy);
+  row("`list --json`", paired(heavy, () => ["list", "--json"], true), heavy);
+
+  const lines = [
+    `#### bench/cli: one-shot commands, ${size.toLocaleString("en")} finished tasks (${machine()})`,
+    "",
+    `\`node -e 0\`: ${Math.round(nodeMs)} ms (median of ${runs}).`,
+    "",
+    "| command | runs | ours (median) | Python 0.1.1 (median) | ours / Python | ours − `node -e 0` |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const [name, n, r] of rows) {
+    const ratio = r.python ? (r.ours / r.python).toFixed(2) + "×" : "n/a";
+    lines.push(`| ${name} | ${n} | ${Math.round(r.ours)} ms | ${r.python ? `${Math.round(r.python)} ms` : "n/a (no Python tool found)"} | ${ratio} | ${Math.round(r.ours - nodeMs)} ms |`);
+  }
+  tables.push(lines.join("\n"));
+  console.log(`${lines.join("\n")}\n`);
 }
 await store.close();
 rmSync(ws.root, { recursive: true, force: true });
-
-const ms = (value) => `${Math.round(value)} ms`;
-console.log(
-  table(`CLI (${machine()})`, [
-    [`\`node -e 0\` (baseline), median of ${RUNS}`, ms(baselineMs)],
-    [`\`submit\` wall time, median of ${RUNS}`, ms(submitMs)],
-    [`\`status TASK_ID\` wall time, median of ${RUNS}`, ms(statusMs)],
-    [`\`claim\` wall time, median of ${RUNS}`, ms(claimMs)],
-    [
-      `idle \`wait --lane\` CPU over ${IDLE_SECONDS} s, ${FINISHED.toLocaleString("en")} finished tasks in the queue`,
-      idleCpu === null ? "n/a (needs /proc)" : `${idleCpu.toFixed(2)} s (${((idleCpu / IDLE_SECONDS) * 100).toFixed(1)} % of a core)`,
-    ],
-    [`\`wait --lane\` start-up CPU (process start, first scan of ${FINISHED.toLocaleString("en")} tasks, watchers)`, startupCpu === null ? "n/a" : `${startupCpu.toFixed(2)} s`],
-    [`new task → idle \`wait --lane\` prints it (file-system event), median of ${WAKE_SAMPLES}`, ms(median(wakes))],
-  ]),
-);

@@ -1,5 +1,5 @@
 // Shared bench helpers: temp queues, finished-task fixtures, stats, tables.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
@@ -18,12 +18,12 @@ export function tempWorkspace(prefix = "agent-lanes-bench-") {
  * would fsync ~5 times per task; a bench only needs the queue to look like a
  * long-lived one.
  */
-export function writeFinishedTasks(queue, root, request, count) {
+export function writeFinishedTasks(queue, root, request, count, start = 0) {
   const sha = createHash("sha256").update("bench request\n").digest("hex");
   const tasks = path.join(queue, "tasks");
   mkdirSync(tasks, { recursive: true, mode: 0o700 });
   const base = Date.UTC(2026, 0, 1);
-  for (let i = 0; i < count; i++) {
+  for (let i = start; i < start + count; i++) {
     const stamp = new Date(base + i * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
     const compact = stamp.replace(/[-:]/g, "").replace("Z", "000000Z");
     const id = `${compact}-done${i}-${sha.slice(0, 12)}`;
@@ -61,4 +61,25 @@ export function table(title, rows) {
 export function machine() {
   const cpus = os.cpus();
   return `${cpus.length} × ${cpus[0]?.model.trim() ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+/** The folder holding the Python agent_lanes package: AGENT_LANES_PY, else shared/agent-lanes-py in a folder above the repository; null if none. */
+export function pythonToolPath() {
+  const here = path.dirname(new URL(import.meta.url).pathname);
+  const candidates = process.env.AGENT_LANES_PY ? [process.env.AGENT_LANES_PY] : [];
+  for (let dir = path.resolve(here, "..", ".."); ; dir = path.dirname(dir)) {
+    candidates.push(path.join(dir, "shared", "agent-lanes-py"));
+    if (path.dirname(dir) === dir) break;
+  }
+  return candidates.find((c) => existsSync(path.join(c, "agent_lanes", "__init__.py"))) ?? null;
+}
+
+/** Resident set size of a live process in MiB (Linux /proc), or null. */
+export function rssMiB(pid) {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+    return line ? Number(line.split(/\s+/)[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
 }

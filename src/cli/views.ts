@@ -73,34 +73,40 @@ export async function readFacts(store: Store, task: Task): Promise<TaskFacts> {
   return { responseExists, lastEvent: events.at(-1) ?? null };
 }
 
-/** What should happen next for this task, addressed to whoever has to act. */
+/**
+ * What should happen next for this task, addressed to whoever has to act: the
+ * Python tool's words first (orchestrator prompts match on them, role words
+ * included), then what we add (the exact command, the owner, the reason).
+ */
 export function nextAction(task: Task, facts: TaskFacts, now: Date): string {
   const id = task.id;
   const owner = task.claim_owner ?? "unknown";
   switch (task.state) {
     case "queued":
-      return `awaiting reviewer claim: a reviewer runs claim ${id} --owner <name>; orchestrator: run wait ${id}`;
+      return `monitor: report task JSON and stop; reviewer: claim this task when ready (claim ${id} --owner <name>); orchestrator: run wait ${id}`;
     case "claimed":
       if (isLeaseExpired(task, now)) {
         return (
-          `claimed by ${owner} but the lease expired at ${task.lease_expires_at ?? "(none)"}: ` +
-          `another reviewer may claim ${id}, or ${owner} renews it; orchestrator: run wait ${id}`
+          "claim lease expired; safe to reclaim if the reviewer is stale or abandoned " +
+          `(claimed by ${owner} but the lease expired at ${task.lease_expires_at ?? "(none)"}: another reviewer may claim ${id}, or ${owner} renews it); ` +
+          `orchestrator: run wait ${id}`
         );
       }
       return (
-        `claimed by ${owner} until ${task.lease_expires_at ?? "(no lease)"}: ` +
-        `${owner} responds with respond ${id} --claim-token <token> (renew ${id} for more time); orchestrator: run wait ${id}`
+        `claimed by ${owner}; wait for response or inspect that worker if no progress appears. ` +
+        `Lease expires at ${task.lease_expires_at ?? "unknown"}; last_event=${facts.lastEvent?.type ?? "none"} ` +
+        `(${owner} responds with respond ${id} --claim-token <token>, renew ${id} for more time); orchestrator: run wait ${id}`
       );
     case "completed":
       return facts.responseExists
-        ? `completed: orchestrator: run wait ${id} to write the response body to ${task.response_path}`
-        : `completed but response.json is missing, so wait ${id} cannot return a body: resubmit the task`;
+        ? `orchestrator: run wait ${id} to write the configured response output (${task.response_path})`
+        : `response file is missing from state; inspect task state before continuing (wait ${id} cannot return a body: resubmit the task)`;
     case "failed":
       return facts.responseExists
-        ? `failed: orchestrator: run wait ${id} to collect the failure response, fix the cause and resubmit`
-        : `failed without a response (${task.failure_reason ?? "no reason recorded"}): fix the cause and resubmit`;
+        ? `inspect failure response and decide whether to resubmit the task (orchestrator: run wait ${id} to collect it)`
+        : `inspect failure response and decide whether to resubmit the task (failed without a response: ${task.failure_reason ?? "no reason recorded"})`;
     default:
-      return `unknown state ${String(task.state)}: inspect ${id} with status ${id}`;
+      return `inspect task state (unknown state ${String(task.state)}: status ${id})`;
   }
 }
 
@@ -162,10 +168,19 @@ export function summarize(views: readonly TaskView[]): QueueSummary {
   return summary;
 }
 
-/** The queue-level next_action of `status --all`. */
+/** The Python tool's queue-level sentence (its priority order), which our details follow. */
+function pythonQueueAction(summary: QueueSummary): string {
+  if (summary.queued) return "reviewer should claim queued tasks; monitors should only report task JSON";
+  if (summary.claimed) return "wait for reviewer responses; recover claimed tasks only if stale or abandoned";
+  if (summary.failed) return "inspect failed tasks and decide whether to resubmit";
+  if (summary.completed) return "orchestrator should ensure wait <task-id> wrote each configured response output";
+  return "no tasks exist yet; orchestrator should submit a task when ready";
+}
+
+/** The queue-level next_action of `status --all`: the Python tool's sentence, then the details. */
 export function queueNextAction(summary: QueueSummary, views: readonly TaskView[], problems: readonly ScanProblem[]): string {
   const lanesOf = (pick: (v: TaskView) => boolean): string => [...new Set(views.filter(pick).map((v) => v.lane))].sort().join(", ");
-  const parts: string[] = [];
+  const parts: string[] = [pythonQueueAction(summary)];
   if (problems.length > 0) parts.push(`${problems.length} unreadable task file(s): see problems and fix or remove them`);
   if (summary.stale_claims > 0) {
     parts.push(`${summary.stale_claims} claim(s) with an expired lease (lane ${lanesOf((v) => v.lease_expired)}): another reviewer may claim them`);
@@ -177,7 +192,6 @@ export function queueNextAction(summary: QueueSummary, views: readonly TaskView[
   const live = summary.claimed - summary.stale_claims;
   if (live > 0) parts.push(`${live} task(s) claimed and in progress`);
   if (summary.missing_response > 0) parts.push(`${summary.missing_response} finished task(s) without response.json: resubmit them`);
-  if (parts.length === 0) parts.push("nothing waiting: submit a task with submit --task tasks/<id>.yaml");
   return parts.join("; ");
 }
 

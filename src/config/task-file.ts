@@ -151,9 +151,12 @@ export async function resolveSubmit(
     throw new ConfigError("submit takes either --prompt or --prompt-file, not both", { key: "--prompt-file" });
   }
 
+  // The Python tool's order of checks, so the same mistake gets the same
+  // first error: --metadata, the lane, the prompt (a prompt_file outside the
+  // workspace is refused even when other fields are missing), then
+  // --request-from and --response-to.
+  const metadata: Record<string, unknown> = { ...(def?.metadata ?? {}), ...parseKeyValueFlags(flags.metadata ?? [], "--metadata") };
   const lane = required(flags.lane || def?.lane, "--lane", "lane");
-  const requestPath = required(fromFlag(flags.requestFrom) ?? fromFile(def?.request_from), "--request-from", "request_from");
-  const responsePath = required(fromFlag(flags.responseTo) ?? fromFile(def?.response_to), "--response-to", "response_to");
 
   // --prompt drops the file's prompt_file and --prompt-file drops its prompt;
   // within a file, an inline prompt wins over prompt_file as in the Python tool.
@@ -177,7 +180,8 @@ export async function resolveSubmit(
     prompt = await readPromptFile(promptFile, root, promptFlag, namedIn);
   }
 
-  const metadata: Record<string, unknown> = { ...(def?.metadata ?? {}), ...parseKeyValueFlags(flags.metadata ?? [], "--metadata") };
+  const requestPath = required(fromFlag(flags.requestFrom) ?? fromFile(def?.request_from), "--request-from", "request_from");
+  const responsePath = required(fromFlag(flags.responseTo) ?? fromFile(def?.response_to), "--response-to", "response_to");
   const correlationId = flags.taskId || (taskFile ? path.parse(taskFile.path).name : null) || lane;
 
   const input: CreateTaskInput = {

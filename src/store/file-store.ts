@@ -242,6 +242,13 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     waitForResponse,
     writeResponseOutput,
     changes,
+    async prune(opts = {}) {
+      if (!(await queueExists())) return { dry_run: Boolean(opts.dryRun), pruned: [], kept: [], archives: [], index_files: [], remaining_finished: 0 };
+      const { pruneTasks } = await import("./prune.js");
+      const result = await pruneTasks(ctx, opts);
+      for (const p of result.pruned) if (!result.dry_run) scanner.forget(p.id);
+      return result;
+    },
     async sweepTempFiles(opts = {}) {
       if (!(await queueExists())) return [];
       return locked(ctx, () => sweepTempFiles(paths, opts.olderThanMs ?? 60 * 60 * 1000, ctx.now()));

@@ -2,6 +2,10 @@
 // server, dispatcher) talks to. Field names are the on-disk JSON keys of
 // PROTOCOL.md §4–6: they are snake_case on purpose and must not be renamed.
 
+import type { PruneOptions, PruneResult } from "./prune.js";
+
+export type { PruneOptions, PruneResult, PrunedTask, KeptTask } from "./prune.js";
+
 export type TaskState = "queued" | "claimed" | "completed" | "failed";
 export const TASK_STATES: readonly TaskState[] = ["queued", "claimed", "completed", "failed"];
 export type TerminalState = "completed" | "failed";
@@ -268,6 +272,13 @@ export interface Store {
    * every live task, so a waiter wakes on new tasks, claims, releases and responses.
    */
   changes(): Promise<ChangeNotifier>;
+
+  /**
+   * Apply a retention policy: remove (or archive) finished tasks past it, with
+   * their index files, under the lock; never a live task, never an unfetched
+   * answer unless forced (prune.ts).
+   */
+  prune(options?: PruneOptions): Promise<PruneResult>;
 
   /**
    * Remove temp files of interrupted atomic writes older than `olderThanMs`

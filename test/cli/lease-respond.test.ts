@@ -163,12 +163,19 @@ describe("respond", () => {
     expect(payload.response).toMatchObject({ body: "fix it", reviewer: "rev", follow_up_required: true, metadata: { model_used: "opus" } });
   });
 
-  it("text mode prints status=, task_id=, verdict=, response_path=, queue_depth= lines", async () => {
+  it("text mode prints status=, task_id=, verdict=, response_path=, queue_depth= lines, then the next action as Python does", async () => {
     const id = await ws.submit("answers-text");
     const result = await ws.run(["respond", id, "--body", "ok", "--verdict", "accept"]);
     expect(result.exitCode).toBe(0);
     const lines = result.stdout.trimEnd().split("\n");
-    expect(lines).toEqual(["status=completed", `task_id=${id}`, "verdict=accept", expect.stringMatching(/^response_path=\//), "queue_depth=0"]);
+    expect(lines).toEqual([
+      "status=completed",
+      `task_id=${id}`,
+      "verdict=accept",
+      expect.stringMatching(/^response_path=\//),
+      "queue_depth=0",
+      `reviewer: stop after this task unless instructed otherwise; orchestrator: run wait ${id}; monitor: re-arm wait --lane answers-text --json if more tasks are expected`,
+    ]);
   });
 
   it("reads the body from --file PATH relative to the cwd", async () => {

@@ -5,6 +5,7 @@
 
 import type { Command } from "commander";
 import { registerClaimCommands } from "./claim.js";
+import { registerPruneCommand } from "./prune.js";
 import { registerInitCommands } from "./init-cli.js";
 import { registerRespondCommand } from "./respond.js";
 import { registerSelfTestCommand } from "./self-test.js";
@@ -21,4 +22,5 @@ export function registerCoreCommands(program: Command): void {
   registerRespondCommand(program);
   registerStatusCommands(program);
   registerSelfTestCommand(program);
+  registerPruneCommand(program);
 }

@@ -132,6 +132,7 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
   // Signals are handled from here on, start-up included: a SIGTERM while the
   // adapter loads or the queue is first scanned must still end in a clean stop.
   let dispatcher: Dispatcher | null = null;
+  let retention: { stop(): void; done(): Promise<void> } | null = null;
   let earlySignal: NodeJS.Signals | null = null;
   let signals = 0;
   const onStop = (signal: NodeJS.Signals): void => {
@@ -169,8 +170,15 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
       { store: queue.store, adapter: first.adapter, logger: log, reload },
     );
     if (earlySignal) void dispatcher.stop(`received ${earlySignal} during start-up`);
+    // handoff.yaml's retention: policy, applied once a day while the dispatcher runs.
+    const { retentionOf } = await import("../../config/retention.js");
+    const policy = queue.config ? retentionOf(queue.config) : null;
+    const { startRetention } = await import("../../supervisor/retention.js");
+    retention = policy ? startRetention({ store: queue.store, policy, log }) : null;
     return await dispatcher.done;
   } finally {
+    retention?.stop();
+    await retention?.done();
     process.removeListener("SIGINT", onStop);
     process.removeListener("SIGTERM", onStop);
     process.removeListener("SIGHUP", onHangUp);

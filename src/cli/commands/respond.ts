@@ -108,9 +108,11 @@ export function registerRespondCommand(program: Command): void {
           blocking_count: response.blocking_count,
           nonblocking_count: response.nonblocking_count,
           queue_depth: queueDepth,
+          // The Python tool's words: orchestrator prompts match on them.
           next_action:
-            `orchestrator: run wait ${task.id} to write the body to ${task.response_path}; ` +
-            (queueDepth > 0 ? `reviewer: ${queueDepth} active task(s) left on lane ${task.lane}, run wait --lane ${task.lane}` : `reviewer: lane ${task.lane} is empty`),
+            "reviewer: stop after this task unless instructed otherwise; " +
+            `orchestrator: run wait ${task.id}; ` +
+            `monitor: re-arm wait --lane ${task.lane} --json if more tasks are expected`,
           response,
         };
         await emit(cmd, payload, [
@@ -119,6 +121,7 @@ export function registerRespondCommand(program: Command): void {
           `verdict=${response.verdict ?? "none"}`,
           `response_path=${task.response_path}`,
           `queue_depth=${queueDepth}`,
+          payload.next_action,
         ]);
       });
     });
