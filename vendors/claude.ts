@@ -6,9 +6,11 @@
 import type { Task } from "../src/store/types.js";
 import { resolveEffort, VENDOR_DEFAULTS } from "./defaults.js";
 import { acceptsVendor, childEnv, extraArgs, invocationBase } from "./invoke.js";
-import { detectLimitReply, detectUsageLimit, type LimitMatch } from "./limits.js";
+import { detectCredentialsFailure, isCredentialsStatus, loginFix, needsLogin } from "./credentials.js";
+import { detectUsageLimit, type LimitMatch } from "./limits.js";
 import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, str } from "./outcome.js";
 import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter, VendorConfig } from "./types.js";
+import { withVerdict } from "./verdict.js";
 
 const NAME = "claude";
 const DEFAULTS = VENDOR_DEFAULTS.claude;
@@ -66,9 +68,10 @@ export function createClaudeAdapter(options: BuiltinAdapterOptions = {}): Vendor
       }
       const body = typeof result.result === "string" ? result.result : "";
       if (body.trim() === "") return failure(NAME, run, "returned an empty result", true, { metadata });
-      const limit = detectLimitReply(body, limitOptions());
-      if (limit) return usageLimit(limit, metadata);
-      return { kind: "completed", body, metadata };
+      // A successful answer is an answer, whatever its first line says: limits
+      // and login failures come only from the error channel (is_error,
+      // api_error_status, a non-zero exit, stderr), so an answer cannot forge one.
+      return withVerdict({ kind: "completed", body, metadata });
     },
   };
 }
@@ -152,8 +155,8 @@ function mainModel(modelUsage: Record<string, unknown> | undefined, requested: s
   return best;
 }
 
-function usageLimit(limit: LimitMatch, metadata: Record<string, unknown>, resetAt: Date | null = limit.resetAt): Outcome {
-  return { kind: "usage-limit", message: limit.message, resetAt, metadata: { ...metadata, limit_kind: limit.kind } };
+function usageLimit(limit: LimitMatch, metadata: Record<string, unknown>, reset: { at: Date | null; dated: boolean } = { at: limit.resetAt, dated: limit.dated }): Outcome {
+  return { kind: "usage-limit", message: limit.message, resetAt: reset.at, resetDated: reset.dated, metadata: { ...metadata, limit_kind: limit.kind } };
 }
 
 /** A rejected `rate_limit_event` (verbose/stream output) carries the reset as epoch seconds. */
@@ -179,13 +182,24 @@ function settleError(
   const text = [str(result.result), ...errors].filter(Boolean).join("\n") || `is_error with subtype ${subtype}`;
   const status = num(result.api_error_status);
   const eventReset = rejectedRateLimitReset(messages);
+  const errorText = `${text}\n${run.stderr}`;
 
-  const limit = detectUsageLimit(`${text}\n${run.stderr}`, limitOptions);
-  if (limit) return usageLimit(limit, metadata, limit.resetAt ?? eventReset);
-  if (status === 429 || status === 529 || eventReset) {
-    const kind = status === 529 ? "overloaded" : "rate-limit";
-    return usageLimit({ kind, message: text.split("\n")[0] ?? text, resetAt: eventReset }, metadata);
+  // Typed signals first: the API status and a rejected rate_limit_event; the
+  // text then only supplies the wording and a reset the event did not give.
+  if (isCredentialsStatus(status)) {
+    const match = detectCredentialsFailure(errorText, NAME) ?? { message: firstLineOf(text), fix: loginFix(NAME) };
+    return needsLogin(match, metadata);
   }
+  const limit = detectUsageLimit(errorText, limitOptions);
+  if (status === 429 || status === 529 || eventReset) {
+    const kind = limit?.kind ?? (status === 529 ? "overloaded" : "rate-limit");
+    const reset = eventReset ? { at: eventReset, dated: true } : { at: limit?.resetAt ?? null, dated: limit?.dated ?? false };
+    return usageLimit({ kind, message: limit?.message ?? firstLineOf(text), resetAt: reset.at, dated: reset.dated }, metadata, reset);
+  }
+  // Then the texts (builds that report no status).
+  if (limit) return usageLimit(limit, metadata);
+  const login = detectCredentialsFailure(errorText, NAME);
+  if (login) return needsLogin(login, metadata);
   if (subtype === "error_max_budget_usd") {
     return failure(NAME, run, `stopped at the task's cost ceiling (--max-budget-usd): ${text}`, false, { metadata });
   }
@@ -194,10 +208,18 @@ function settleError(
   return failure(NAME, run, text, classifyErrorText(text) === "transient", { metadata });
 }
 
+function firstLineOf(text: string): string {
+  return text.split("\n").find((line) => line.trim() !== "")?.trim() ?? text;
+}
+
 function settleWithoutResult(run: ChildResult, limitOptions: { now: Date; timeZone: string | undefined }): Outcome {
   const text = `${run.stdout}\n${run.stderr}`;
-  const limit = detectUsageLimit(text, limitOptions);
+  // The error channel only: stderr, and stdout when the exit code says the run failed.
+  const errorText = run.exitCode === 0 ? run.stderr : text;
+  const limit = detectUsageLimit(errorText, limitOptions);
   if (limit) return usageLimit(limit, {});
+  const login = detectCredentialsFailure(errorText, NAME);
+  if (login) return needsLogin(login, {});
   if (run.stdout.trim() === "" && run.stderr.trim() === "") {
     // Exit 0 with nothing is a failure too: there is no answer to hand back.
     return failure(NAME, run, "printed no result", true);

@@ -8,9 +8,12 @@ import type { Task } from "../src/store/types.js";
 import type { BuiltinAdapterOptions } from "./claude.js";
 import { resolveEffort, VENDOR_DEFAULTS } from "./defaults.js";
 import { acceptsVendor, childEnv, extraArgs, invocationBase } from "./invoke.js";
+import { detectCredentialsFailure, isCredentialsStatus, loginFix, needsLogin } from "./credentials.js";
 import { detectUsageLimit } from "./limits.js";
 import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, str } from "./outcome.js";
-import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter } from "./types.js";
+import { estimateCost } from "./prices.js";
+import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter, VendorConfig } from "./types.js";
+import { withVerdict } from "./verdict.js";
 
 const NAME = "codex";
 const DEFAULTS = VENDOR_DEFAULTS.codex;
@@ -30,6 +33,12 @@ export interface CodexEvents {
   turnFailed?: string;
   /** Messages of `error` events. */
   errors: string[];
+  /** An HTTP status a `turn.failed` or `error` event carried as a field (builds that type their errors). */
+  errorStatus?: number;
+  /** A typed error kind (`usage_limit_reached`, `unauthorized`, ...) from such a field. */
+  errorType?: string;
+  /** A reset a typed error announced (`resets_at` epoch, or `resets_in_seconds`). */
+  resetsAt?: Date;
   /** Lines that parsed as JSON events. */
   eventCount: number;
 }
@@ -70,8 +79,8 @@ export function createCodexAdapter(options: BuiltinAdapterOptions = {}): VendorA
     settle(run: ChildResult): Outcome {
       const interrupted = interruptedOutcome(NAME, run);
       if (interrupted) return interrupted;
-      const events = parseCodexEvents(run.stdout);
-      const metadata = codexMetadata(events, run);
+      const events = parseCodexEvents(run.stdout, now());
+      const metadata = codexMetadata(events, run, baseConfig);
       const limitOptions = { now: now(), timeZone: options.timeZone };
 
       // A build that emits no turn.completed still answered if it exited 0 cleanly with a message.
@@ -80,13 +89,32 @@ export function createCodexAdapter(options: BuiltinAdapterOptions = {}): VendorA
       if (succeeded) {
         const body = events.lastMessage ?? "";
         // Transient `error` events (reconnects) before a completed turn do not matter.
-        if (body.trim() !== "") return { kind: "completed", body, metadata };
+        if (body.trim() !== "") return withVerdict({ kind: "completed", body, metadata });
         return failure(NAME, run, "the turn completed without an agent message", true, { metadata });
       }
 
+      // The error channel: turn.failed and error events, stderr, and stdout only
+      // when it held no events and the exit code says the run failed.
       const reported = [events.turnFailed, ...events.errors].filter((m): m is string => Boolean(m));
-      const limit = detectUsageLimit([...reported, run.stderr, events.eventCount === 0 ? run.stdout : ""].join("\n"), limitOptions);
-      if (limit) return { kind: "usage-limit", message: limit.message, resetAt: limit.resetAt, metadata: { ...metadata, limit_kind: limit.kind } };
+      const errorText = [...reported, run.stderr, events.eventCount === 0 && run.exitCode !== 0 ? run.stdout : ""].join("\n");
+      // Typed fields first, where a build gives them.
+      if (isCredentialsStatus(events.errorStatus) || /^(?:unauthori[sz]ed|invalid_api_key|authentication_error)$/i.test(events.errorType ?? "")) {
+        return needsLogin(detectCredentialsFailure(errorText, NAME) ?? { message: reported[0] ?? `HTTP ${events.errorStatus}`, fix: loginFix(NAME) }, metadata);
+      }
+      const limit = detectUsageLimit(errorText, limitOptions);
+      const typedLimit = events.errorStatus === 429 || /usage_limit|rate_limit/i.test(events.errorType ?? "");
+      if (limit || typedLimit) {
+        const resetAt = events.resetsAt ?? limit?.resetAt ?? null;
+        return {
+          kind: "usage-limit",
+          message: limit?.message ?? reported[0] ?? "usage limit reached",
+          resetAt,
+          resetDated: events.resetsAt !== undefined || (limit?.dated ?? false),
+          metadata: { ...metadata, limit_kind: limit?.kind ?? "usage-limit" },
+        };
+      }
+      const login = detectCredentialsFailure(errorText, NAME);
+      if (login) return needsLogin(login, metadata);
 
       if (reported.length > 0) {
         const text = [...new Set(reported)].join("\n");
@@ -98,7 +126,7 @@ export function createCodexAdapter(options: BuiltinAdapterOptions = {}): VendorA
 }
 
 /** Reads `codex exec --json` JSONL, accepting the current and the 2025 spellings; other lines are ignored. */
-export function parseCodexEvents(stdout: string): CodexEvents {
+export function parseCodexEvents(stdout: string, now: Date = new Date()): CodexEvents {
   const events: CodexEvents = { turnsCompleted: 0, errors: [], eventCount: 0 };
   for (const line of stdout.split(/\r?\n/)) {
     const trimmed = line.trim();
@@ -131,9 +159,11 @@ export function parseCodexEvents(stdout: string): CodexEvents {
       }
       case "turn.failed":
         events.turnFailed = str(obj(event.error)?.message) ?? str(event.message) ?? "turn failed";
+        typedError(events, event, now);
         break;
       case "error":
         events.errors.push(str(event.message) ?? str(obj(event.error)?.message) ?? "error event without a message");
+        typedError(events, event, now);
         break;
       default:
         break;
@@ -142,12 +172,29 @@ export function parseCodexEvents(stdout: string): CodexEvents {
   return events;
 }
 
+/** Status, type and reset of an error event, where the build types them (`error: {status, type, resets_at}`). */
+function typedError(events: CodexEvents, event: Record<string, unknown>, now: Date): void {
+  for (const source of [event, obj(event.error), obj(event.codex_error_info)]) {
+    if (!source) continue;
+    const status = num(source.status) ?? num(source.http_status) ?? num(source.http_status_code) ?? num(source.status_code);
+    if (status !== undefined) events.errorStatus = status;
+    const type = str(source.type) ?? str(source.code) ?? str(source.error_type);
+    if (type && type !== "error" && type !== "turn.failed") events.errorType = type;
+    const resetsAt = num(source.resets_at);
+    const resetsIn = num(source.resets_in_seconds);
+    if (resetsAt !== undefined) events.resetsAt = new Date(resetsAt > 1e12 ? resetsAt : resetsAt * 1000);
+    else if (resetsIn !== undefined) events.resetsAt = new Date(now.getTime() + resetsIn * 1000);
+  }
+}
+
 function add(total: number | undefined, value: number | undefined): number | undefined {
   return value === undefined ? total : (total ?? 0) + value;
 }
 
-function codexMetadata(events: CodexEvents, run: ChildResult): Record<string, unknown> {
+function codexMetadata(events: CodexEvents, run: ChildResult, config: VendorConfig): Record<string, unknown> {
+  const model = run.invocation.model ?? undefined;
   return compact({
+    ...estimateCost(NAME, config, events.turnsCompleted > 0 ? [{ model, input: events.tokensIn, cached: events.tokensCached, output: events.tokensOut }] : []),
     // codex reports no model in its events: the one we asked for is what ran.
     model_used: run.invocation.model ?? undefined,
     effort_used: run.invocation.effort ?? undefined,

@@ -10,6 +10,10 @@ import type { Task } from "../src/store/types.js";
 import { acceptsVendor, childEnv, extraArgs } from "./invoke.js";
 import { failure, interruptedOutcome } from "./outcome.js";
 import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter, VendorConfig } from "./types.js";
+import { withVerdict } from "./verdict.js";
+
+/** Kept for plugins that imported it from here; the reader lives in verdict.ts. */
+export { parseVerdictLines } from "./verdict.js";
 
 const NAME = "command";
 
@@ -130,33 +134,7 @@ export function settleCommandRun(vendor: string, run: ChildResult): Outcome {
   }
   const body = run.stdout.trim();
   if (body === "") return failure(vendor, run, "printed nothing on stdout (an answer is expected there)", false);
-  return { kind: "completed", body, metadata: { ...metadata, ...parseVerdictLines(body) } };
-}
-
-const VERDICT_LINE = /^\s*\**\s*verdict\s*\**\s*[:=]\s*\**\s*(accept-with-follow-ups|needs-revision|accept)\b/gim;
-const COUNT_LINE = /^\s*\**\s*(blocking|non-?blocking)(?:[ _-]?(?:count|findings|issues))?\s*\**\s*[:=]\s*(\d+)\s*$/gim;
-
-/**
- * A review verdict stated in an answer (`VERDICT: needs-revision`, then
- * optionally `BLOCKING: 2` / `NONBLOCKING: 1` lines). The last verdict line
- * wins, as an agent may quote earlier ones. Returns the response metadata
- * keys `verdict`, `blocking_count`, `nonblocking_count`, or {} when the
- * answer states no verdict. `needs-revision` without a count means one
- * blocking finding, since a blocking count > 0 is what that verdict implies.
- */
-export function parseVerdictLines(body: string): { verdict?: string; blocking_count?: number; nonblocking_count?: number } {
-  const verdicts = [...body.matchAll(VERDICT_LINE)];
-  const last = verdicts.at(-1);
-  if (!last) return {};
-  const verdict = (last[1] as string).toLowerCase();
-  const counts: Record<string, number> = {};
-  for (const match of body.matchAll(COUNT_LINE)) {
-    counts[(match[1] as string).toLowerCase().startsWith("non") ? "nonblocking" : "blocking"] = Number(match[2]);
-  }
-  let blocking = counts.blocking ?? (verdict === "needs-revision" ? 1 : 0);
-  // The store refuses blocking > 0 with any other verdict: trust the verdict.
-  if (verdict !== "needs-revision") blocking = 0;
-  return { verdict, blocking_count: blocking, nonblocking_count: counts.nonblocking ?? 0 };
+  return withVerdict({ kind: "completed", body, metadata });
 }
 
 function acceptedVendors(value: unknown): string[] {

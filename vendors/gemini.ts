@@ -8,9 +8,12 @@ import type { Task } from "../src/store/types.js";
 import type { BuiltinAdapterOptions } from "./claude.js";
 import { VENDOR_DEFAULTS } from "./defaults.js";
 import { acceptsVendor, childEnv, extraArgs, invocationBase } from "./invoke.js";
+import { detectCredentialsFailure, isCredentialsStatus, loginFix, needsLogin } from "./credentials.js";
 import { detectUsageLimit } from "./limits.js";
 import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, str } from "./outcome.js";
-import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter } from "./types.js";
+import { estimateCost } from "./prices.js";
+import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter, VendorConfig } from "./types.js";
+import { withVerdict } from "./verdict.js";
 
 const NAME = "gemini";
 const DEFAULTS = VENDOR_DEFAULTS.gemini;
@@ -61,19 +64,27 @@ export function createGeminiAdapter(options: BuiltinAdapterOptions = {}): Vendor
       if (interrupted) return interrupted;
       // Errors come as JSON on stderr in some builds and on stdout in others.
       const output = parseGeminiJson(run.stdout) ?? parseGeminiJson(run.stderr);
-      const metadata = output ? geminiMetadata(output, run) : compact({ model_used: run.invocation.model ?? undefined, duration_ms: run.durationMs });
+      const metadata = output ? geminiMetadata(output, run, baseConfig) : compact({ model_used: run.invocation.model ?? undefined, duration_ms: run.durationMs });
       const error = obj(output?.error);
       const errorText = str(error?.message) ?? "";
       const response = typeof output?.response === "string" ? output.response : "";
 
       if (run.exitCode === 0 && !error) {
-        if (response.trim() !== "") return { kind: "completed", body: response, metadata };
+        if (response.trim() !== "") return withVerdict({ kind: "completed", body: response, metadata });
         return failure(NAME, run, output ? "returned an empty response" : "printed no JSON output", true, { metadata, quoteStdout: !output });
       }
 
       const text = [errorText, run.stderr, output ? "" : run.stdout].join("\n");
+      // Typed signals first: exit 41 (authentication) and the error's HTTP code.
+      const code = num(error?.code) ?? num(error?.status);
+      if (run.exitCode === 41 || isCredentialsStatus(code)) {
+        return needsLogin(detectCredentialsFailure(text, NAME) ?? { message: errorText || firstLine(run.stderr) || "authentication failed (exit 41)", fix: loginFix(NAME) }, metadata);
+      }
       const limit = detectUsageLimit(text, { now: now(), timeZone: options.timeZone });
-      if (limit) return { kind: "usage-limit", message: limit.message, resetAt: limit.resetAt, metadata: { ...metadata, limit_kind: limit.kind } };
+      if (limit) return { kind: "usage-limit", message: limit.message, resetAt: limit.resetAt, resetDated: limit.dated, metadata: { ...metadata, limit_kind: limit.kind } };
+      if (code === 429) return { kind: "usage-limit", message: errorText || "429 Too Many Requests", resetAt: null, metadata: { ...metadata, limit_kind: "rate-limit" } };
+      const login = detectCredentialsFailure(text, NAME);
+      if (login) return needsLogin(login, metadata);
 
       const message = errorText || firstLine(run.stderr) || "failed without an error message";
       const known = run.exitCode === null ? undefined : GEMINI_EXIT_CODES[run.exitCode];
@@ -113,13 +124,14 @@ export function parseGeminiJson(text: string): Record<string, unknown> | undefin
 }
 
 /** Tokens summed over `stats.models`; output counts thoughts too, as the other vendors' do. */
-export function geminiMetadata(output: Record<string, unknown>, run: ChildResult): Record<string, unknown> {
+export function geminiMetadata(output: Record<string, unknown>, run: ChildResult, config: VendorConfig = {}): Record<string, unknown> {
   const models = obj(obj(output.stats)?.models) ?? {};
   let tokensIn: number | undefined;
   let tokensOut: number | undefined;
   let cached: number | undefined;
   let main: string | undefined;
   let mainTotal = -1;
+  const uses: { model: string; input?: number; cached?: number; output?: number }[] = [];
   for (const [model, stats] of Object.entries(models)) {
     const tokens = obj(obj(stats)?.tokens) ?? {};
     const input = num(tokens.input) ?? num(tokens.prompt);
@@ -128,6 +140,9 @@ export function geminiMetadata(output: Record<string, unknown>, run: ChildResult
     if (input !== undefined) tokensIn = (tokensIn ?? 0) + input;
     if (out !== undefined || thoughts !== undefined) tokensOut = (tokensOut ?? 0) + (out ?? 0) + (thoughts ?? 0);
     if (num(tokens.cached) !== undefined) cached = (cached ?? 0) + (num(tokens.cached) ?? 0);
+    // `prompt` counts every input token, `input` only the uncached ones (when both are given).
+    const prompt = num(tokens.prompt) ?? (input !== undefined ? input + (num(tokens.cached) ?? 0) : undefined);
+    uses.push({ model, input: prompt, cached: num(tokens.cached), output: out === undefined && thoughts === undefined ? undefined : (out ?? 0) + (thoughts ?? 0) });
     const total = num(tokens.total) ?? (input ?? 0) + (out ?? 0);
     if (total > mainTotal) {
       main = model;
@@ -135,6 +150,7 @@ export function geminiMetadata(output: Record<string, unknown>, run: ChildResult
     }
   }
   return compact({
+    ...estimateCost(NAME, config, uses),
     model_used: main ?? run.invocation.model ?? undefined,
     tokens_in: tokensIn,
     tokens_out: tokensOut,

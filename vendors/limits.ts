@@ -1,10 +1,13 @@
 // Recognises the usage-limit and rate-limit texts of the agent CLIs
 // (VENDOR-CLIS.md) and the reset time they announce. A limit is never the
 // task's fault: the supervisor releases the task and pauses the vendor, so a
-// false positive costs a pause and a false negative fails a good task. Only
-// call this on failure output (or on a bare reply that is nothing but a limit
-// text, see detectLimitReply): a review that *mentions* "rate limit reached"
-// must not pause anything.
+// false positive costs a pause and a false negative fails a good task.
+// These text patterns are the second tier: adapters read typed signals first
+// (claude's `api_error_status` and `rate_limit_event`, codex's `turn.failed`
+// and `error` events) and come here for the wording and the reset time. Only
+// ever call this on a failed run's error channel (is_error text, turn.failed,
+// stderr of a non-zero exit): a successful answer that *mentions* or even
+// starts with "You've hit your session limit" is an answer, never a pause.
 
 /** What kind of limit a text announces. */
 export type LimitKind = "session-limit" | "weekly-limit" | "model-limit" | "usage-limit" | "rate-limit" | "overloaded" | "quota";
@@ -15,6 +18,8 @@ export interface LimitMatch {
   message: string;
   /** When the vendor said the limit resets; null when it gave no (parsable) time. */
   resetAt: Date | null;
+  /** The reset named a date (an epoch or a calendar day), not just a clock time or a duration. */
+  dated: boolean;
 }
 
 export interface LimitOptions {
@@ -26,8 +31,6 @@ export interface LimitOptions {
 
 const APOS = "['\u2019]";
 const MESSAGE_MAX_CHARS = 500;
-/** A bare reply longer than this is an answer, not a limit notice. */
-const LIMIT_REPLY_MAX_CHARS = 400;
 
 interface Rule {
   kind: LimitKind | ((line: string) => LimitKind);
@@ -66,24 +69,12 @@ export function detectUsageLimit(text: string, options: LimitOptions = {}): Limi
   for (const rawLine of text.split(/\r?\n/)) {
     const line = rawLine.trim();
     const found = line === "" ? null : matchLine(line);
-    if (found) return { kind: found.kind, message: line.slice(0, MESSAGE_MAX_CHARS), resetAt: resetFromLine(line, now, options.timeZone) };
+    if (found) {
+      const reset = resetFromLine(line, now, options.timeZone);
+      return { kind: found.kind, message: line.slice(0, MESSAGE_MAX_CHARS), resetAt: reset.at, dated: reset.dated };
+    }
   }
   return null;
-}
-
-/**
- * A limit notice delivered as if it were the answer (exit 0, no error flag),
- * as some CLI builds do. Only a short reply whose first line *starts* with a
- * limit text (an "Error:" prefix allowed) counts, so a real answer that
- * discusses rate limits is never mistaken for one.
- */
-export function detectLimitReply(body: string, options: LimitOptions = {}): LimitMatch | null {
-  const trimmed = body.trim();
-  if (trimmed === "" || trimmed.length > LIMIT_REPLY_MAX_CHARS) return null;
-  const firstLine = (trimmed.split(/\r?\n/, 1)[0] ?? "").trim();
-  const found = matchLine(firstLine);
-  if (!found || !/^(?:error:?\s*)?$/i.test(firstLine.slice(0, found.index))) return null;
-  return detectUsageLimit(firstLine, options);
 }
 
 function matchLine(line: string): { kind: LimitKind; index: number } | null {
@@ -94,26 +85,29 @@ function matchLine(line: string): { kind: LimitKind; index: number } | null {
   return null;
 }
 
-function resetFromLine(line: string, now: Date, timeZone: string | undefined): Date | null {
+function resetFromLine(line: string, now: Date, timeZone: string | undefined): { at: Date | null; dated: boolean } {
   const epoch = /limit reached\|(\d{9,13})/i.exec(line);
   if (epoch?.[1]) {
     const value = Number(epoch[1]);
-    return new Date(value > 1e12 ? value : value * 1000);
+    return { at: new Date(value > 1e12 ? value : value * 1000), dated: true };
   }
-  const after = /\b(?:resets?|try again|retry)\s+(at|in|after)?\s*(.+)$/i.exec(line);
-  if (!after?.[2]) return null;
+  const after = /\b(?:resets?|try again|retry)\s+(at|in|after|on)?\s*(.+)$/i.exec(line);
+  if (!after?.[2]) return { at: null, dated: false };
   const expression = after[2].replace(/\.\s*$/, "");
+  const dated = DATE_PATTERN.test(expression);
   if (after[1]?.toLowerCase() === "in" || after[1]?.toLowerCase() === "after") {
-    return parseDuration(expression, now) ?? parseResetTime(expression, { now, timeZone });
+    const duration = parseDuration(expression, now);
+    if (duration) return { at: duration, dated: false };
   }
-  return parseResetTime(expression, { now, timeZone });
+  return { at: parseResetTime(expression, { now, timeZone }), dated };
 }
 
 const UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
 
 /** "4 days 19 hours 41 minutes", "2h 5m", "23.5s" -> now + that; null when it is no duration. */
 export function parseDuration(expression: string, now: Date): Date | null {
-  const re = /(\d+(?:\.\d+)?)\s*(days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b/gi;
+  // No \b after the unit: "2h5m" packs units together.
+  const re = /(\d+(?:\.\d+)?)\s*(days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)(?![a-z])/gi;
   let total = 0;
   let found = false;
   for (const match of expression.matchAll(re)) {
@@ -124,6 +118,9 @@ export function parseDuration(expression: string, now: Date): Date | null {
   }
   return found ? new Date(now.getTime() + Math.round(total)) : null;
 }
+
+/** "Nov 27", "Sep 26th, 2026", "sept. 3": a calendar day in a reset text. */
+const DATE_PATTERN = /\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s*(\d{4})\b)?/i;
 
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 
@@ -140,7 +137,7 @@ export function parseResetTime(expression: string, options: LimitOptions = {}): 
   let rest = expression.replace(/\([^)]*\)/g, " ");
 
   let date: { month: number; day: number; year: number | null } | null = null;
-  const dateMatch = /\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s*(\d{4})\b)?/i.exec(rest);
+  const dateMatch = DATE_PATTERN.exec(rest);
   if (dateMatch?.[1] && dateMatch[2]) {
     date = { month: MONTHS.indexOf(dateMatch[1].toLowerCase()) + 1, day: Number(dateMatch[2]), year: dateMatch[3] ? Number(dateMatch[3]) : null };
     rest = rest.slice(0, dateMatch.index) + " " + rest.slice(dateMatch.index + dateMatch[0].length);

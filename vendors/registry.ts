@@ -6,13 +6,14 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { createAgyAdapter } from "./agy.js";
 import { createClaudeAdapter } from "./claude.js";
 import { createCodexAdapter } from "./codex.js";
 import { createGeminiAdapter } from "./gemini.js";
 import type { AdapterFactory, VendorAdapter, VendorConfig } from "./types.js";
 
 /** Names `loadAdapter` knows without a module. */
-export const builtinAdapterNames: readonly string[] = ["claude", "codex", "gemini", "command", "demo"];
+export const builtinAdapterNames: readonly string[] = ["claude", "codex", "gemini", "agy", "command", "demo"];
 
 /** Thrown when an adapter cannot be found, loaded or is malformed. */
 export class VendorModuleError extends Error {
@@ -42,6 +43,7 @@ const BUILTINS: Readonly<Record<string, Loader>> = {
   claude: async () => createClaudeAdapter,
   codex: async () => createCodexAdapter,
   gemini: async () => createGeminiAdapter,
+  agy: async () => createAgyAdapter,
   command: async () => factoryExport(await importBuiltin(COMMAND_MODULE, "command"), "createCommandAdapter", "vendors/command"),
   demo: async () => factoryExport(await importBuiltin(DEMO_MODULE, "demo"), "createDemoAdapter", "vendors/demo"),
 };

@@ -38,6 +38,8 @@ export interface VendorConfig {
    * @default true
    */
   effortFlag?: boolean;
+  /** model id (prefix) -> {input, cached_input, output} USD per million tokens, over the built-in price table (vendors/prices.ts). */
+  prices?: Record<string, { input: number; cached_input?: number; output: number }>;
   [key: string]: unknown;
 }
 
@@ -73,7 +75,24 @@ export interface ChildResult {
 export type Outcome =
   | { kind: "completed"; body: string; metadata: Record<string, unknown> }
   | { kind: "failed"; body: string; retry: boolean; metadata?: Record<string, unknown> }
-  | { kind: "usage-limit"; message: string; resetAt?: Date | null; metadata?: Record<string, unknown> };
+  | {
+      kind: "usage-limit";
+      message: string;
+      resetAt?: Date | null;
+      /**
+       * True when the reset came with a date (an epoch, a calendar date, a
+       * structured `resets_at`): only such a pause may last up to 7 days; any
+       * other is clamped to a day.
+       */
+      resetDated?: boolean;
+      metadata?: Record<string, unknown>;
+    }
+  /**
+   * The CLI cannot authenticate (not logged in, key invalid or expired, 401/403):
+   * the task is released without counting the attempt and the vendor paused
+   * (kind `needs-login`) until someone logs in and runs `agent-lanes resume`.
+   */
+  | { kind: "needs-login"; message: string; fix: string; metadata?: Record<string, unknown> };
 
 export interface VendorAdapter {
   /** "claude", "codex", "gemini", "command", "demo", ... */

@@ -23,6 +23,7 @@ export const VENDOR_CONFIG_KEYS: Readonly<Record<string, keyof VendorConfig & st
   effortFlag: "effortFlag",
   max_cost_usd: "maxCostUsd",
   maxCostUsd: "maxCostUsd",
+  prices: "prices",
 };
 
 /** Every vendor section of one source, validated, plus warnings (unknown keys). */
@@ -141,7 +142,7 @@ function parseVendors(value: unknown, source: Source): DispatchVendors {
 function parseVendorSection(vendor: string, section: unknown, source: Source, warnings: string[]): VendorConfig {
   const at = `${source.keyPath}.${keyName(vendor)}`;
   if (section === null || section === undefined) return {};
-  if (!isMapping(section)) fail(source, at, `must be a mapping (command, models, efforts, args, env, effort_flag, max_cost_usd), got ${kindOf(section)}`);
+  if (!isMapping(section)) fail(source, at, `must be a mapping (command, models, efforts, args, env, effort_flag, max_cost_usd, prices), got ${kindOf(section)}`);
   const config: VendorConfig = {};
   const unknown: string[] = [];
   for (const [key, value] of Object.entries(section)) {
@@ -169,6 +170,9 @@ function parseVendorSection(vendor: string, section: unknown, source: Source, wa
         if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) fail(source, keyPath, `must be a number of US dollars > 0, got ${kindOf(value)}`);
         config.maxCostUsd = value;
         break;
+      case "prices":
+        config.prices = parsePrices(value, keyPath, source);
+        break;
       default:
         // A plugin may define its own keys: pass them through untouched.
         config[key] = value;
@@ -176,7 +180,7 @@ function parseVendorSection(vendor: string, section: unknown, source: Source, wa
     }
   }
   if (unknown.length > 0 && vendor in VENDOR_DEFAULTS) {
-    warnings.push(`${source.file}: ${at}: unknown keys ${unknown.map(keyName).join(", ")} (known: command, models, efforts, args, env, effort_flag, max_cost_usd)`);
+    warnings.push(`${source.file}: ${at}: unknown keys ${unknown.map(keyName).join(", ")} (known: command, models, efforts, args, env, effort_flag, max_cost_usd, prices)`);
   }
   return config;
 }
@@ -212,6 +216,24 @@ function parseStringMap(value: unknown, keyPath: string, source: Source, scalars
     const ok = typeof item === "string" || (scalars && (typeof item === "number" || typeof item === "boolean"));
     if (!ok) fail(source, `${keyPath}.${keyName(key)}`, `must be a string, got ${kindOf(item)}`);
     out[key] = String(item);
+  }
+  return out;
+}
+
+/** `prices: {<model id>: {input, cached_input, output}}`, USD per million tokens. */
+function parsePrices(value: unknown, keyPath: string, source: Source): Record<string, { input: number; cached_input: number; output: number }> {
+  if (!isMapping(value)) fail(source, keyPath, `must be a mapping of model ids to {input, cached_input, output} (USD per million tokens), got ${kindOf(value)}`);
+  const out: Record<string, { input: number; cached_input: number; output: number }> = {};
+  for (const [model, item] of Object.entries(value)) {
+    const at = `${keyPath}.${keyName(model)}`;
+    if (!isMapping(item)) fail(source, at, `must be a mapping {input, cached_input, output} of USD per million tokens, got ${kindOf(item)}`);
+    const price = (key: string, fallback?: number): number => {
+      const v = item[key] ?? fallback;
+      if (typeof v !== "number" || !Number.isFinite(v) || v < 0) fail(source, `${at}.${key}`, `must be a number of US dollars per million tokens >= 0, got ${kindOf(v)}`);
+      return v;
+    };
+    const input = price("input");
+    out[model] = { input, cached_input: price("cached_input", input), output: price("output") };
   }
   return out;
 }

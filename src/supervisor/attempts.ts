@@ -1,7 +1,7 @@
 // Attempt accounting from a task's events. The attempt number is the count
 // of `claimed` events (every claim, by any dispatcher, Python ones included).
 // Runs that ended through no fault of the task — a vendor usage limit, a
-// dispatcher shutting down — are recorded with `counts_as_attempt: false`
+// CLI that needs a login, a dispatcher shutting down — are recorded with `counts_as_attempt: false`
 // and do not use up --max-attempts, so a long usage limit never fails work.
 
 import type { TaskEvent } from "../store/types.js";
@@ -13,6 +13,7 @@ export const EVENT = {
   headlessCompleted: "headless_completed",
   headlessFailed: "headless_failed",
   usageLimit: "usage_limit",
+  needsLogin: "needs_login",
   warning: "dispatcher_warning",
 } as const;
 

@@ -19,14 +19,20 @@ export const PAUSE_DEFAULTS = {
   resetJitterSeconds: 60,
   /** A previous pause that ended longer ago than this no longer counts as consecutive. @default 7200 */
   consecutiveWindowSeconds: 2 * 60 * 60,
-  /** No pause is longer than this, whatever a parsed reset says (a weekly limit fits). @default 691200 (8 days) */
-  maxPauseSeconds: 8 * 24 * 60 * 60,
+  /** No pause is longer than this: an explicitly dated reset (a weekly limit) fits. @default 604800 (7 days) */
+  maxPauseSeconds: 7 * 24 * 60 * 60,
+  /** A reset that came without a date (a clock time, a duration) is clamped to this. @default 86400 (1 day) */
+  undatedMaxPauseSeconds: 24 * 60 * 60,
+  /** needs-login: the first re-probe after this, doubling per failed re-probe. @default 60 */
+  loginBackoffBaseSeconds: 60,
+  /** needs-login: re-probes at least this often. @default 1800 (30 minutes) */
+  loginBackoffCapSeconds: 30 * 60,
 } as const;
 
 export type PauseTimings = { -readonly [K in keyof typeof PAUSE_DEFAULTS]: number };
 
-/** Why claiming is paused: a vendor limit, the daily cost fuse, or a person. */
-export type PauseKind = "usage-limit" | "budget" | "manual" | (string & {});
+/** Why claiming is paused: a vendor limit, a CLI that needs a login, the daily cost fuse, or a person. */
+export type PauseKind = "usage-limit" | "needs-login" | "budget" | "manual" | (string & {});
 
 /** The pause file, as written (snake_case: it lives in the queue folder). */
 export interface PauseRecord {
@@ -42,6 +48,8 @@ export interface PauseRecord {
   consecutive: number;
   /** The reset time the vendor announced (before jitter), or null when it gave none. */
   reset_at: string | null;
+  /** needs-login: what a person should do to end it (present only then). */
+  fix?: string;
 }
 
 export interface PauseRead {
@@ -60,6 +68,10 @@ export interface SetPauseInput {
   owner: string;
   /** Add jitter after `until`. @default true */
   jitter?: boolean;
+  /** `until` came with a date (epoch, calendar date, structured field): clamp at maxPauseSeconds instead of undatedMaxPauseSeconds. */
+  dated?: boolean;
+  /** needs-login: the fix to show with the pause. */
+  fix?: string;
 }
 
 export interface PauseClock {
@@ -103,16 +115,23 @@ export async function setPause(queueRoot: string, vendor: string, input: SetPaus
   const previous = (await readPauseFile(file)).pause;
 
   const recent = previous !== null && now.getTime() - untilOf(previous) <= timings.consecutiveWindowSeconds * 1000;
-  const consecutive = recent && previous ? previous.consecutive + 1 : 1;
+  // Several runs hitting the same wall while its pause is in force (concurrent
+  // tasks) are one event, not a series: only a pause that follows an ended one escalates.
+  const sameWall = previous !== null && previous.kind === input.kind && untilOf(previous) > now.getTime();
+  const consecutive = previous && sameWall ? previous.consecutive : recent && previous ? previous.consecutive + 1 : 1;
   const resetAt = input.until && input.until.getTime() > now.getTime() ? input.until : null;
   let untilMs: number;
   if (resetAt) {
     const jitterMs = input.jitter === false ? 0 : random() * timings.resetJitterSeconds * 1000;
     untilMs = resetAt.getTime() + jitterMs;
+  } else if (input.kind === "needs-login") {
+    // Re-probe after exactly 1, 2, 4 ... 30 minutes: nobody stampedes on a login.
+    untilMs = now.getTime() + backoffMs(consecutive, { backoffBaseSeconds: timings.loginBackoffBaseSeconds, backoffCapSeconds: timings.loginBackoffCapSeconds }, () => 1);
   } else {
     untilMs = now.getTime() + backoffMs(consecutive, timings, random);
   }
-  untilMs = Math.min(untilMs, now.getTime() + timings.maxPauseSeconds * 1000);
+  const maxSeconds = input.dated === true ? timings.maxPauseSeconds : Math.min(timings.maxPauseSeconds, timings.undatedMaxPauseSeconds);
+  untilMs = Math.min(untilMs, now.getTime() + maxSeconds * 1000);
 
   if (previous && untilOf(previous) >= untilMs) return previous;
   const record: PauseRecord = {
@@ -124,6 +143,7 @@ export async function setPause(queueRoot: string, vendor: string, input: SetPaus
     set_by: input.owner,
     consecutive,
     reset_at: resetAt ? isoSeconds(resetAt) : null,
+    ...(input.fix ? { fix: input.fix } : {}),
   };
   await ensureDir(path.dirname(file));
   await writeJsonAtomic(file, record);
@@ -194,6 +214,10 @@ export function describePause(pause: PauseRecord, now: Date = new Date()): strin
   const m = Math.floor((seconds % 3600) / 60);
   const s = seconds % 60;
   const left = h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s}s` : `${s}s`;
+  if (pause.kind === "needs-login") {
+    const fix = pause.fix ?? `log the ${pause.vendor} CLI in, then \`agent-lanes resume --vendor ${pause.vendor}\``;
+    return `${pause.vendor} needs a login (${pause.reason}); fix: ${fix}; paused until ${pause.until} (re-probe in ${left})`;
+  }
   return `${pause.vendor} paused until ${pause.until} (in ${left}; ${pause.kind}: ${pause.reason})`;
 }
 
@@ -231,6 +255,7 @@ async function readPauseFile(file: string): Promise<PauseRead> {
       set_by: typeof record.set_by === "string" ? record.set_by : "",
       consecutive: typeof record.consecutive === "number" && record.consecutive >= 1 ? Math.floor(record.consecutive) : 1,
       reset_at: typeof record.reset_at === "string" ? record.reset_at : null,
+      ...(typeof record.fix === "string" && record.fix !== "" ? { fix: record.fix } : {}),
     },
     warning: null,
   };

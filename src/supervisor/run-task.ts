@@ -287,19 +287,22 @@ export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<
         return ok ? "released" : "dropped";
       }
       case "usage-limit": {
-        const reason = `usage limit: ${firstLine(settlement.message)}`;
-        await event(EVENT.headlessFailed, reason, failedData(reason, "usage-limit", false));
+        const login = settlement.pauseKind === "needs-login";
+        const reason = login ? `needs login: ${firstLine(settlement.message)}; ${settlement.fix ?? ""}` : `usage limit: ${firstLine(settlement.message)}`;
+        await event(EVENT.headlessFailed, reason, failedData(reason, settlement.pauseKind, false));
         const pause = await deps.onUsageLimit(settlement, task).catch((error) => {
           log.error({ err: errorMessage(error) }, "could not write the vendor pause");
           return null;
         });
-        await event(EVENT.usageLimit, settlement.message, {
+        await event(login ? EVENT.needsLogin : EVENT.usageLimit, settlement.message, {
           attempt: info.attempt,
+          ...(login ? { fix: settlement.fix ?? null } : {}),
           reset_at: settlement.resetAt ? settlement.resetAt.toISOString() : null,
           paused_until: pause?.until ?? null,
         });
         const ok = await release(reason);
-        log.warn({ reset_at: settlement.resetAt?.toISOString() ?? null, paused_until: pause?.until ?? null }, "usage limit: task released, vendor paused");
+        if (login) log.warn({ paused_until: pause?.until ?? null, fix: settlement.fix }, `needs login: task released (attempt not counted), vendor paused: ${firstLine(settlement.message)}; fix: ${settlement.fix}`);
+        else log.warn({ reset_at: settlement.resetAt?.toISOString() ?? null, paused_until: pause?.until ?? null }, "usage limit: task released, vendor paused");
         return ok ? "usage-limit" : "dropped";
       }
       case "drop": {

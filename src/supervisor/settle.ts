@@ -1,5 +1,6 @@
 // What to do with a finished run: respond completed, respond failed, release
-// the task for another try, release it and pause the vendor (usage limit), or
+// the task for another try, release it and pause the vendor (usage limit, or
+// a CLI that needs a login: both never count as an attempt), or
 // drop it (the claim was lost: someone else owns the task now, and writing
 // anything but an event would be the zombie worker's mistake).
 
@@ -11,7 +12,18 @@ export type Settlement =
   | { action: "complete"; body: string; metadata: Record<string, unknown> }
   | { action: "fail"; body: string; metadata: Record<string, unknown>; reason: string }
   | { action: "release"; reason: string; countsAsAttempt: boolean; metadata: Record<string, unknown> }
-  | { action: "usage-limit"; message: string; resetAt: Date | null; metadata: Record<string, unknown> }
+  | {
+      action: "usage-limit";
+      message: string;
+      resetAt: Date | null;
+      metadata: Record<string, unknown>;
+      /** The pause to set: a limit, or credentials the CLI cannot use. */
+      pauseKind: "usage-limit" | "needs-login";
+      /** needs-login: what the person should do (`run \`claude /login\``). */
+      fix?: string;
+      /** The reset came with a date: the pause may last up to 7 days. */
+      resetDated?: boolean;
+    }
   | { action: "drop"; reason: string };
 
 export interface SettleContext {
@@ -45,7 +57,24 @@ export function decideSettlement(outcome: Outcome, run: ChildResult, ctx: Settle
   const facts = runFacts(run, ctx);
 
   if (outcome.kind === "usage-limit") {
-    return { action: "usage-limit", message: outcome.message, resetAt: outcome.resetAt ?? null, metadata: { ...(outcome.metadata ?? {}), ...facts } };
+    return {
+      action: "usage-limit",
+      pauseKind: "usage-limit",
+      message: outcome.message,
+      resetAt: outcome.resetAt ?? null,
+      resetDated: outcome.resetDated === true,
+      metadata: { ...(outcome.metadata ?? {}), ...facts },
+    };
+  }
+  if (outcome.kind === "needs-login") {
+    return {
+      action: "usage-limit",
+      pauseKind: "needs-login",
+      message: outcome.message,
+      fix: outcome.fix,
+      resetAt: null,
+      metadata: { ...(outcome.metadata ?? {}), ...facts },
+    };
   }
 
   if (outcome.kind === "completed") {

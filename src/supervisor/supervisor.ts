@@ -5,6 +5,8 @@
 // tasks run at once (p-queue). Stopping stops claiming, lets running children
 // finish for the grace period, then kills them and releases their claims.
 
+import { watch, type FSWatcher } from "node:fs";
+import path from "node:path";
 import PQueue from "p-queue";
 import type { VendorAdapter, VendorConfig } from "../../vendors/types.js";
 import { StoreError } from "../store/errors.js";
@@ -13,7 +15,7 @@ import { createDailyCostLedger, outcomeCostUsd } from "./budget.js";
 import type { KeeperClock } from "./lease-keeper.js";
 import { createLogger, type Logger } from "./log.js";
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from "./options.js";
-import { describePause, readPause, setPause, untilOf } from "./pauses.js";
+import { describePause, readPause, setPause, untilOf, type PauseRecord } from "./pauses.js";
 import { runChild } from "./run-child.js";
 import { runClaimedTask, type RunChildFn, type TaskEnd, type TaskRunnerDeps } from "./run-task.js";
 import type { Doomed } from "./schedule.js";
@@ -60,6 +62,8 @@ export interface DispatcherStats {
   dropped: number;
   /** ISO time the vendor's pause ends, or null. */
   pausedUntil: string | null;
+  /** Why it is paused ("needs-login: Not logged in · Please run /login; fix: run `claude /login`, ..."), or null. */
+  pause: string | null;
   stopping: boolean;
 }
 
@@ -74,6 +78,11 @@ export interface Dispatcher {
   /** Resolves with the exit code once stopped: 0 after a clean drain. */
   readonly done: Promise<number>;
   stats(): DispatcherStats;
+}
+
+/** The status line's words for a pause: "needs-login: <the CLI's line>; fix: <what to do>". */
+function pauseSummary(pause: PauseRecord): string {
+  return pause.kind === "needs-login" && pause.fix ? `needs-login: ${pause.reason}; fix: ${pause.fix}` : `${pause.kind}: ${pause.reason}`;
 }
 
 /** A claim refused for reasons that heal slowly (request file changed) is not retried for this long. */
@@ -144,6 +153,24 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
   // not in the vendor's shared pause file, so other dispatchers keep claiming.
   let budgetUntilMs = 0;
   let reportedPause: string | null = null;
+  let pauseText: string | null = null;
+  // While paused, the pauses folder is watched: removing the file
+  // (`agent-lanes resume --vendor X`) wakes the loop at once.
+  let pauseWatcher: FSWatcher | null = null;
+  const watchPauses = (): void => {
+    if (pauseWatcher) return;
+    try {
+      pauseWatcher = watch(path.join(queueStore.root, "pauses"), { persistent: false }, () => notifier.bump());
+      pauseWatcher.on("error", () => unwatchPauses());
+    } catch {
+      // No watch: the safety poll still sees the removal.
+      pauseWatcher = null;
+    }
+  };
+  const unwatchPauses = (): void => {
+    pauseWatcher?.close();
+    pauseWatcher = null;
+  };
   let pauseWarning: string | null = null;
   let stopping = false;
   let exitCode = 0;
@@ -153,14 +180,20 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
 
   const busy = (): boolean => running.size > 0 || lastQueued > 0;
 
-  async function pauseVendor(until: Date | null, reason: string, kind: "usage-limit"): Promise<{ until: string }> {
+  async function pauseVendor(
+    until: Date | null,
+    reason: string,
+    kind: "usage-limit" | "needs-login",
+    extra: { fix?: string; dated?: boolean } = {},
+  ): Promise<{ until: string }> {
     const record = await setPause(
       queueStore.root,
       options.vendor,
-      { until, reason, kind, owner: options.owner, jitter: true },
+      { until, reason, kind, owner: options.owner, jitter: true, fix: extra.fix, dated: extra.dated },
       { now: now(), timings: { resetJitterSeconds: options.pauseJitterSeconds } },
     );
     pausedUntilMs = Math.max(pausedUntilMs, untilOf(record));
+    pauseText = pauseSummary(record);
     // Wake the loop so it reads the pause before its next claim.
     notifier.bump();
     return { until: record.until };
@@ -175,7 +208,8 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     killSignal: killChildren.signal,
     watchdogPath: deps.watchdogPath,
     keeperClock: deps.keeperClock,
-    onUsageLimit: (settlement) => pauseVendor(settlement.resetAt, settlement.message, "usage-limit"),
+    onUsageLimit: (settlement) =>
+      pauseVendor(settlement.resetAt, settlement.message, settlement.pauseKind, { fix: settlement.fix, dated: settlement.resetDated }),
     onOutcome: (outcome) => {
       ledger.record(outcomeCostUsd(outcome));
       if (ledger.exceeded() && budgetUntilMs < ledger.resetsAt().getTime()) {
@@ -194,15 +228,19 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     pauseWarning = read.warning;
     if (read.pause) {
       pausedUntilMs = untilOf(read.pause);
+      pauseText = pauseSummary(read.pause);
+      watchPauses();
       if (reportedPause !== read.pause.until) {
         reportedPause = read.pause.until;
-        log.warn({ paused_until: read.pause.until, kind: read.pause.kind }, `not claiming: ${describePause(read.pause, at)}`);
+        log.warn({ paused_until: read.pause.until, kind: read.pause.kind, fix: read.pause.fix }, `not claiming: ${describePause(read.pause, at)}`);
       }
       return Math.max(0, pausedUntilMs - at.getTime());
     }
-    if (reportedPause !== null) log.info({ vendor: options.vendor }, "vendor pause over; claiming again");
+    if (reportedPause !== null) log.info({ vendor: options.vendor }, "vendor pause over or removed; claiming again");
     reportedPause = null;
     pausedUntilMs = 0;
+    pauseText = null;
+    unwatchPauses();
     return null;
   }
 
@@ -330,6 +368,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
       queued: lastQueued,
       ...counts,
       pausedUntil: Math.max(pausedUntilMs, budgetUntilMs) > now().getTime() ? new Date(Math.max(pausedUntilMs, budgetUntilMs)).toISOString() : null,
+      pause: pausedUntilMs > now().getTime() ? pauseText : budgetUntilMs > now().getTime() ? "budget: daily cost ceiling reached" : null,
       stopping,
     };
   }
@@ -371,6 +410,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
       }
       await queue.onIdle();
       if (statusTimer) clearTimeout(statusTimer);
+      unwatchPauses();
       if (ownStore) await queueStore.close().catch((error) => log.warn({ err: errorMessage(error) }, "closing the store failed"));
       log.info({ ...stats(), exit_code: exitCode }, "dispatcher stopped");
       resolveDone(exitCode);

@@ -86,10 +86,15 @@ dispatch:
     expect(warnings).toEqual([]);
   });
 
+  it("reads prices per model id, cached_input defaulting to input", async () => {
+    const config = await resolveVendorConfig("codex", { dispatchSection: { vendors: { codex: { prices: { "gpt-5": { input: 1.25, output: 10 } } } } }, dispatchFile: HANDOFF });
+    expect(config.prices).toEqual({ "gpt-5": { input: 1.25, cached_input: 1.25, output: 10 } });
+  });
+
   it("warns about keys a built-in vendor does not know", async () => {
     const warnings: string[] = [];
     await resolveVendorConfig("codex", { dispatchSection: { vendors: { codex: { sandbox: "x" } } }, dispatchFile: HANDOFF, onWarning: (w) => warnings.push(w) });
-    expect(warnings).toEqual([`${HANDOFF}: dispatch.vendors.codex: unknown keys sandbox (known: command, models, efforts, args, env, effort_flag, max_cost_usd)`]);
+    expect(warnings).toEqual([`${HANDOFF}: dispatch.vendors.codex: unknown keys sandbox (known: command, models, efforts, args, env, effort_flag, max_cost_usd, prices)`]);
   });
 });
 
@@ -101,6 +106,8 @@ describe("validation errors name the file and the key path", () => {
     ["dispatch: { vendors: { claude: { args: --verbose } } }", "dispatch.vendors.claude.args must be a list of strings"],
     ["dispatch: { vendors: { claude: { args: [{a: 1}] } } }", "dispatch.vendors.claude.args must be a list of strings"],
     ["dispatch: { vendors: { claude: { models: { opus: [x] } } } }", "dispatch.vendors.claude.models.opus must be a string"],
+    ["dispatch: { vendors: { codex: { prices: 3 } } }", "dispatch.vendors.codex.prices must be a mapping of model ids to {input, cached_input, output}"],
+    ["dispatch: { vendors: { codex: { prices: { gpt-5: { input: 1 } } } } }", "dispatch.vendors.codex.prices.gpt-5.output must be a number of US dollars per million tokens >= 0"],
     ["dispatch: { vendors: { claude: { command: [] } } }", "dispatch.vendors.claude.command must be an executable"],
     ["dispatch: { vendors: { claude: { effort_flag: maybe } } }", "dispatch.vendors.claude.effort_flag must be true or false"],
     ["dispatch: { vendors: { claude: { max_cost_usd: -1 } } }", "dispatch.vendors.claude.max_cost_usd must be a number of US dollars > 0"],

@@ -163,7 +163,7 @@ export function limitScenario(spec: VendorSpec): void {
  * accepts again) and `agent-lanes resume --vendor X`, every task completes.
  */
 export function credentialsScenario(spec: VendorSpec, count: number, options: { noCredentials?: boolean; fix?: RegExp } = {}): void {
-  const how = options.noCredentials ? "not logged in" : "an invalid key (401)";
+  const how = options.noCredentials ? "not logged in" : "a key the model server refuses";
   it(`${spec.vendor}: ${how} with ${count} queued task(s): all stay queued under a needs-login pause with the fix; after the login and resume --vendor all complete`, async () => {
     const l = await lab(spec, { script: [spec.unauthorized()], noCredentials: options.noCredentials });
     try {
@@ -243,12 +243,13 @@ export function overloadScenario(spec: VendorSpec): void {
   });
 }
 
-export function stallScenario(spec: VendorSpec): void {
+/** `idleSeconds` must be longer than the CLI's silent start-up (gemini: several seconds before its first request). */
+export function stallScenario(spec: VendorSpec, idleSeconds = 4): void {
   it(`${spec.vendor}: a stream that stalls is stopped by the idle timeout and the task fails saying so`, async () => {
     const l = await lab(spec, { script: [{ kind: "stall" }] });
     try {
       const id = (await l.ws.submit({ content: "stall\n", metadata: { required_vendor: spec.vendor } })).id;
-      const d = l.dispatch(["--idle-timeout", "4", "--max-attempts", "1"]);
+      const d = l.dispatch(["--idle-timeout", String(idleSeconds), "--max-attempts", "1"]);
       await l.waitState(id, "failed", 120_000);
       await stopDispatcher(d);
       const response = await l.ws.store.getResponse(id);

@@ -5,7 +5,7 @@
 
 import { describe } from "vitest";
 import { geminiLimit, geminiModelOf, geminiOverloaded, geminiUnauthorized, geminiUnknownModel } from "../fixtures/model-servers/gemini.js";
-import { answerScenario, headlessScenario, credentialsScenario, limitScenario, modelTableScenario, unknownModelScenario, type VendorSpec } from "./contract.js";
+import { answerScenario, headlessScenario, credentialsScenario, limitScenario, modelTableScenario, stallScenario, unknownModelScenario, type VendorSpec } from "./contract.js";
 
 const gemini: VendorSpec = {
   vendor: "gemini",
@@ -31,6 +31,7 @@ describe("real gemini", () => {
   answerScenario(gemini);
   limitScenario(gemini);
   credentialsScenario(gemini, 1);
+  stallScenario(gemini, 30);
   unknownModelScenario(gemini, "gemini-nope-9");
   modelTableScenario(gemini, /^gemini-/);
   headlessScenario(gemini);

@@ -69,9 +69,13 @@ describe("usage-limit pauses with a reset time", () => {
     expect(longer.until).toBe("2026-11-24T12:00:00Z");
   });
 
-  it("caps an absurd reset at maxPauseSeconds", async () => {
-    const pause = await setPause(queue, "x", { until: at(30 * 86400), reason: "r", kind: "usage-limit", owner: "o" }, { now: T0, random: fixed(0) });
-    expect(pause.until).toBe("2026-12-02T10:00:00Z");
+  it("clamps every pause: 7 days for an explicitly dated reset, 1 day for any other", async () => {
+    const dated = await setPause(queue, "x", { until: at(30 * 86400), reason: "r", kind: "usage-limit", owner: "o", dated: true }, { now: T0, random: fixed(0) });
+    expect(dated.until).toBe("2026-12-01T10:00:00Z");
+    const weekly = await setPause(queue, "w", { until: at(5 * 86400), reason: "weekly", kind: "usage-limit", owner: "o", dated: true }, { now: T0, random: fixed(0) });
+    expect(weekly.until).toBe("2026-11-29T10:00:00Z");
+    const undated = await setPause(queue, "y", { until: at(30 * 86400), reason: "r", kind: "usage-limit", owner: "o" }, { now: T0, random: fixed(0) });
+    expect(undated.until).toBe("2026-11-25T10:00:00Z");
   });
 });
 
@@ -161,5 +165,33 @@ describe("clearPause, listPauses and broken files", () => {
   it("describePause is one log line with the time left", async () => {
     const pause = await setPause(queue, "claude", { until: at(2530), reason: "limit", kind: "usage-limit", owner: "o" }, { now: T0, random: fixed(0) });
     expect(describePause(pause, T0)).toBe("claude paused until 2026-11-24T10:42:10Z (in 42m 10s; usage-limit: limit)");
+  });
+});
+
+describe("needs-login pauses", () => {
+  const login = { reason: "Not logged in · Please run /login", kind: "needs-login", owner: "o", fix: "run `claude /login`, then `agent-lanes resume --vendor claude`" } as const;
+
+  it("re-probe after exactly 1, 2, 4 ... 30 minutes, each probe right after the previous pause ended", async () => {
+    let now = T0;
+    const minutes: number[] = [];
+    for (let i = 0; i < 8; i += 1) {
+      const pause = await setPause(queue, "claude", login, { now, random: fixed(0) });
+      minutes.push((Date.parse(pause.until) - now.getTime()) / 60_000);
+      now = new Date(Date.parse(pause.until) + 1000);
+    }
+    expect(minutes).toEqual([1, 2, 4, 8, 16, 30, 30, 30]);
+  });
+
+  it("several runs failing while the pause is in force do not escalate it, and the fix is kept and shown", async () => {
+    const first = await setPause(queue, "claude", login, { now: T0 });
+    const second = await setPause(queue, "claude", login, { now: at(2) });
+    expect(second.consecutive).toBe(1);
+    expect(Date.parse(second.until) - at(2).getTime()).toBe(60_000);
+    expect(first.fix).toBe(login.fix);
+    const read = (await readPause(queue, "claude", at(3))).pause;
+    expect(read).toMatchObject({ kind: "needs-login", fix: login.fix });
+    expect(describePause(read!, at(3))).toBe(
+      "claude needs a login (Not logged in · Please run /login); fix: run `claude /login`, then `agent-lanes resume --vendor claude`; paused until 2026-11-24T10:01:02Z (re-probe in 59s)",
+    );
   });
 });

@@ -169,7 +169,6 @@ describe("claude failure classification", () => {
     ["is-error", false, /Something unexpected happened/],
     ["api-500", true, /API error 500/],
     ["network", true, /Connection error/],
-    ["auth", false, /Invalid API key/],
     ["max-turns", false, /ran out of turns/],
     ["empty", true, /printed no result/],
     ["garbage", false, /this is not what claude prints/],
@@ -232,12 +231,20 @@ describe("claude usage limits", () => {
     expect(opus.outcome).toMatchObject({ kind: "usage-limit", metadata: { limit_kind: "model-limit" } });
   });
 
-  it("the 2025 epoch form gives a reset to the second, also when delivered as an answer", async () => {
+  it("the 2025 epoch form gives a reset to the second, and counts as dated", async () => {
     const started = Date.now();
-    for (const scenario of ["usage-limit-epoch", "limit-as-success"]) {
-      const { outcome } = await run({}, base, { FAKE_AGENT_SCENARIO: scenario, FAKE_AGENT_RESET_SECONDS: "5" });
-      expect(outcome.kind).toBe("usage-limit");
-      if (outcome.kind === "usage-limit") within(outcome.resetAt, started + 5000, 3000);
+    const { outcome } = await run({}, base, { FAKE_AGENT_SCENARIO: "usage-limit-epoch", FAKE_AGENT_RESET_SECONDS: "5" });
+    expect(outcome).toMatchObject({ kind: "usage-limit", resetDated: true });
+    if (outcome.kind === "usage-limit") within(outcome.resetAt, started + 5000, 3000);
+  });
+
+  it("a successful answer whose first line looks like a limit message completes normally (no forged pause)", async () => {
+    const { outcome } = await run({}, base, { FAKE_AGENT_SCENARIO: "limit-as-success", FAKE_AGENT_RESET_SECONDS: "5" });
+    expect(outcome.kind).toBe("completed");
+    if (outcome.kind === "completed") expect(outcome.body).toMatch(/^Claude AI usage limit reached\|\d+$/);
+    for (const text of ["You've hit your weekly limit · resets Dec 31, 10am", "Not logged in · Please run /login"]) {
+      const forged = await run({}, base, { FAKE_AGENT_REPLY: `${text}\n\nThe fix is in src/app.ts.` });
+      expect(forged.outcome).toMatchObject({ kind: "completed", body: `${text}\n\nThe fix is in src/app.ts.` });
     }
   });
 

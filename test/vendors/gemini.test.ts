@@ -92,7 +92,6 @@ describe("gemini runs through the fake CLI", () => {
 describe("gemini failure classification", () => {
   const cases: Array<[scenario: string, exit: number | null, retry: boolean, text: RegExp]> = [
     ["api-error", 1, true, /500 Internal Server Error/],
-    ["auth", 41, false, /authentication failed.*GEMINI_API_KEY/],
     ["input", 42, false, /invalid input/],
     ["sandbox", 44, false, /sandbox error/],
     ["config", 52, false, /configuration error/],
@@ -110,8 +109,8 @@ describe("gemini failure classification", () => {
   });
 
   it("reads errors printed as JSON on stdout as well", async () => {
-    const { outcome } = await run({}, base, { FAKE_AGENT_SCENARIO: "auth", FAKE_GEMINI_ERRORS_ON_STDOUT: "1" });
-    expectFailed(outcome, false, /authentication failed/);
+    const { outcome } = await run({}, base, { FAKE_AGENT_SCENARIO: "config", FAKE_GEMINI_ERRORS_ON_STDOUT: "1" });
+    expectFailed(outcome, false, /configuration error: Invalid configuration/);
   });
 
   it("an unknown flag is refused by yargs and fails permanently", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { detectLimitReply, detectUsageLimit, parseDuration, parseResetTime } from "../../vendors/limits.js";
+import { detectUsageLimit, parseDuration, parseResetTime } from "../../vendors/limits.js";
 
 const now = new Date("2026-11-24T10:00:00Z");
 const utc = { now, timeZone: "UTC" };
@@ -103,13 +103,6 @@ describe("no false positives", () => {
     expect(detectUsageLimit("", utc)).toBeNull();
   });
 
-  it("takes a bare reply as a limit only when it is short and starts with the limit text", () => {
-    expect(detectLimitReply("Claude AI usage limit reached|1795500000", utc)?.kind).toBe("usage-limit");
-    expect(detectLimitReply("Error: API Error: Rate limit reached", utc)?.kind).toBe("rate-limit");
-    expect(detectLimitReply("I fixed how we handle `API Error: Rate limit reached` in the client.", utc)).toBeNull();
-    const review = `## Review\n\n${"The change looks fine. ".repeat(30)}\nAPI Error: Rate limit reached is now retried.`;
-    expect(detectLimitReply(review, utc)).toBeNull();
-  });
 });
 
 describe("parseResetTime and parseDuration", () => {

@@ -31,8 +31,8 @@ describe("built-in adapters", () => {
   });
 
   it("refuses an unknown name and lists the built-ins", async () => {
-    await expect(loadAdapter("nope", { config: {} })).rejects.toThrow(/unknown vendor "nope"; built-in vendors are claude, codex, gemini, command, demo/);
-    expect(builtinAdapterNames).toEqual(expect.arrayContaining(["claude", "codex", "gemini", "command", "demo"]));
+    await expect(loadAdapter("nope", { config: {} })).rejects.toThrow(/unknown vendor "nope"; built-in vendors are claude, codex, gemini, agy, command, demo/);
+    expect(builtinAdapterNames).toEqual(expect.arrayContaining(["claude", "codex", "gemini", "agy", "command", "demo"]));
   });
 
   it.each([

@@ -5,15 +5,17 @@
 
 import type { Command } from "commander";
 import { registerClaimCommands } from "./claim.js";
+import { registerDoctorCommand } from "./doctor.js";
 import { registerPruneCommand } from "./prune.js";
 import { registerInitCommands } from "./init-cli.js";
 import { registerRespondCommand } from "./respond.js";
+import { registerResumeCommand } from "./resume.js";
 import { registerSelfTestCommand } from "./self-test.js";
 import { registerStatusCommands } from "./status.js";
 import { registerSubmitCommand } from "./submit.js";
 import { registerWaitCommands } from "./wait.js";
 
-/** Add init, init-pool, submit, wait, next, watch, claim, renew, release, event, respond, cancel, list, status and self-test. */
+/** Add init, init-pool, submit, wait, next, watch, claim, renew, release, event, respond, cancel, list, status, self-test, resume and doctor. */
 export function registerCoreCommands(program: Command): void {
   registerInitCommands(program);
   registerSubmitCommand(program);
@@ -22,5 +24,7 @@ export function registerCoreCommands(program: Command): void {
   registerRespondCommand(program);
   registerStatusCommands(program);
   registerSelfTestCommand(program);
+  registerResumeCommand(program);
+  registerDoctorCommand(program);
   registerPruneCommand(program);
 }

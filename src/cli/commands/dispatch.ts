@@ -50,7 +50,7 @@ export function registerDispatchCommand(program: Command): void {
   program
     .command("dispatch")
     .description("run a dispatcher: claim tasks for one vendor, run its CLI, respond; runs until stopped")
-    .requiredOption("--vendor <name>", "vendor served: claude, codex, gemini, command, demo, or a plugin's name with --vendor-module")
+    .requiredOption("--vendor <name>", "vendor served: claude, codex, gemini, agy, command, demo, or a plugin's name with --vendor-module")
     .option("--lane <name>", "lane to serve; repeat for several (default: default)", collect)
     .option("--concurrency <n>", "tasks run at once (default: 1)")
     .option("--lease-seconds <s>", "lease per claim, renewed every third of it (default: 900, at least 3)")

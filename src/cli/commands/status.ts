@@ -103,6 +103,9 @@ async function statusAll(cmd: Command, opts: StatusOptions): Promise<void> {
     const activePauses = pauses.filter((p) => p.active);
     let nextAction = views.queueNextAction(summary, list, scanProblems);
     if (activePauses.length > 0) nextAction += `; paused vendor(s): ${activePauses.map((p) => p.vendor).join(", ")} (dispatchers of them claim nothing until the pause ends)`;
+    for (const login of activePauses.filter((p) => p.kind === "needs-login")) {
+      nextAction += `; ${login.vendor} needs a login: ${login.fix ?? `log its CLI in, then agent-lanes resume --vendor ${login.vendor}`}`;
+    }
     const payload = { status: "ok", count: list.length, summary, next_action: nextAction, pauses, problems, queue_root: queueRoot };
     await emitList(cmd, payload, "tasks", list, () => [
       `queue_root=${queueRoot}`,
@@ -119,6 +122,8 @@ async function statusAll(cmd: Command, opts: StatusOptions): Promise<void> {
 interface PauseEntry {
   vendor: string;
   active: boolean;
+  kind?: string;
+  fix?: string;
   description: string;
   [key: string]: unknown;
 }

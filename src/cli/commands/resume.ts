@@ -1,0 +1,48 @@
+// `resume --vendor X`: lifts a vendor's shared pause (removes
+// <queue>/pauses/<vendor>.json). Every dispatcher of that vendor on the queue
+// watches the folder while paused and claims again at once: the way back
+// after logging a CLI in (a `needs-login` pause), or to end a limit pause
+// early by hand.
+
+import type { Command } from "commander";
+import { emit, withQueue } from "../context.js";
+import { CliError } from "../errors.js";
+import { examples } from "../options.js";
+
+/** Add `resume`. */
+export function registerResumeCommand(program: Command): void {
+  program
+    .command("resume")
+    .summary("lift a vendor's pause (after a login) so its dispatchers claim again at once")
+    .description(
+      "remove the vendor's shared pause file (<queue>/pauses/<vendor>.json): every dispatcher of the vendor on this queue claims again at once. " +
+        "Use it after logging the CLI in when status --all shows a needs-login pause, or to end a usage-limit pause early.",
+    )
+    .requiredOption("--vendor <name>", "the vendor whose pause to lift (claude, codex, gemini, agy, or a plugin's name)")
+    .addHelpText(
+      "after",
+      examples("claude /login && agent-lanes resume --vendor claude", "agent-lanes resume --vendor codex --json", "agent-lanes status --all   # shows the pauses in force"),
+    )
+    .action(async (opts: { vendor: string }, cmd: Command) => {
+      const { clearPause, describePause, pausePath, readPause } = await import("../../supervisor/pauses.js");
+      const vendor = opts.vendor.trim();
+      await withQueue(cmd, async ({ queueRoot }) => {
+        let file: string;
+        try {
+          file = pausePath(queueRoot, vendor);
+        } catch (error) {
+          throw new CliError(`--vendor ${JSON.stringify(opts.vendor)}: ${(error as Error).message}`);
+        }
+        const now = new Date();
+        const { pause } = await readPause(queueRoot, vendor, now);
+        const removed = await clearPause(queueRoot, vendor);
+        const payload = { status: "ok", vendor, removed, active_pause: pause, pause_file: file };
+        const text = removed
+          ? pause
+            ? [`${vendor}: pause lifted (${describePause(pause, now)}); its dispatchers claim again now`]
+            : [`${vendor}: removed an expired pause file; nothing was paused`]
+          : [`${vendor}: no pause in force on ${queueRoot}; nothing to do`];
+        await emit(cmd, payload, text);
+      });
+    });
+}

@@ -1,0 +1,80 @@
+// Credentials failures are never the task's fault: every built-in adapter
+// turns "not logged in", an invalid or expired key and a 401/403 into a
+// `needs-login` outcome carrying the CLI's own line and the fix, through the
+// fake CLIs of test/fixtures/bin; a successful answer never becomes one.
+
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createClaudeAdapter } from "../../vendors/claude.js";
+import { createCodexAdapter } from "../../vendors/codex.js";
+import { detectCredentialsFailure, loginFix } from "../../vendors/credentials.js";
+import { createGeminiAdapter } from "../../vendors/gemini.js";
+import type { Outcome } from "../../vendors/types.js";
+import { FIXTURE_BIN, makeTempDir, runAdapter, type TempDir } from "./harness.js";
+
+let tmp: TempDir;
+beforeEach(async () => {
+  tmp = await makeTempDir();
+});
+afterEach(async () => {
+  await tmp.cleanup();
+});
+
+const adapters = {
+  claude: createClaudeAdapter,
+  codex: createCodexAdapter,
+  gemini: createGeminiAdapter,
+} as const;
+
+function expectNeedsLogin(outcome: Outcome, vendor: string, message: RegExp): void {
+  expect(outcome.kind).toBe("needs-login");
+  if (outcome.kind !== "needs-login") return;
+  expect(outcome.message).toMatch(message);
+  expect(outcome.fix).toBe(loginFix(vendor));
+}
+
+describe("needs-login through the fake CLIs", () => {
+  it.each([
+    ["claude", "not-logged-in", /^Not logged in · Please run \/login$/],
+    ["claude", "auth", /^Invalid API key · Please run \/login$/],
+    ["claude", "token-expired", /OAuth token has expired/],
+    ["codex", "unauthorized", /401 Unauthorized.*Incorrect API key/],
+    ["gemini", "auth", /Please set an Auth method/],
+    ["gemini", "invalid-key", /API key not valid/],
+  ] as const)("%s %s -> needs-login with the CLI's line and the fix", async (vendor, scenario, message) => {
+    const { outcome } = await runAdapter(adapters[vendor], tmp, {}, { command: path.join(FIXTURE_BIN, vendor) }, { FAKE_AGENT_SCENARIO: scenario });
+    expectNeedsLogin(outcome, vendor, message);
+  });
+
+  it("the fix names the CLI's own login command and the resume command", () => {
+    expect(loginFix("claude")).toMatch(/^run `claude \/login` .*, then `agent-lanes resume --vendor claude`$/);
+    expect(loginFix("codex")).toContain("run `codex login`");
+    expect(loginFix("my-plugin")).toBe("log the my-plugin CLI in again as the dispatcher's user, then `agent-lanes resume --vendor my-plugin`");
+  });
+});
+
+describe("detectCredentialsFailure", () => {
+  it.each([
+    "Not logged in · Please run /login",
+    "Invalid API key · Please run /login",
+    'API Error: 401 {"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}',
+    "OAuth token has expired. Please obtain a new token or refresh your existing token.",
+    "unexpected status 401 Unauthorized: Missing bearer or basic authentication in header",
+    "exceeded retry limit, last status: 401 Unauthorized",
+    "Your access token could not be refreshed because your refresh token was already used. Please log out and sign in again. Run `codex login`",
+    "[API Error: API key not valid. Please pass a valid API key.]",
+    '{"error":{"code":403,"message":"Forbidden: 403 the caller does not have permission","status":"PERMISSION_DENIED"}}',
+    "Error: UNAUTHENTICATED: Request had invalid authentication credentials.",
+  ])("recognises %j", (line) => {
+    expect(detectCredentialsFailure(`starting\n${line}\n`, "claude")?.message).toBe(line);
+  });
+
+  it.each([
+    "All tests pass.",
+    "API Error: 500 Internal server error",
+    "You've hit your session limit · resets 3:45pm",
+    "the handler now returns 404 for a missing task",
+  ])("ignores %j", (line) => {
+    expect(detectCredentialsFailure(line, "claude")).toBeNull();
+  });
+});
