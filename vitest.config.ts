@@ -4,8 +4,9 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     // Suites with their own config: the kill storm (vitest.storm.config.ts,
-    // minutes of SIGKILLs) and the real vendor CLIs (vitest.real-clis.config.ts).
-    exclude: ["**/node_modules/**", "test/storm/**", "test/real-clis/**"],
+    // minutes of SIGKILLs), the real vendor CLIs (vitest.real-clis.config.ts) and
+    // the real browser (npm run test:browser, vitest.browser.config.ts).
+    exclude: ["**/node_modules/**", "test/storm/**", "test/real-clis/**", "test/security/browser.test.ts", "test/dashboard/**"],
     // Many suites spawn real processes and hold flock(2) on shared files; on a
     // 2-core machine a few forks at a time keeps timings honest.
     pool: "forks",

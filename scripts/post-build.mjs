@@ -1,5 +1,33 @@
-// Make the CLI entry executable after tsc writes it (tsc drops the mode).
-import { chmodSync, existsSync } from "node:fs";
+// After tsc: make the CLI entry executable (tsc drops the mode) and put the
+// dashboard's front end into dist/dashboard — the page, its script and style
+// from src/dashboard/web, and the few vendor modules it imports (Preact + htm,
+// marked, DOMPurify, uPlot), so the package serves every asset itself.
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 
-const bin = new URL("../dist/src/cli/main.js", import.meta.url);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const bin = path.join(root, "dist/src/cli/main.js");
 if (existsSync(bin)) chmodSync(bin, 0o755);
+
+const out = path.join(root, "dist/dashboard");
+mkdirSync(path.join(out, "vendor"), { recursive: true });
+const web = path.join(root, "src/dashboard/web");
+for (const name of readdirSync(web)) copyFileSync(path.join(web, name), path.join(out, name));
+
+/** A file inside an installed package (node_modules beside the repository). */
+const fromPackage = (pkg, file) => path.join(root, "node_modules", pkg, file);
+const VENDOR = {
+  "htm-preact.js": fromPackage("htm", "preact/standalone.module.js"),
+  "marked.js": fromPackage("marked", "lib/marked.esm.js"),
+  "purify.js": fromPackage("dompurify", "dist/purify.es.mjs"),
+  "uPlot.js": fromPackage("uplot", "dist/uPlot.esm.js"),
+  "uPlot.css": fromPackage("uplot", "dist/uPlot.min.css"),
+};
+for (const [name, source] of Object.entries(VENDOR)) {
+  if (!existsSync(source)) {
+    console.error(`post-build: ${source} is missing: run npm install (the dashboard needs it)`);
+    process.exit(1);
+  }
+  copyFileSync(source, path.join(out, "vendor", name));
+}

@@ -1,9 +1,11 @@
-// The routes of PROTOCOL.md §8: matching (404 / 405) and one handler each.
-// Handlers turn JSON fields into Store calls; the store owns every rule.
+// The routes of PROTOCOL.md §8 (and GET /tasks): one handler each, and the
+// table server.ts registers with Fastify (method, path, body and reply
+// schemas). Handlers turn JSON fields into Store calls; the store owns every
+// rule. A handler never sees Fastify: it gets the raw response (for
+// long-polls), the task id, the query and the already-validated body.
 
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { assertTaskId } from "../store/layout.js";
-import type { Store, TerminalState, Verdict } from "../store/types.js";
+import type { ServerResponse } from "node:http";
+import { TASK_STATES, type Store, type Task, type TaskState, type TerminalState, type Verdict } from "../store/types.js";
 import {
   nullableString,
   optionalBoolean,
@@ -17,6 +19,8 @@ import {
 import { HttpError } from "./errors.js";
 import type { LongPoll, LongPollRegistry } from "./long-poll.js";
 import type { NextWaiters } from "./next-waiters.js";
+import { BODY_SCHEMAS, REPLY_SCHEMAS } from "./schemas.js";
+import { confineWorkspaceRoot } from "./workspace-roots.js";
 
 /** What a handler answers; null when there is no one left to answer (client gone). */
 export type Reply = { status: number; body: unknown } | null;
@@ -26,38 +30,45 @@ export interface RouteDeps {
   longPolls: LongPollRegistry;
   nextWaiters: NextWaiters;
   maxWaitSeconds: number;
+  /** Real paths a client's workspace_root must lie inside (issue 11). */
+  allowedRoots: readonly string[];
 }
 
 export interface RouteRequest {
-  req: IncomingMessage;
   res: ServerResponse;
-  /** The task id of `/tasks/<id>/...`, already validated. */
+  /** The task id of `/tasks/<id>/...`, already validated ("" when the route has none). */
   taskId: string;
+  /** Every path parameter (`:id`, `:vendor`), percent-decoded. */
+  params: Readonly<Record<string, string>>;
   query: URLSearchParams;
-  /** The parsed JSON object body (read on first call). */
-  body(): Promise<JsonObject>;
+  /** The JSON object body, already checked against the route's schema ({} when none was sent). */
+  body: JsonObject;
 }
 
-type Handler = (deps: RouteDeps, request: RouteRequest) => Promise<Reply>;
+export type Handler = (deps: RouteDeps, request: RouteRequest) => Promise<Reply>;
 
-interface Route {
+export interface Route {
   method: "GET" | "POST";
-  /** Path segments; ":id" matches one task id. */
-  pattern: readonly string[];
+  /** Fastify path; `:id` is one task id. */
+  url: string;
   handler: Handler;
+  body?: Record<string, unknown>;
+  reply: Record<string, unknown>;
 }
 
 const ok = (body: unknown, status = 200): Reply => ({ status, body });
+
+/** A strictly decimal number (no hex, exponent, Infinity): `12`, `0.5`. */
+const DECIMAL = /^\d+(\.\d+)?$/;
 
 /** `wait_seconds` from the query: absent is 0, fractions allowed, capped at `max`. */
 export function waitSeconds(query: URLSearchParams, max: number): number {
   const raw = query.get("wait_seconds");
   if (raw === null || raw.trim() === "") return 0;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) {
-    throw new HttpError(400, `Expected \`wait_seconds\` to be a number >= 0, got \`${raw}\``);
+  if (!DECIMAL.test(raw.trim())) {
+    throw new HttpError(400, `Expected \`wait_seconds\` to be a number >= 0, got \`${raw.slice(0, 40)}\``);
   }
-  return Math.min(value, max);
+  return Math.min(Number(raw), max);
 }
 
 /**
@@ -71,13 +82,13 @@ function nothingFound(poll: LongPoll | null, idle: Reply): Reply {
   return idle;
 }
 
-const createTask: Handler = async ({ store }, { body }) => {
-  const b = await body();
+const createTask: Handler = async ({ store, allowedRoots }, { body: b }) => {
+  const workspaceRoot = await confineWorkspaceRoot(requiredString(b, "workspace_root"), allowedRoots);
   const task = await store.create({
     workspace_id: requiredString(b, "workspace_id"),
     correlation_id: requiredString(b, "correlation_id"),
     lane: requiredString(b, "lane"),
-    workspace_root: requiredString(b, "workspace_root"),
+    workspace_root: workspaceRoot,
     request_path: requiredString(b, "request_path"),
     response_path: requiredString(b, "response_path"),
     source_agent: optionalString(b, "source_agent"),
@@ -110,8 +121,7 @@ const nextTask: Handler = async ({ store, longPolls, nextWaiters, maxWaitSeconds
 
 const getTask: Handler = async ({ store }, { taskId }) => ok({ task: await store.get(taskId) });
 
-const claimTask: Handler = async ({ store }, { taskId, body }) => {
-  const b = await body();
+const claimTask: Handler = async ({ store }, { taskId, body: b }) => {
   const task = await store.claim(taskId, {
     owner: optionalString(b, "owner") ?? "worker",
     leaseSeconds: optionalNumber(b, "lease_seconds"),
@@ -119,8 +129,7 @@ const claimTask: Handler = async ({ store }, { taskId, body }) => {
   return ok({ task });
 };
 
-const addEvent: Handler = async ({ store }, { taskId, body }) => {
-  const b = await body();
+const addEvent: Handler = async ({ store }, { taskId, body: b }) => {
   await store.appendEvent(taskId, {
     type: optionalString(b, "type") ?? "note",
     message: optionalString(b, "message") ?? "",
@@ -129,8 +138,7 @@ const addEvent: Handler = async ({ store }, { taskId, body }) => {
   return ok({ ok: true });
 };
 
-const respond: Handler = async ({ store }, { taskId, body }) => {
-  const b = await body();
+const respond: Handler = async ({ store }, { taskId, body: b }) => {
   const { response } = await store.respond(taskId, {
     body: requiredString(b, "body"),
     claimToken: nullableString(b, "claim_token"),
@@ -147,8 +155,7 @@ const respond: Handler = async ({ store }, { taskId, body }) => {
   return ok({ response });
 };
 
-const release: Handler = async ({ store }, { taskId, body }) => {
-  const b = await body();
+const release: Handler = async ({ store }, { taskId, body: b }) => {
   const task = await store.release(taskId, {
     claimToken: requiredString(b, "claim_token"),
     reason: nullableString(b, "reason"),
@@ -170,57 +177,85 @@ const awaitResponse: Handler = async ({ store, longPolls, maxWaitSeconds }, { re
 
 const health: Handler = async ({ longPolls }) => ok({ status: "ok", long_polls: longPolls.count() });
 
-/** Literal segments before ":id", so `/tasks/next` is never read as a task id. */
-const ROUTES: readonly Route[] = [
-  { method: "GET", pattern: ["health"], handler: health },
-  { method: "POST", pattern: ["tasks"], handler: createTask },
-  { method: "GET", pattern: ["tasks", "next"], handler: nextTask },
-  { method: "GET", pattern: ["tasks", ":id"], handler: getTask },
-  { method: "POST", pattern: ["tasks", ":id", "claim"], handler: claimTask },
-  { method: "POST", pattern: ["tasks", ":id", "events"], handler: addEvent },
-  { method: "POST", pattern: ["tasks", ":id", "response"], handler: respond },
-  { method: "GET", pattern: ["tasks", ":id", "response"], handler: awaitResponse },
-  { method: "POST", pattern: ["tasks", ":id", "release"], handler: release },
+/** @default 100 tasks a page */
+export const LIST_DEFAULT_LIMIT = 100;
+/** @default 1000 */
+export const LIST_MAX_LIMIT = 1000;
+
+/** Newest first: created_at, then id (ids start with their creation stamp). */
+const newestFirst = (a: Task, b: Task): number => (a.created_at === b.created_at ? (a.id < b.id ? 1 : -1) : a.created_at < b.created_at ? 1 : -1);
+
+/** The opaque cursor of a page: where the next page starts (after this task). */
+const cursorOf = (task: Task): string => Buffer.from(JSON.stringify([task.created_at, task.id]), "utf8").toString("base64url");
+
+function parseCursor(raw: string): [string, string] {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(raw, "base64url").toString("utf8"));
+    if (Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string")) return value as [string, string];
+  } catch {
+    // fall through to the one error below
+  }
+  throw new HttpError(400, `Expected \`cursor\` to be the next_cursor of a previous page, got \`${raw.slice(0, 40)}\``);
+}
+
+/** GET /tasks?state=&lane=&limit=&cursor= — newest first, a page at a time. */
+const listTasks: Handler = async ({ store }, { query }) => {
+  const state = query.get("state") || null;
+  if (state !== null && !(TASK_STATES as readonly string[]).includes(state)) {
+    throw new HttpError(400, `Expected \`state\` to be one of ${TASK_STATES.join(", ")}, got \`${state.slice(0, 40)}\``);
+  }
+  const lane = query.get("lane") || undefined;
+  const rawLimit = query.get("limit");
+  let limit = LIST_DEFAULT_LIMIT;
+  if (rawLimit !== null && rawLimit !== "") {
+    if (!/^\d{1,7}$/.test(rawLimit) || Number(rawLimit) < 1) {
+      throw new HttpError(400, `Expected \`limit\` to be a whole number from 1 to ${LIST_MAX_LIMIT}, got \`${rawLimit.slice(0, 40)}\``);
+    }
+    limit = Math.min(Number(rawLimit), LIST_MAX_LIMIT);
+  }
+  const rawCursor = query.get("cursor");
+  const after = rawCursor ? parseCursor(rawCursor) : null;
+  const tasks = (await store.list(lane ? { lane } : {}))
+    .filter((t) => state === null || t.state === (state as TaskState))
+    .sort(newestFirst)
+    .filter((t) => after === null || t.created_at < after[0] || (t.created_at === after[0] && t.id < after[1]));
+  const page = tasks.slice(0, limit);
+  const last = page.at(-1);
+  return ok({ tasks: page, next_cursor: tasks.length > limit && last ? cursorOf(last) : null });
+};
+
+/** Static segments before ":id", so `/tasks/next` is never read as a task id. */
+export const ROUTES: readonly Route[] = [
+  { method: "GET", url: "/health", handler: health, reply: REPLY_SCHEMAS.health },
+  { method: "POST", url: "/tasks", handler: createTask, body: BODY_SCHEMAS.createTask, reply: REPLY_SCHEMAS.created },
+  { method: "GET", url: "/tasks", handler: listTasks, reply: REPLY_SCHEMAS.taskList },
+  { method: "GET", url: "/tasks/next", handler: nextTask, reply: REPLY_SCHEMAS.maybeTask },
+  { method: "GET", url: "/tasks/:id", handler: getTask, reply: REPLY_SCHEMAS.task },
+  { method: "POST", url: "/tasks/:id/claim", handler: claimTask, body: BODY_SCHEMAS.claim, reply: REPLY_SCHEMAS.task },
+  { method: "POST", url: "/tasks/:id/events", handler: addEvent, body: BODY_SCHEMAS.event, reply: REPLY_SCHEMAS.ok },
+  { method: "POST", url: "/tasks/:id/response", handler: respond, body: BODY_SCHEMAS.respond, reply: REPLY_SCHEMAS.response },
+  { method: "GET", url: "/tasks/:id/response", handler: awaitResponse, reply: REPLY_SCHEMAS.response },
+  { method: "POST", url: "/tasks/:id/release", handler: release, body: BODY_SCHEMAS.release, reply: REPLY_SCHEMAS.task },
 ];
 
-export interface Match {
-  handler: Handler;
-  /** Raw (decoded) task id segment, or "" when the route has none. */
-  taskId: string;
-}
-
-/** The route for a method and path; throws 404 for no such path, 405 (with Allow) for a wrong method. */
-export function matchRoute(method: string, pathname: string): Match {
+/**
+ * For a request no route took: 405 (with Allow) when the path exists under
+ * another method, else 404. `routes` are every registered route.
+ */
+export function notFound(routes: readonly Pick<Route, "method" | "url">[], method: string, pathname: string): HttpError {
   const segments = pathname.split("/").slice(1);
   const allowed = new Set<string>();
-  for (const route of ROUTES) {
-    if (route.pattern.length !== segments.length) continue;
-    let id = "";
-    const fits = route.pattern.every((part, i) => {
-      const segment = segments[i] as string;
-      if (part !== ":id") return part === segment;
-      id = segment;
-      return segment !== "";
-    });
-    if (!fits) continue;
-    if (route.method === method) {
-      if (route.pattern.includes(":id")) assertTaskId(decodeSegment(id));
-      return { handler: route.handler, taskId: decodeSegment(id) };
-    }
-    allowed.add(route.method);
+  for (const route of routes) {
+    const pattern = route.url.split("/").slice(1);
+    if (pattern.length !== segments.length) continue;
+    const fits = pattern.every((part, i) => (part.startsWith(":") ? segments[i] !== "" : part === segments[i]));
+    // A static route of the same shape (`/tasks/next`) wins over `:id` for its own path only.
+    if (fits) allowed.add(route.method);
   }
+  allowed.delete(method);
   if (allowed.size > 0) {
     const allow = [...allowed].sort().join(", ");
-    throw new HttpError(405, `method ${method} not allowed on ${pathname}; use ${allow}`, { headers: { Allow: allow } });
+    return new HttpError(405, `method ${method} not allowed on ${pathname}; use ${allow}`, { headers: { Allow: allow } });
   }
-  throw new HttpError(404, `no such route: ${method} ${pathname}`);
-}
-
-/** A percent-decoded path segment; a malformed escape is kept raw (and then fails the task-id check). */
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
+  return new HttpError(404, `no such route: ${method} ${pathname}`);
 }

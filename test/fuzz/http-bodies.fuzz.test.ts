@@ -46,6 +46,9 @@ beforeAll(async () => {
   token = (await store.claim(ids[0] as string, { owner: "seed", leaseSeconds: 3600 })).claim_token as string;
   server = createServer({
     store,
+    allowedRoots: [ws],
+    // The API only: "/tasks/.." normalises to "/", the dashboard's HTML page.
+    dashboard: false,
     maxWaitSeconds: 0.2,
     logger: { debug: () => undefined, error: (obj: object) => void unexpected.push(obj) },
   });

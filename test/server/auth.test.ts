@@ -67,10 +67,12 @@ describe("listening off loopback", () => {
     expect((await h.api("GET", "/health", undefined, { authorization: `bearer ${TOKEN}` })).status).toBe(200);
   });
 
-  it("refuses an empty token", async () => {
+  it("refuses an empty token, and one with whitespace that no client could send", async () => {
     const ws = await makeWorkspace();
     try {
       expect(() => createServer({ store: ws.store, token: "  " })).toThrow(/token is empty/);
+      expect(() => createServer({ store: ws.store, token: "two words" })).toThrow(/contains whitespace/);
+      expect(() => createServer({ store: ws.store, token: "tab\tinside" })).toThrow(/contains whitespace/);
     } finally {
       await ws.cleanup();
     }

@@ -33,7 +33,7 @@ export async function startServer(options: Partial<ServerOptions> & { host?: str
     },
   });
   const { host = "127.0.0.1", ...rest } = options;
-  const server = createServer({ store: ws.store, logger: pino({ level: "debug" }, sink), ...rest });
+  const server = createServer({ store: ws.store, allowedRoots: [ws.root], logger: pino({ level: "debug" }, sink), ...rest });
   const { port } = await server.listen(0, host);
   const url = `http://127.0.0.1:${port}`;
   return {

@@ -218,13 +218,13 @@ describe("400: bad input and broken rules", () => {
 describe("404, 405, 408, 413 and 500", () => {
   it("404 for an unknown route, 405 with Allow for a wrong method", async () => {
     h = await startServer();
-    for (const path of ["/", "/task", "/tasks/", "/tasks/x/claim/more", "/tasks/x/renew"]) {
+    for (const path of ["/nowhere", "/task", "/tasks/", "/tasks/x/claim/more", "/tasks/x/renew"]) {
       const reply = await h.api("GET", path);
       expect(reply.status, path).toBe(404);
       expect(reply.body.error).toContain("no such route");
     }
     const cases: Array<[string, string, string]> = [
-      ["GET", "/tasks", "POST"],
+      ["DELETE", "/tasks", "GET, POST"],
       ["DELETE", "/tasks/x", "GET"],
       ["GET", "/tasks/x/claim", "POST"],
       ["PUT", "/tasks/x/response", "GET, POST"],
@@ -291,5 +291,47 @@ describe("request logging", () => {
       expect.objectContaining({ level: 20, method: "GET", url: "/health", status: 200, ms: expect.any(Number) }),
       expect.objectContaining({ level: 20, method: "GET", url: "/nowhere", status: 404 }),
     ]);
+  });
+});
+
+describe("the Python server's words and the task list", () => {
+  it("takes the legacy checkpoint_id as the correlation id, as the Python server does", async () => {
+    h = await startServer();
+    const body = await taskBody({ checkpoint_id: "legacy-7" });
+    delete body.correlation_id;
+    const reply = await h.api("POST", "/tasks", body);
+    expect(reply.status).toBe(201);
+    expect(reply.body.task).toMatchObject({ correlation_id: "legacy-7" });
+    // correlation_id wins when both are given.
+    const both = await h.api("POST", "/tasks", await taskBody({ correlation_id: "new-name", checkpoint_id: "old-name" }));
+    expect(both.body.task).toMatchObject({ correlation_id: "new-name" });
+    const neither = await taskBody();
+    delete neither.correlation_id;
+    expect(await h.api("POST", "/tasks", neither)).toMatchObject({ status: 400, body: { error: "missing field: correlation_id" } });
+  });
+
+  it("GET /tasks lists newest first, filtered by state and lane, a page at a time with a cursor", async () => {
+    h = await startServer();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) ids.push((await h.ws.submit({ correlation_id: `list-${i}`, lane: i % 2 === 0 ? "even" : "odd" })).id);
+    await h.ws.store.claim(ids[4] as string, { owner: "w" });
+    const all = await h.api("GET", "/tasks");
+    expect((all.body.tasks as Task[]).map((t) => t.id)).toEqual([...ids].reverse());
+    expect(all.body.next_cursor).toBeNull();
+    const even = await h.api("GET", "/tasks?lane=even&state=queued");
+    expect((even.body.tasks as Task[]).map((t) => t.id)).toEqual([ids[2], ids[0]]);
+    const pages: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Awaited<ReturnType<Harness["api"]>> = await h.api("GET", `/tasks?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      expect((page.body.tasks as Task[]).length).toBeLessThanOrEqual(2);
+      pages.push(...(page.body.tasks as Task[]).map((t) => t.id));
+      cursor = page.body.next_cursor as string | null;
+    } while (cursor);
+    expect(pages).toEqual([...ids].reverse());
+    for (const bad of ["state=done", "limit=0", "limit=abc", "limit=0x10", "cursor=%%%"]) {
+      const reply = await h.api("GET", `/tasks?${bad}`);
+      expect(reply.status, bad).toBe(400);
+    }
   });
 });

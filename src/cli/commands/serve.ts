@@ -1,11 +1,14 @@
-// `agent-lanes serve`: the HTTP API of PROTOCOL.md §8 over this queue until
-// SIGINT/SIGTERM. The server and pino load inside the action, so other
-// commands never pay for them.
+// `agent-lanes serve`: the HTTP API of PROTOCOL.md §8 (and the dashboard at /)
+// over this queue until SIGINT/SIGTERM; `agent-lanes dashboard`: the URL of a
+// running serve on loopback, or such a serve started here. The server and
+// pino load inside the action, so other commands never pay for them.
 
+import { spawn } from "node:child_process";
 import type { Command } from "commander";
 import { SERVER_DEFAULTS, TOKEN_ENV } from "../../server/defaults.js";
 import { openQueue } from "../context.js";
 import { CliError } from "../errors.js";
+import { collect, examples } from "../options.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -14,6 +17,8 @@ interface ServeOptions {
   port: string;
   token?: string;
   logLevel: string;
+  allowHost?: string[];
+  allowRoot?: string[];
 }
 
 function parsePort(value: string): number {
@@ -37,14 +42,19 @@ function firstStopSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-async function runServe(cmd: Command): Promise<void> {
-  const opts = cmd.opts<ServeOptions>();
+const tokenOf = (opts: { token?: string }): string | undefined => opts.token ?? (process.env[TOKEN_ENV] || undefined);
+
+/** The dashboard's address; a token rides in the fragment, which the browser never sends to a server. */
+const dashboardUrl = (base: string, token: string | undefined): string => `${base}/${token ? `#token=${encodeURIComponent(token)}` : ""}`;
+
+/** Serve until a stop signal; `onListening` runs once the socket is bound. */
+async function runServe(cmd: Command, opts: ServeOptions, onListening?: (url: string) => void): Promise<void> {
   const port = parsePort(opts.port);
   const host = opts.host;
   if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) {
     throw new CliError(`Expected \`--log-level\` to be one of ${LOG_LEVELS.join(", ")}, got \`${opts.logLevel}\``);
   }
-  const token = opts.token ?? (process.env[TOKEN_ENV] || undefined);
+  const token = tokenOf(opts);
   const { createServer, isLoopbackHost } = await import("../../server/index.js");
   if (!isLoopbackHost(host)) {
     if (!token) {
@@ -53,32 +63,110 @@ async function runServe(cmd: Command): Promise<void> {
     process.stderr.write(`agent-lanes serve: warning: ${host} is not a loopback address; other machines can reach this API, every request must send Authorization: Bearer <token>\n`);
   }
 
-  const { store } = await openQueue(cmd);
+  const { store, config } = await openQueue(cmd);
   const { pino } = await import("pino");
+  const { resolveAllowedRoots } = await import("../../server/workspace-roots.js");
   const logger = pino({ level: opts.logLevel }, pino.destination(2));
-  const server = createServer({ store, token: token ?? null, logger });
+  let server: ReturnType<typeof createServer> | undefined;
   try {
+    // Over HTTP a task's workspace_root must lie inside a root the operator allows (issue 11).
+    const allowedRoots = await resolveAllowedRoots([...(config ? [config.workspace_root] : []), ...(opts.allowRoot ?? [])]);
+    if (allowedRoots.length === 0) {
+      process.stderr.write("agent-lanes serve: warning: no workspace root is allowed (no config, no --allow-root): POST /tasks will refuse every task\n");
+    }
+    server = createServer({ store, token: token ?? null, logger, allowedRoots, allowHosts: opts.allowHost ?? [] });
     const { url } = await server.listen(port, host);
     const stopped = firstStopSignal();
     process.stderr.write(`agent-lanes serve: listening on ${url} (queue ${store.root})\n`);
+    onListening?.(url);
     const signal = await stopped;
     process.stderr.write(`agent-lanes serve: ${signal}, stopping\n`);
   } catch (error) {
     throw new CliError(error instanceof Error ? error.message : String(error), { cause: error });
   } finally {
-    await server.close();
+    await server?.close();
     await store.close();
   }
 }
 
-/** Add `serve [--host] [--port] [--token] [--log-level]` to the program. */
+/** True when an agent-lanes server answers on `base` (a 401 from one with a token counts). */
+async function serverRuns(base: string, token: string | undefined): Promise<boolean> {
+  try {
+    const res = await fetch(`${base}/health`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(1500) });
+    if (res.status === 401) return (res.headers.get("www-authenticate") ?? "").includes("agent-lanes");
+    const body = (await res.json().catch(() => null)) as { status?: unknown; long_polls?: unknown } | null;
+    return res.ok && body?.status === "ok" && typeof body.long_polls === "number";
+  } catch {
+    return false;
+  }
+}
+
+/** Open `url` in the desktop's browser, without waiting for it. */
+function openInBrowser(url: string): void {
+  const [command, args] = process.platform === "darwin" ? ["open", [url]] : process.platform === "win32" ? ["cmd", ["/c", "start", "", url]] : ["xdg-open", [url]];
+  try {
+    const child = spawn(command, args as string[], { stdio: "ignore", detached: true });
+    child.on("error", () => process.stderr.write(`agent-lanes dashboard: could not run ${command}; open ${url} yourself\n`));
+    child.unref();
+  } catch {
+    process.stderr.write(`agent-lanes dashboard: could not run ${command}; open ${url} yourself\n`);
+  }
+}
+
+interface DashboardOptions {
+  port: string;
+  token?: string;
+  open?: boolean;
+  logLevel: string;
+  allowRoot?: string[];
+}
+
+async function runDashboard(cmd: Command): Promise<void> {
+  const opts = cmd.opts<DashboardOptions>();
+  const port = parsePort(opts.port);
+  const token = tokenOf(opts);
+  const base = `http://${SERVER_DEFAULTS.host}:${port}`;
+  const show = (url: string): void => {
+    process.stdout.write(`${dashboardUrl(url, token)}\n`);
+    if (opts.open) openInBrowser(dashboardUrl(url, token));
+  };
+  if (port !== 0 && (await serverRuns(base, token))) {
+    process.stderr.write(`agent-lanes dashboard: a server already runs on ${base}\n`);
+    show(base);
+    return;
+  }
+  await runServe(cmd, { host: SERVER_DEFAULTS.host, port: opts.port, logLevel: opts.logLevel, allowRoot: opts.allowRoot, ...(opts.token ? { token: opts.token } : {}) }, show);
+}
+
+/** Add `serve` and `dashboard` to the program. */
 export function registerServeCommand(program: Command): void {
   program
     .command("serve")
-    .description("serve the HTTP API over this queue (POST /tasks, GET /tasks/next, ...) until SIGINT/SIGTERM")
+    .description("serve the HTTP API (POST /tasks, GET /tasks/next, ...) and the dashboard at / over this queue until SIGINT/SIGTERM")
     .option("--host <host>", "address to bind; anything but loopback requires a token", SERVER_DEFAULTS.host)
     .option("--port <port>", "TCP port (0 picks a free one)", String(SERVER_DEFAULTS.port))
-    .option("--token <token>", `bearer token every request must send (default: $${TOKEN_ENV})`)
+    .option("--token <token>", `bearer token every request must send (default: $${TOKEN_ENV}); advised on multi-user machines`)
+    .option("--allow-host <name>", "also accept this name in the Host header (repeatable; the bound address and localhost always are)", collect)
+    .option("--allow-root <dir>", "also allow tasks whose workspace_root lies in this folder (repeatable; the config's workspace_root always is)", collect)
     .option("--log-level <level>", `log level on stderr: ${LOG_LEVELS.join(", ")} (debug logs each request)`, "info")
-    .action(async (_options: unknown, cmd: Command) => runServe(cmd));
+    .addHelpText(
+      "after",
+      examples(
+        "agent-lanes serve",
+        "AGENT_LANES_TOKEN=$(openssl rand -hex 16) agent-lanes serve --port 8765",
+        "agent-lanes --store /srv/queue serve --allow-root /srv/work --allow-host agents.internal --host 0.0.0.0 --token s3cret",
+      ),
+    )
+    .action(async (_options: unknown, cmd: Command) => runServe(cmd, cmd.opts<ServeOptions>()));
+
+  program
+    .command("dashboard")
+    .description("print the dashboard's URL, starting serve on loopback first when none runs there")
+    .option("--port <port>", "port of the server to use or start", String(SERVER_DEFAULTS.port))
+    .option("--token <token>", `the server's token (default: $${TOKEN_ENV}); put in the URL's #fragment, never sent to a server`)
+    .option("--open", "also open the URL in the desktop's browser")
+    .option("--allow-root <dir>", "when starting serve: also allow this workspace root (repeatable)", collect)
+    .option("--log-level <level>", `when starting serve: log level on stderr`, "info")
+    .addHelpText("after", examples("agent-lanes dashboard --open", "AGENT_LANES_TOKEN=s3cret agent-lanes dashboard --port 9000"))
+    .action(async (_options: unknown, cmd: Command) => runDashboard(cmd));
 }

@@ -1,0 +1,423 @@
+// The dashboard's routes (issue 15): the page and its assets at `/` (static,
+// no data, served without the token), the read API the page uses
+// (/api/summary, /api/tasks/:id, /api/runs, /api/pauses, /api/stats), its
+// actions (release, retry, cancel, clear a pause: POST, JSON bodies, the token
+// when one is set, same-origin only through the guard) and `GET /events`,
+// the Server-Sent Events stream fed by the store's change notifier.
+
+import { constants, existsSync, promises as fs, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { FastifyInstance } from "fastify";
+import { TransitionError } from "../store/errors.js";
+import type { Task, TaskResponse } from "../store/types.js";
+import { clearPause, listPauses } from "../supervisor/pauses.js";
+import { runRecordsDir, type RunRecord } from "../supervisor/sweep.js";
+import { HttpError } from "./errors.js";
+import { createEventFeed, type FeedEvent } from "./event-feed.js";
+import type { Handler, Route, RouteDeps } from "./routes.js";
+import { BODY_SCHEMAS, REPLY_SCHEMAS } from "./schemas.js";
+import type { ServerLogger } from "./server.js";
+import { confineWorkspaceRoot } from "./workspace-roots.js";
+
+export interface DashboardOptions {
+  deps: RouteDeps;
+  addRoute(route: Route): void;
+  /** Paths served without the token (the page shell and its static assets). */
+  publicPaths: Set<string>;
+  user: string | undefined;
+  logger: ServerLogger;
+  isStopping(): boolean;
+  safetyPollMs: number;
+}
+
+export interface DashboardHandle {
+  /** End every open event stream. */
+  close(): void;
+}
+
+/** Dashboard limits, each named with its unit. */
+export const DASHBOARD_DEFAULTS = {
+  /** Cards per board column. @default 200 */
+  maxCards: 200,
+  /** Finished tasks shown as recent cards. @default 30 */
+  recentCards: 30,
+  /** Bytes of a request file shown on the task page. @default 256 KiB */
+  maxRequestBytes: 256 * 1024,
+  /** Days the charts cover. @default 14 */
+  chartDays: 14,
+  /** An SSE comment this often, so a dead client is noticed. @default 15000 */
+  heartbeatMs: 15_000,
+} as const;
+
+/** The built front end: dist/dashboard beside dist/src (or, running from source, the repository's dist/dashboard). */
+function assetRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.resolve(here, "../../dashboard"), path.resolve(here, "../../dist/dashboard")];
+  return candidates.find((dir) => existsSync(path.join(dir, "index.html"))) ?? (candidates[0] as string);
+}
+
+const ASSET_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+};
+
+/** Every file the page may load, by URL: a fixed list, never a path from the request. */
+const ASSETS: Record<string, string> = {
+  "/": "index.html",
+  "/assets/app.js": "app.js",
+  "/assets/app.css": "app.css",
+  "/assets/vendor/htm-preact.js": "vendor/htm-preact.js",
+  "/assets/vendor/marked.js": "vendor/marked.js",
+  "/assets/vendor/purify.js": "vendor/purify.js",
+  "/assets/vendor/uPlot.js": "vendor/uPlot.js",
+  "/assets/vendor/uPlot.css": "vendor/uPlot.css",
+};
+
+/** The page may load only its own files and talk only to its own server. */
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const slim = (task: Task): Record<string, unknown> => {
+  const m = task.metadata ?? {};
+  const pick = (key: string): unknown => (Object.hasOwn(m, key) && (typeof m[key] === "string" || typeof m[key] === "number") ? m[key] : undefined);
+  return {
+    id: task.id,
+    correlation_id: task.correlation_id,
+    lane: task.lane,
+    state: task.state,
+    created_at: task.created_at,
+    updated_at: task.updated_at,
+    claim_owner: task.claim_owner,
+    metadata: { vendor: pick("vendor"), model: pick("model"), model_class: pick("model_class"), effort: pick("effort") },
+  };
+};
+
+const time = (iso: string | null | undefined): number | null => {
+  if (!iso) return null;
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? ms : null;
+};
+
+/** Up to `max` bytes of a regular file, never following a symlink at the last component nor waiting on a FIFO. */
+async function readBounded(file: string, max: number): Promise<{ text: string; truncated: boolean }> {
+  const handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new HttpError(400, `${file} is not a regular file`);
+    const buffer = Buffer.alloc(Math.min(max, stat.size));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return { text: buffer.subarray(0, bytesRead).toString("utf8"), truncated: stat.size > max };
+  } finally {
+    await handle.close();
+  }
+}
+
+interface Bucket {
+  label: string;
+  /** Upper bound in seconds (Infinity for the last). */
+  below: number;
+  count: number;
+}
+
+function histogram(values: number[], bounds: Array<[string, number]>): Bucket[] {
+  const buckets = bounds.map(([label, below]) => ({ label, below, count: 0 }));
+  for (const value of values) {
+    const bucket = buckets.find((b) => value < b.below) ?? buckets.at(-1);
+    if (bucket) bucket.count += 1;
+  }
+  return buckets.map((b) => ({ ...b, below: Number.isFinite(b.below) ? b.below : -1 }));
+}
+
+const WAIT_BOUNDS: Array<[string, number]> = [["<10s", 10], ["<1m", 60], ["<5m", 300], ["<30m", 1800], ["<2h", 7200], ["≥2h", Infinity]];
+const RUN_BOUNDS: Array<[string, number]> = [["<10s", 10], ["<1m", 60], ["<5m", 300], ["<15m", 900], ["<1h", 3600], ["≥1h", Infinity]];
+
+export function registerDashboard(app: FastifyInstance, options: DashboardOptions): DashboardHandle {
+  const { deps, addRoute, publicPaths, logger } = options;
+  const { store } = deps;
+  const user = options.user ?? os.userInfo().username;
+  const root = assetRoot();
+  /** Finished tasks never change: their response facts are read once. */
+  const responseFacts = new Map<string, { vendor: string; cost: number; finished: number | null }>();
+
+  // ---- the page and its assets ----------------------------------------------------
+  const cache = new Map<string, Buffer>();
+  for (const [url, file] of Object.entries(ASSETS)) {
+    publicPaths.add(url);
+    app.get(url, async (_request, reply) => {
+      let content = cache.get(file);
+      if (!content) {
+        try {
+          content = readFileSync(path.join(root, file));
+        } catch {
+          throw new HttpError(404, `the dashboard is not built (${path.join(root, file)} is missing): run npm run build`);
+        }
+        cache.set(file, content);
+      }
+      void reply.header("content-type", ASSET_TYPES[path.extname(file)] ?? "application/octet-stream");
+      if (file === "index.html") void reply.header("content-security-policy", CSP);
+      void reply.header("x-frame-options", "DENY");
+      void reply.header("referrer-policy", "no-referrer");
+      return reply.send(content);
+    });
+  }
+
+  // ---- read API ---------------------------------------------------------------------
+  const summary: Handler = async () => {
+    const tasks = await store.list();
+    const lanes = [...new Set(tasks.map((t) => t.lane))].sort();
+    const counts: Record<string, Record<string, number>> = Object.create(null) as Record<string, Record<string, number>>;
+    for (const task of tasks) {
+      const lane = (counts[task.lane] ??= { queued: 0, claimed: 0, completed: 0, failed: 0 });
+      lane[task.state] = (lane[task.state] ?? 0) + 1;
+    }
+    const finished = tasks.filter((t) => t.state === "completed" || t.state === "failed");
+    finished.sort((a, b) => (a.updated_at < b.updated_at ? 1 : a.updated_at > b.updated_at ? -1 : 0));
+    return {
+      status: 200,
+      body: {
+        total: tasks.length,
+        lanes,
+        counts,
+        cards: {
+          queued: tasks.filter((t) => t.state === "queued").slice(0, DASHBOARD_DEFAULTS.maxCards).map(slim),
+          claimed: tasks.filter((t) => t.state === "claimed").slice(0, DASHBOARD_DEFAULTS.maxCards).map(slim),
+          recent: finished.slice(0, DASHBOARD_DEFAULTS.recentCards).map(slim),
+        },
+        generated_at: new Date().toISOString(),
+      },
+    };
+  };
+
+  const taskDetail: Handler = async ({ store: s }, { taskId }) => {
+    const task = await s.get(taskId);
+    const [response, events] = await Promise.all([s.getResponse(taskId), s.readEvents(taskId)]);
+    const problems: string[] = [];
+    let request: Record<string, unknown>;
+    try {
+      request = await readBounded(task.request_path, DASHBOARD_DEFAULTS.maxRequestBytes);
+    } catch (error) {
+      const reason = error instanceof HttpError ? error.message : `${task.request_path}: ${(error as NodeJS.ErrnoException).code ?? "unreadable"}`;
+      request = { text: null, error: reason };
+      problems.push(reason);
+    }
+    return { status: 200, body: { task, response, events, request, problems } };
+  };
+
+  const runs: Handler = async () => {
+    const claimed = (await store.list({ activeOnly: true })).filter((t) => t.state === "claimed");
+    const records = new Map<string, RunRecord>();
+    try {
+      for (const name of await fs.readdir(runRecordsDir(store.root))) {
+        if (!name.endsWith(".json") || name.startsWith(".")) continue;
+        try {
+          const record = JSON.parse(await fs.readFile(path.join(runRecordsDir(store.root), name), "utf8")) as RunRecord;
+          if (typeof record?.task_id === "string") records.set(record.task_id, record);
+        } catch {
+          // A record being written or removed: skipped this time.
+        }
+      }
+    } catch {
+      // No dispatcher has run here yet.
+    }
+    const out = [];
+    for (const task of claimed) {
+      const events = await store.readEvents(task.id).catch(() => []);
+      // The latest figures an adapter reported in an event's data, if any.
+      let tokens: number | null = null;
+      let cost: number | null = null;
+      for (const event of events) {
+        const d = event.data ?? {};
+        if (typeof d.tokens === "number") tokens = d.tokens;
+        if (typeof d.tokens_out === "number") tokens = (typeof d.tokens_in === "number" ? d.tokens_in : 0) + d.tokens_out;
+        if (typeof d.cost_usd === "number") cost = d.cost_usd;
+      }
+      const record = records.get(task.id);
+      out.push({
+        task_id: task.id,
+        correlation_id: task.correlation_id,
+        lane: task.lane,
+        owner: task.claim_owner,
+        claimed_at: task.claimed_at,
+        lease_expires_at: task.lease_expires_at,
+        attempt: events.filter((e) => e.type === "claimed").length,
+        tokens,
+        cost_usd: cost,
+        pid: record?.supervisor_pid ?? null,
+        host: record?.host ?? null,
+      });
+    }
+    return { status: 200, body: { runs: out } };
+  };
+
+  const pauses: Handler = async () => ({ status: 200, body: { pauses: (await listPauses(store.root)).pauses } });
+
+  async function factsOf(task: Task): Promise<{ vendor: string; cost: number; finished: number | null }> {
+    const known = responseFacts.get(task.id);
+    if (known) return known;
+    let response: TaskResponse | null = null;
+    try {
+      response = await store.getResponse(task.id);
+    } catch {
+      response = null;
+    }
+    const m = response?.metadata ?? {};
+    const vendor = typeof m.vendor === "string" ? m.vendor : typeof task.metadata?.vendor === "string" ? (task.metadata.vendor as string) : "unassigned";
+    const cost = typeof m.cost_usd === "number" && Number.isFinite(m.cost_usd) ? m.cost_usd : 0;
+    const facts = { vendor, cost, finished: time(task.completed_at ?? task.failed_at ?? response?.created_at) };
+    responseFacts.set(task.id, facts);
+    return facts;
+  }
+
+  const stats: Handler = async () => {
+    const now = Date.now();
+    const hourMs = 3_600_000;
+    const days = DASHBOARD_DEFAULTS.chartDays;
+    const firstHour = Math.floor(now / hourMs) * hourMs - (days * 24 - 1) * hourMs;
+    const firstDay = Math.floor(now / (24 * hourMs)) * 24 * hourMs - (days - 1) * 24 * hourMs;
+    const tasks = (await store.list()).filter((t) => (time(t.updated_at) ?? 0) >= firstDay);
+    const vendors = new Set<string>();
+    const hours = Array.from({ length: days * 24 }, (_, i) => ({ t: (firstHour + i * hourMs) / 1000, values: {} as Record<string, number> }));
+    const dayRows = Array.from({ length: days }, (_, i) => ({ t: (firstDay + i * 24 * hourMs) / 1000, values: {} as Record<string, number> }));
+    const waits: number[] = [];
+    const runTimes: number[] = [];
+    for (const task of tasks) {
+      const created = time(task.created_at);
+      const claimed = time(task.claimed_at);
+      if (created !== null && claimed !== null && claimed >= created) waits.push((claimed - created) / 1000);
+      if (task.state !== "completed" && task.state !== "failed") continue;
+      const facts = await factsOf(task);
+      if (facts.finished === null || facts.finished < firstDay) continue;
+      if (claimed !== null && facts.finished >= claimed) runTimes.push((facts.finished - claimed) / 1000);
+      vendors.add(facts.vendor);
+      const hour = hours[Math.floor((facts.finished - firstHour) / hourMs)];
+      if (hour) hour.values[facts.vendor] = (hour.values[facts.vendor] ?? 0) + 1;
+      const day = dayRows[Math.floor((facts.finished - firstDay) / (24 * hourMs))];
+      if (day) day.values[facts.vendor] = Math.round(((day.values[facts.vendor] ?? 0) + facts.cost) * 1e6) / 1e6;
+    }
+    return {
+      status: 200,
+      body: { vendors: [...vendors].sort(), hours, days: dayRows, wait: histogram(waits, WAIT_BOUNDS), run: histogram(runTimes, RUN_BOUNDS) },
+    };
+  };
+
+  // ---- actions -----------------------------------------------------------------------
+  const release: Handler = async ({ store: s }, { taskId }) => {
+    const task = await s.get(taskId);
+    if (task.state !== "claimed" || !task.claim_token) {
+      throw new TransitionError("invalid_state", `cannot release task ${taskId}: it is ${task.state}, not claimed`, { taskId });
+    }
+    return { status: 200, body: { task: await s.release(taskId, { claimToken: task.claim_token, reason: `released by ${user} from the dashboard` }) } };
+  };
+
+  const cancel: Handler = async ({ store: s }, { taskId, body }) => {
+    const reason = typeof body.reason === "string" && body.reason !== "" ? body.reason : undefined;
+    await s.cancel(taskId, { by: user, ...(reason ? { reason } : {}) });
+    return { status: 200, body: { task: await s.get(taskId) } };
+  };
+
+  const retry: Handler = async ({ store: s, allowedRoots }, { taskId }) => {
+    const task = await s.get(taskId);
+    if (task.state !== "failed") {
+      throw new TransitionError("invalid_state", `cannot retry task ${taskId}: it is ${task.state}; only a failed task is retried`, { taskId });
+    }
+    const workspaceRoot = await confineWorkspaceRoot(task.workspace_root, allowedRoots);
+    const earlier = (await s.list()).filter((t) => t.metadata?.retry_of === taskId).length;
+    const copy = await s.create({
+      workspace_id: task.workspace_id,
+      correlation_id: `${task.correlation_id}-retry-${earlier + 1}`,
+      lane: task.lane,
+      workspace_root: workspaceRoot,
+      request_path: task.request_path,
+      response_path: task.response_path,
+      source_agent: task.source_agent,
+      worktree_path: task.worktree_path,
+      expected_branch: task.expected_branch,
+      prompt: task.prompt,
+      supporting_paths: task.supporting_paths.map((p) => p.path),
+      metadata: { ...task.metadata, retry_of: taskId, retried_by: user },
+    });
+    return { status: 201, body: { task: copy } };
+  };
+
+  const clear: Handler = async ({ store: s }, { params }) => {
+    const vendor = params.vendor ?? "";
+    let removed: boolean;
+    try {
+      removed = await clearPause(s.root, vendor);
+    } catch (error) {
+      throw new HttpError(400, (error as Error).message);
+    }
+    if (!removed) throw new HttpError(400, `no pause to clear for vendor ${JSON.stringify(vendor)}`);
+    return { status: 200, body: { ok: true } };
+  };
+
+  const routes: Route[] = [
+    { method: "GET", url: "/api/summary", handler: summary, reply: REPLY_SCHEMAS.summary },
+    { method: "GET", url: "/api/tasks/:id", handler: taskDetail, reply: REPLY_SCHEMAS.taskDetail },
+    { method: "GET", url: "/api/runs", handler: runs, reply: REPLY_SCHEMAS.runs },
+    { method: "GET", url: "/api/pauses", handler: pauses, reply: REPLY_SCHEMAS.pauses },
+    { method: "GET", url: "/api/stats", handler: stats, reply: REPLY_SCHEMAS.stats },
+    { method: "POST", url: "/api/tasks/:id/release", handler: release, body: BODY_SCHEMAS.action, reply: REPLY_SCHEMAS.task },
+    { method: "POST", url: "/api/tasks/:id/cancel", handler: cancel, body: BODY_SCHEMAS.action, reply: REPLY_SCHEMAS.task },
+    { method: "POST", url: "/api/tasks/:id/retry", handler: retry, body: BODY_SCHEMAS.action, reply: REPLY_SCHEMAS.created },
+    { method: "POST", url: "/api/pauses/:vendor/clear", handler: clear, body: BODY_SCHEMAS.action, reply: REPLY_SCHEMAS.ok },
+  ];
+  for (const route of routes) addRoute(route);
+
+  // ---- GET /events ---------------------------------------------------------------------
+  const feed = createEventFeed(store, {
+    safetyPollMs: options.safetyPollMs,
+    onError: (err) => logger.error({ err }, "event feed failed a pass"),
+  });
+  const streams = new Set<() => void>();
+  addRoute({
+    method: "GET",
+    url: "/events",
+    reply: {},
+    handler: async (_deps, { res }) => {
+      res.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        "x-accel-buffering": "no",
+        ...(options.isStopping() ? { connection: "close" } : {}),
+      });
+      const write = (text: string): void => {
+        if (!res.writableEnded && !res.destroyed) res.write(text);
+      };
+      write(`retry: 2000\n\nevent: hello\ndata: ${JSON.stringify({ at: new Date().toISOString() })}\n\n`);
+      const unsubscribe = feed.subscribe((event: FeedEvent) => write(`event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`));
+      const heartbeat = setInterval(() => write(": keep-alive\n\n"), DASHBOARD_DEFAULTS.heartbeatMs);
+      await new Promise<void>((resolve) => {
+        const end = (): void => {
+          clearInterval(heartbeat);
+          unsubscribe();
+          streams.delete(end);
+          if (!res.writableEnded) res.end();
+          resolve();
+        };
+        streams.add(end);
+        res.once("close", end);
+      });
+      return null;
+    },
+  });
+
+  return {
+    close() {
+      for (const end of [...streams]) end();
+      feed.close();
+    },
+  };
+}

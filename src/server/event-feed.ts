@@ -1,0 +1,138 @@
+// The feed behind `GET /events`: one loop per server, running only while a
+// client listens, woken by the store's change notifier (the safety poll
+// catches what no watcher reports, such as pause files). Each pass compares
+// the queue, the pauses and the live runs with the previous pass and
+// broadcasts what changed: `task` (a transition), `pause` (set, changed or
+// cleared) and `dispatcher` (runs started or ended).
+
+import { promises as fs } from "node:fs";
+import { toError } from "../store/errors.js";
+import type { Store, Task } from "../store/types.js";
+import { listPauses } from "../supervisor/pauses.js";
+import { runRecordsDir } from "../supervisor/sweep.js";
+
+export interface FeedEvent {
+  type: "task" | "pause" | "dispatcher";
+  data: Record<string, unknown>;
+}
+
+export interface EventFeed {
+  /** Receive every event from now on; returns the unsubscribe function. */
+  subscribe(listener: (event: FeedEvent) => void): () => void;
+  /** Listeners now. */
+  size(): number;
+  /** Stop the loop and drop every listener. */
+  close(): void;
+}
+
+export interface EventFeedOptions {
+  /** Look again at least this often when no watcher fires. */
+  safetyPollMs: number;
+  onError(error: Error): void;
+}
+
+interface Snapshot {
+  tasks: Map<string, { state: string; updated_at: string }>;
+  pauses: Map<string, string>;
+  runs: Set<string>;
+}
+
+async function runIds(queueRoot: string): Promise<Set<string>> {
+  try {
+    return new Set((await fs.readdir(runRecordsDir(queueRoot))).filter((name) => name.endsWith(".json") && !name.startsWith(".")));
+  } catch {
+    return new Set();
+  }
+}
+
+const taskEvent = (task: Task, from: string | null): FeedEvent => ({
+  type: "task",
+  data: { id: task.id, correlation_id: task.correlation_id, lane: task.lane, state: task.state, from, updated_at: task.updated_at },
+});
+
+export function createEventFeed(store: Store, options: EventFeedOptions): EventFeed {
+  const listeners = new Set<(event: FeedEvent) => void>();
+  let previous: Snapshot | null = null;
+  let running = false;
+  let sleeping: AbortController | null = null;
+  let closed = false;
+
+  const emit = (event: FeedEvent): void => {
+    for (const listener of [...listeners]) listener(event);
+  };
+
+  async function pass(): Promise<void> {
+    const tasks = await store.list();
+    const { pauses } = await listPauses(store.root);
+    const runs = await runIds(store.root);
+    const next: Snapshot = {
+      tasks: new Map(tasks.map((t) => [t.id, { state: t.state, updated_at: t.updated_at }])),
+      pauses: new Map(pauses.filter((p) => p.active).map((p) => [p.vendor, JSON.stringify([p.until, p.reason, p.kind])])),
+      runs,
+    };
+    if (previous) {
+      for (const task of tasks) {
+        const before = previous.tasks.get(task.id);
+        if (!before || before.state !== task.state || before.updated_at !== task.updated_at) emit(taskEvent(task, before?.state ?? null));
+      }
+      for (const id of previous.tasks.keys()) if (!next.tasks.has(id)) emit({ type: "task", data: { id, state: "removed", from: previous.tasks.get(id)?.state ?? null } });
+      for (const pause of pauses.filter((p) => p.active)) {
+        if (previous.pauses.get(pause.vendor) !== next.pauses.get(pause.vendor)) {
+          emit({ type: "pause", data: { vendor: pause.vendor, until: pause.until, reason: pause.reason, kind: pause.kind, active: true } });
+        }
+      }
+      for (const vendor of previous.pauses.keys()) if (!next.pauses.has(vendor)) emit({ type: "pause", data: { vendor, active: false } });
+      const started = [...runs].filter((id) => !previous?.runs.has(id));
+      const ended = [...previous.runs].filter((id) => !runs.has(id));
+      if (started.length > 0 || ended.length > 0) {
+        emit({ type: "dispatcher", data: { runs: runs.size, started: started.map((n) => n.slice(0, -5)), ended: ended.map((n) => n.slice(0, -5)) } });
+      }
+    }
+    previous = next;
+  }
+
+  async function loop(): Promise<void> {
+    try {
+      const notifier = await store.changes();
+      while (listeners.size > 0 && !closed) {
+        const since = notifier.generation;
+        try {
+          await pass();
+        } catch (error) {
+          options.onError(toError(error));
+        }
+        if (listeners.size === 0 || closed) break;
+        sleeping = new AbortController();
+        await notifier.wait(options.safetyPollMs, since, sleeping.signal);
+        sleeping = null;
+      }
+    } catch (error) {
+      options.onError(toError(error));
+    } finally {
+      running = false;
+      sleeping = null;
+      // A later subscriber starts from a fresh snapshot, not from a stale one.
+      previous = null;
+    }
+  }
+
+  return {
+    subscribe(listener) {
+      listeners.add(listener);
+      if (!running && !closed) {
+        running = true;
+        void loop();
+      }
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) sleeping?.abort();
+      };
+    },
+    size: () => listeners.size,
+    close() {
+      closed = true;
+      listeners.clear();
+      sleeping?.abort();
+    },
+  };
+}
