@@ -26,6 +26,9 @@ export interface SubmitArgs {
   effort?: string;
   parent_task_id?: string;
   correlation_id?: string;
+  not_before?: string;
+  depends_on?: string[];
+  priority?: number;
 }
 
 export interface SubmitResult {
@@ -87,7 +90,13 @@ export async function submitTask(config: EngineConfig, store: Store, args: Submi
     },
     config.workspace_root,
   );
-  const task = await store.create(input);
+  // Scheduling goes through the store's checks (a bad time, an unknown dependency, a cycle), as with `submit --at/--after/--priority`.
+  const task = await store.create({
+    ...input,
+    ...(args.not_before !== undefined ? { not_before: args.not_before } : {}),
+    ...(args.depends_on !== undefined ? { depends_on: args.depends_on } : {}),
+    ...(args.priority !== undefined ? { priority: args.priority } : {}),
+  });
   return {
     task_id: task.id,
     lane: task.lane,

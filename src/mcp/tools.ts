@@ -27,6 +27,9 @@ export const TOOL_SCHEMAS = {
       effort: text("effort: low, medium, high, xhigh (default: medium)").optional(),
       parent_task_id: text("thread: the earlier task this one follows up; its exchange is given to the worker").optional(),
       correlation_id: text("your own name for the task (default: the lane)").optional(),
+      not_before: text("not started before this time: ISO 8601, or +30m / +2h / +1d from now").optional(),
+      depends_on: z.array(taskId).describe("task ids that must complete first").optional(),
+      priority: z.number().int().describe("higher is claimed first within the lane (default 0)").optional(),
     })
     .strict(),
   wait_task: z

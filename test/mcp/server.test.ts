@@ -54,7 +54,7 @@ describe("tools", () => {
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     expect(byName.submit_task?.inputSchema.required).toEqual(["lane"]);
     expect(Object.keys(byName.submit_task?.inputSchema.properties ?? {}).sort()).toEqual(
-      ["correlation_id", "effort", "lane", "model_class", "parent_task_id", "prompt", "request_path", "request_text", "response_path", "vendor"],
+      ["correlation_id", "depends_on", "effort", "lane", "model_class", "not_before", "parent_task_id", "priority", "prompt", "request_path", "request_text", "response_path", "vendor"],
     );
     expect(byName.wait_task?.inputSchema.required).toEqual(["task_id"]);
     expect(byName.list_tasks?.annotations?.readOnlyHint).toBe(true);
@@ -92,6 +92,24 @@ describe("submit, wait across a dispatcher, status, list", () => {
     });
     await store.cancel(parent.task_id);
     await store.cancel(sub.task_id);
+  });
+
+  it("submit_task takes the scheduling fields (not_before, depends_on, priority) and refuses an unknown dependency with the store's line", async () => {
+    const first = await submit({ lane: "sched", request_text: "first\n" });
+    const later = await submit({ lane: "sched", request_text: "later\n", not_before: "+2h", depends_on: [first.task_id], priority: 7 });
+    const task = await store.get(later.task_id);
+    expect(task.metadata.depends_on).toEqual([first.task_id]);
+    expect(task.metadata.priority).toBe(7);
+    const notBefore = Date.parse(String(task.metadata.not_before));
+    expect(notBefore - Date.now()).toBeGreaterThan(110 * 60_000);
+    expect(notBefore - Date.now()).toBeLessThanOrEqual(120 * 60_000);
+    const refused = await call("submit_task", { lane: "sched", request_text: "x\n", depends_on: ["20261125T000000000000Z-nope-0123456789ab"] });
+    expect(refused.isError).toBe(true);
+    const line = (refused.content as Array<{ text: string }>)[0]?.text ?? "";
+    expect(line.split("\n")).toHaveLength(1);
+    expect(line).toContain("20261125T000000000000Z-nope-0123456789ab");
+    await store.cancel(later.task_id);
+    await store.cancel(first.task_id);
   });
 
   it("submit_task takes a request_path relative to workspace_root (not the server's cwd) and a response_path", async () => {
