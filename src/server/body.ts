@@ -3,6 +3,7 @@
 
 import type { IncomingMessage } from "node:http";
 import { HttpError } from "./errors.js";
+import { MAX_JSON_DEPTH, jsonTextDepth } from "../store/input-shape.js";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -70,34 +71,11 @@ export function fieldError(name: string, expected: string, value: unknown): Http
   return new HttpError(400, `Expected \`${name}\` to be ${expected}, got \`${shown(value)}\` (${kind(value)})`);
 }
 
-/** Bodies nest at most this deep (issue 11: a Python peer cannot read past ~990, the claim used to overflow). @default 64 */
-export const MAX_JSON_DEPTH = 64;
-
-/** The deepest nesting of arrays/objects in JSON text (strings skipped), stopping once past `limit`. */
-export function jsonDepth(text: string, limit = Number.POSITIVE_INFINITY): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i += 1; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      depth += 1;
-      if (depth > deepest) deepest = depth;
-      if (deepest > limit) return deepest;
-    } else if (c === 0x7d || c === 0x5d) depth -= 1;
-  }
-  return deepest;
-}
-
 /** Parse a body as a JSON object; an empty body is `{}` (so `curl -X POST .../claim` works). */
 export function parseJsonObject(raw: Buffer): JsonObject {
   const text = raw.toString("utf8");
   if (text.trim() === "") return {};
-  if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+  if (jsonTextDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
     throw new HttpError(400, `request body nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`);
   }
   let value: unknown;

@@ -29,8 +29,8 @@ export function jsonDepth(value: unknown, limit: number = MAX_JSON_DEPTH): numbe
   return deepest;
 }
 
-/** Depth of JSON text's nesting, read without parsing (strings skipped); for checking a body before JSON.parse. */
-export function jsonTextDepth(text: string): number {
+/** Depth of JSON text's nesting, read without parsing (strings skipped), stopping once past `limit`; for checking a body before JSON.parse. */
+export function jsonTextDepth(text: string, limit = Number.POSITIVE_INFINITY): number {
   let depth = 0;
   let deepest = 0;
   let inString = false;
@@ -40,8 +40,10 @@ export function jsonTextDepth(text: string): number {
       if (ch === 0x5c) i += 1; // backslash: skip the escaped character
       else if (ch === 0x22) inString = false;
     } else if (ch === 0x22) inString = true;
-    else if (ch === 0x7b || ch === 0x5b) deepest = Math.max(deepest, ++depth);
-    else if (ch === 0x7d || ch === 0x5d) depth -= 1;
+    else if (ch === 0x7b || ch === 0x5b) {
+      deepest = Math.max(deepest, ++depth);
+      if (deepest > limit) return deepest;
+    } else if (ch === 0x7d || ch === 0x5d) depth -= 1;
   }
   return deepest;
 }
