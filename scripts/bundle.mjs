@@ -9,7 +9,9 @@
 //   command should not compile a server and a supervisor. They bring their
 //   own module graph (context, store) from dist/, so no object ever crosses
 //   between the bundle's copy of a class and theirs.
-// - koffi, a native module, loaded only by commands that take the lock.
+// - koffi, a native module, loaded only by commands that take the lock;
+//   chokidar (watchers of long waits) and tar (prune --archive): only a few
+//   commands need them, and every command would otherwise compile them.
 import { build } from "esbuild";
 
 const LONG_RUNNING = /^\.\/commands\/(serve|dispatch|demo|service)\.js$/;
@@ -21,7 +23,7 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
-  external: ["koffi"],
+  external: ["koffi", "chokidar", "tar"],
   plugins: [
     {
       name: "long-running-commands-stay-outside",

@@ -80,7 +80,7 @@ export function resolveModel(vendor: string, models: Record<string, string>, mod
   const fallback = models.any ?? "";
   const wanted = metadataString(modelClass);
   if (wanted === null || wanted === "any") return fallback;
-  const found = models[wanted];
+  const found = Object.hasOwn(models, wanted) ? models[wanted] : undefined;
   if (found !== undefined) return found;
   warn(`unknown model_class ${JSON.stringify(wanted)} for ${vendor}; using its default model ${JSON.stringify(fallback)} (known: ${Object.keys(models).join(", ")})`, {
     vendor,
@@ -92,10 +92,10 @@ export function resolveModel(vendor: string, models: Record<string, string>, mod
 
 /** The effort value for a task's `effort`; unknown values fall back to the default with a warning. */
 export function resolveEffort(vendor: string, efforts: Record<string, string>, defaultEffort: string, effort: unknown, warn: Warn): string {
-  const fallback = efforts[defaultEffort] ?? defaultEffort;
+  const fallback = (Object.hasOwn(efforts, defaultEffort) ? efforts[defaultEffort] : undefined) ?? defaultEffort;
   const wanted = metadataString(effort);
   if (wanted === null) return fallback;
-  const found = efforts[wanted];
+  const found = Object.hasOwn(efforts, wanted) ? efforts[wanted] : undefined;
   if (found !== undefined) return found;
   warn(`unknown effort ${JSON.stringify(wanted)} for ${vendor}; using ${JSON.stringify(fallback)} (known: ${Object.keys(efforts).join(", ")})`, {
     vendor,

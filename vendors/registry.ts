@@ -51,7 +51,7 @@ const BUILTINS: Readonly<Record<string, Loader>> = {
 /** The adapter for `name`, or for the plugin at options.modulePath. */
 export async function loadAdapter(name: string, options: LoadAdapterOptions): Promise<VendorAdapter> {
   if (options.modulePath) return loadAdapterModule(options.modulePath, options);
-  const loader = BUILTINS[name];
+  const loader = Object.hasOwn(BUILTINS, name) ? BUILTINS[name] : undefined;
   if (!loader) {
     throw new VendorModuleError(`unknown vendor ${JSON.stringify(name)}; built-in vendors are ${builtinAdapterNames.join(", ")} (use --vendor-module for a plugin)`);
   }

@@ -81,6 +81,7 @@ export async function openQueue(cmd: Command): Promise<QueueContext> {
   const store = openStore(queueRoot, {
     pollMs: safetyPollMs(),
     lockTimeoutMs: g.lockTimeoutSeconds * 1000,
+    requestMaxBytes: config?.request_max_bytes,
     onLockWait: ({ lockPath, holderPid, timeoutMs }) =>
       warn(
         `agent-lanes: waiting for the queue lock ${lockPath}${holderPid === null ? "" : ` (held by pid ${holderPid})`}; ` +
@@ -136,9 +137,18 @@ export async function emitList(cmd: Command, payload: Record<string, unknown>, l
   process.stdout.write(`${chunk}${head.slice(at + quoted.length)}\n`);
 }
 
-/** One line on stderr (warnings, heartbeats, deprecations); stdout stays for payloads. */
+/**
+ * A text line with its control characters escaped as JSON writes them (\n,
+ * \t, \u001b): a lane, owner or failure reason holding a newline must not
+ * start a line of its own that a script would read as another `key=value`.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (ch) => (ch === "\u007f" ? "\\u007f" : JSON.stringify(ch).slice(1, -1)));
+}
+
+/** One line on stderr (warnings, heartbeats, deprecations), control characters escaped; stdout stays for payloads. */
 export function warn(line: string): void {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`${oneLine(line)}\n`);
 }
 
 /** Throw a CliError for a missing required value of a flag. */

@@ -3,6 +3,7 @@
 // got 'abc'") and the parsers throw CliError, which commander lets through to
 // main's one-line error printing.
 
+import { parseDecimal } from "../store/input-shape.js";
 import { DURATION_RULE, parseDuration } from "../store/duration.js";
 import { TASK_STATES, type TaskState } from "../store/types.js";
 import { CliError } from "./errors.js";
@@ -31,10 +32,10 @@ function fail(flag: string, rule: string, raw: string): never {
   throw new CliError(`${flag} must be ${rule}, got '${raw}'`);
 }
 
+/** Strictly decimal (`12`, `0.5`): `0x10`, `1e3`, `+5`, `Infinity` and blanks are refused, not read as numbers. */
 function parseNumber(flag: string, rule: string, raw: string): number {
-  const text = raw.trim();
-  const value = text === "" ? Number.NaN : Number(text);
-  if (!Number.isFinite(value)) fail(flag, rule, raw);
+  const value = parseDecimal(raw);
+  if (value === null) fail(flag, rule, raw);
   return value;
 }
 

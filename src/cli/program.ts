@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerCoreCommands } from "./commands/core.js";
 import { DEFAULT_CONFIG_PATH } from "./context.js";
-import { CliError, EXIT } from "./errors.js";
+import { CliError, EXIT, describeFileSystemError } from "./errors.js";
 import { CLI_DEFAULTS, positiveSeconds } from "./options.js";
 
 function packageVersion(): string {
@@ -91,7 +91,7 @@ function describe(error: unknown): string {
  */
 const EXPECTED_ERRORS = new Set([
   "StoreError", "InvalidTaskIdError", "UnknownTaskError", "TransitionError", "ValidationError", "CorruptFileError",
-  "LockTimeoutError", "UnsafeFileError",
+  "LockTimeoutError", "UnsafeFileError", "RootNotAllowedError", "TooDeepError",
   "ConfigError", "InitError", "OptionsError", "VendorModuleError", "CommandLineError", "ServerConfigError", "DemoError", "ServiceError",
 ]);
 
@@ -120,8 +120,9 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       return error.exitCode === 0 ? EXIT.ok : EXIT.error;
     }
     const exitCode = asCliError(error)?.exitCode ?? EXIT.error;
-    const hint = !debug && !isExpected(error) ? " (run with --debug for the stack trace)" : "";
-    process.stderr.write(`agent-lanes: ${describe(error)}${hint}\n`);
+    const fsError = describeFileSystemError(error);
+    const hint = !debug && fsError === null && !isExpected(error) ? " (run with --debug for the stack trace)" : "";
+    process.stderr.write(`agent-lanes: ${fsError ?? describe(error)}${hint}\n`);
     if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     return exitCode;
   }

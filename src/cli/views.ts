@@ -4,6 +4,7 @@
 // summary of `status --all`. Pure functions over the store's reads.
 
 import { promises as fs } from "node:fs";
+import { oneLine } from "./context.js";
 import { leaseExpired as isLeaseExpired, isTerminal } from "../store/context.js";
 import { queuePaths } from "../store/layout.js";
 import { parseIso } from "../store/time.js";
@@ -201,6 +202,10 @@ export function queueNextAction(summary: QueueSummary, views: readonly TaskView[
  * print as true/false.
  */
 export function heartbeatLine(view: TaskView): string {
+  return oneLine(heartbeatText(view));
+}
+
+function heartbeatText(view: TaskView): string {
   const head = `agent-lanes wait: task_id=${view.id}; state=${view.state}`;
   if (view.state === "queued") return `${head}; awaiting reviewer claim`;
   const lastEvent = view.last_event ? `${view.last_event.type}@${view.last_event.created_at}` : "none";
@@ -239,12 +244,14 @@ export function viewLines(view: TaskView): string[] {
     `last_event=${view.last_event ? `${view.last_event.type}@${view.last_event.created_at}` : "none"}`,
     `next_action=${view.next_action}`,
   );
-  return lines;
+  return lines.map(oneLine);
 }
 
 /** One line per task for `status --all` in text mode. */
 export function viewRow(view: TaskView): string {
   const who = view.state === "claimed" ? ` owner=${view.claim_owner ?? "none"}${view.lease_expired ? " lease_expired" : ""}` : "";
   const missing = view.missing_response ? " missing_response" : "";
-  return `${view.id} state=${view.state} lane=${view.lane}${who}${missing}`;
+  return oneLine(`${view.id} state=${view.state} lane=${view.lane}${who}${missing}`);
 }
+
+export { oneLine };

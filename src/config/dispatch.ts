@@ -43,7 +43,7 @@ interface Source {
 
 /** A built-in vendor's defaults as a VendorConfig (empty for plugins). */
 export function builtinVendorConfig(vendor: string): VendorConfig {
-  const defaults = (VENDOR_DEFAULTS as Record<string, (typeof VENDOR_DEFAULTS)["claude"] | undefined>)[vendor];
+  const defaults = Object.hasOwn(VENDOR_DEFAULTS, vendor) ? (VENDOR_DEFAULTS as Record<string, (typeof VENDOR_DEFAULTS)["claude"] | undefined>)[vendor] : undefined;
   if (!defaults) return {};
   return { command: defaults.command, models: { ...defaults.models }, efforts: { ...defaults.efforts } };
 }
@@ -117,13 +117,37 @@ export interface ResolveVendorConfigOptions {
   onWarning?: (message: string) => void;
 }
 
+/** Vendor settings that decide what runs: whoever can write them runs commands as the dispatcher's user. */
+const CODE_KEYS = ["command", "args", "env"] as const;
+
+/**
+ * Refuse a config file that sets a vendor's command, args or env while its
+ * group or others may write it (ssh refuses such a config the same way): a
+ * project's handoff.yaml is code once it names what the dispatcher runs.
+ */
+export async function refuseWritableCodeConfig(file: string, vendors: DispatchVendors["vendors"], prefix = "dispatch.vendors"): Promise<void> {
+  const setting = Object.entries(vendors)
+    .flatMap(([vendor, section]) => CODE_KEYS.filter((key) => section[key] !== undefined).map((key) => `${prefix}.${keyName(vendor)}.${key}`))
+    .at(0);
+  if (setting === undefined) return;
+  const stat = await fs.stat(file).catch(() => null);
+  if (stat === null || (stat.mode & 0o022) === 0) return;
+  const mode = (stat.mode & 0o777).toString(8).padStart(4, "0");
+  throw new ConfigError(
+    `${file} sets ${setting} but is group- or world-writable (mode ${mode}): anyone who can write it runs commands as you; run chmod go-w ${file}`,
+    { file, key: setting },
+  );
+}
+
 /** One vendor's merged configuration: built-in defaults <- handoff.yaml dispatch: <- --vendor-config. */
 export async function resolveVendorConfig(vendor: string, options: ResolveVendorConfigOptions = {}): Promise<VendorConfig> {
   const fromHandoff = parseDispatchSection(options.dispatchSection, options.dispatchFile ?? "handoff.yaml");
   const fromFile = options.vendorConfigPath ? await loadVendorConfigFile(options.vendorConfigPath, { cwd: options.cwd }) : { vendors: {}, warnings: [] };
+  if (options.dispatchFile) await refuseWritableCodeConfig(options.dispatchFile, fromHandoff.vendors);
+  if (options.vendorConfigPath) await refuseWritableCodeConfig(resolveUserPath(options.cwd ?? process.cwd(), options.vendorConfigPath), fromFile.vendors, "vendors");
   for (const warning of [...fromHandoff.warnings, ...fromFile.warnings]) options.onWarning?.(warning);
   let config = builtinVendorConfig(vendor);
-  for (const layer of [fromHandoff.vendors[vendor], fromFile.vendors[vendor]]) {
+  for (const layer of [fromHandoff.vendors, fromFile.vendors].map((vendors) => (Object.hasOwn(vendors, vendor) ? vendors[vendor] : undefined))) {
     if (layer) config = mergeVendorConfig(config, layer);
   }
   return config;

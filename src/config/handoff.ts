@@ -7,6 +7,8 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseDocument } from "yaml";
+import { UnsafeFileError } from "../store/errors.js";
+import { DEFAULT_REQUEST_MAX_BYTES, readRegularFile } from "../store/safe-file.js";
 import { ConfigError } from "./errors.js";
 
 /** Defaults of handoff.yaml keys, relative to the config file's folder. */
@@ -38,6 +40,8 @@ export interface EngineConfig {
   worktree_path: string | null;
   /** Legacy submit default, or null. */
   expected_branch: string | null;
+  /** Largest request, supporting or prompt file accepted (bytes). @default 8 MiB */
+  request_max_bytes: number;
   /** The raw `dispatch:` section (undefined when absent), for the dispatch config module. */
   dispatch: unknown;
   /** The whole parsed file, untouched. */
@@ -93,9 +97,18 @@ export async function loadEngineConfig(configPath: string, options: LoadEngineCo
     lanes: loadLanes(raw.lanes, file),
     worktree_path: worktree === null ? null : await resolveReal(resolveUserPath(dir, worktree)),
     expected_branch: optionalString(raw.expected_branch, "expected_branch", file),
+    request_max_bytes: requestMaxBytes(raw.request_max_bytes, file),
     dispatch: raw.dispatch,
     raw,
   };
+}
+
+function requestMaxBytes(value: unknown, file: string): number {
+  if (value === undefined || value === null) return DEFAULT_REQUEST_MAX_BYTES;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+    throw new ConfigError(`${file}: request_max_bytes must be a whole number of bytes > 0, got ${kindOf(value)}`, { file, key: "request_max_bytes" });
+  }
+  return value;
 }
 
 function loadLanes(value: unknown, file: string): Record<string, LaneConfig> {
@@ -172,11 +185,13 @@ export function parseYamlText(text: string, onWarning?: (message: string) => voi
 export async function readYamlMapping(file: string, label: "config file" | "task file", warnings?: string[]): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    // A regular file, bounded: a FIFO or /dev/zero named as a task file must not hang submit.
+    text = (await readRegularFile(file, { label, maxBytes: DEFAULT_REQUEST_MAX_BYTES })).toString("utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new ConfigError(`${label} does not exist: ${file}`, { file, cause: error });
     if (code === "EISDIR") throw new ConfigError(`${label} is a folder, not a file: ${file}`, { file, cause: error });
+    if (error instanceof UnsafeFileError) throw new ConfigError(error.message, { file, cause: error });
     throw new ConfigError(`cannot read ${label} ${file}: ${(error as Error).message}`, { file, cause: error });
   }
   let data: unknown;

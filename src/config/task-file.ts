@@ -4,9 +4,10 @@
 // supporting paths are the store's checks; only prompt_file is checked here,
 // because it is read here and never reaches the store.
 
-import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { CreateTaskInput } from "../store/types.js";
+import { UnsafeFileError } from "../store/errors.js";
+import { readRegularFile } from "../store/safe-file.js";
 import { ConfigError } from "./errors.js";
 import type { EngineConfig } from "./handoff.js";
 import { isInside, isMapping, keyName, kindOf, optionalString, readYamlMapping, resolveReal, resolveUserPath } from "./handoff.js";
@@ -177,7 +178,7 @@ export async function resolveSubmit(
   if (promptFile !== null) {
     promptFile = await resolveReal(promptFile);
     const namedIn = promptFlag === "prompt_file" && taskFile ? resolveUserPath(cwd, taskFile.path) : undefined;
-    prompt = await readPromptFile(promptFile, root, promptFlag, namedIn);
+    prompt = await readPromptFile(promptFile, root, promptFlag, engine.request_max_bytes, namedIn);
   }
 
   const requestPath = required(fromFlag(flags.requestFrom) ?? fromFile(def?.request_from), "--request-from", "request_from");
@@ -208,14 +209,16 @@ function required(value: string | null | undefined, flag: string, key: string): 
 }
 
 /** Read the prompt file after checking that it (symlinks followed) lies inside workspace_root. */
-async function readPromptFile(file: string, workspaceRoot: string, key: string, taskFile?: string): Promise<string> {
+async function readPromptFile(file: string, workspaceRoot: string, key: string, maxBytes: number, taskFile?: string): Promise<string> {
   const where = taskFile ? ` (from task file ${taskFile})` : "";
   if (!isInside(workspaceRoot, file)) {
     throw new ConfigError(`prompt_file is outside workspace_root: ${file}${where}; workspace_root is ${workspaceRoot}`, { file: taskFile, key });
   }
   try {
-    return await fs.readFile(file, "utf8");
+    // A regular file, bounded: a FIFO or /dev/zero as --prompt-file must not hang submit.
+    return (await readRegularFile(file, { label: key, maxBytes })).toString("utf8");
   } catch (error) {
+    if (error instanceof UnsafeFileError) throw new ConfigError(`${error.message}${where}`, { file: taskFile, key, cause: error });
     const code = (error as NodeJS.ErrnoException).code;
     const problem = code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a folder, not a file" : `cannot be read (${(error as Error).message})`;
     throw new ConfigError(`prompt_file ${problem}: ${file}${where}`, { file: taskFile, key, cause: error });

@@ -44,6 +44,13 @@ export interface AtomicWriteOptions {
   mode?: number | null;
 }
 
+/** A write on an open file fails without a path (ENOSPC, EDQUOT): name the file it was for. */
+export function withPath(error: unknown, file: string): unknown {
+  const e = error as NodeJS.ErrnoException;
+  if (e instanceof Error && typeof e.code === "string" && e.path === undefined) e.path = file;
+  return e;
+}
+
 /** Atomically replace `target` with `data`. */
 export async function writeFileAtomic(target: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
   const mode = options.mode === undefined ? STATE_FILE_MODE : options.mode;
@@ -57,7 +64,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   } catch (error) {
     await handle.close().catch(() => undefined);
     await fs.rm(tmp, { force: true });
-    throw error;
+    throw withPath(error, target);
   }
   await handle.close();
   try {

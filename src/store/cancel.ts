@@ -40,7 +40,8 @@ export function cancelTask(ctx: StoreContext, taskId: string, input: CancelInput
         { taskId },
       );
     }
-    const current = await sha256File(task.request_path);
+    // A request that is no longer a readable regular file must not stop a cancel.
+    const current = await sha256File(ctx, task.request_path, taskId).catch(() => null);
     const body = cancelBody({ by, reason });
     return recordResponse(
       ctx,

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { addEvent, isTerminal, leaseExpired, loadTask, locked, saveTask, sha256File, type StoreContext } from "./context.js";
 import { TransitionError, ValidationError, showValue } from "./errors.js";
+import { assertOneLineName } from "./input-shape.js";
 import { settleFromResponse } from "./respond.js";
 import { readSchedule } from "./schedule.js";
 import { isoFromDate } from "./time.js";
@@ -52,6 +53,7 @@ export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput, 
   const leaseSeconds = checkLeaseSeconds(input.leaseSeconds ?? DEFAULT_LEASE_SECONDS);
   const owner = input.owner;
   if (typeof owner !== "string" || owner === "") throw new ValidationError("owner is required and must be a non-empty string");
+  assertOneLineName("owner", owner, { taskId });
   const maxRunning = input.maxRunning ?? null;
   if (maxRunning !== null && (!Number.isInteger(maxRunning) || maxRunning < 1)) {
     throw new ValidationError(`Expected \`max_running\` to be a whole number >= 1, got \`${showValue(maxRunning)}\``);
@@ -67,7 +69,7 @@ export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput, 
       throw new TransitionError("lease_held", `cannot claim ${taskId}; active lease held by ${task.claim_owner ?? "unknown"}`, { taskId });
     }
     await refuseUnscheduled(ctx, task, now, maxRunning, running);
-    const current = await sha256File(task.request_path);
+    const current = await sha256File(ctx, task.request_path, taskId);
     if (current === null) {
       throw new TransitionError("request_changed", `request source is missing for ${taskId}: ${task.request_path}; restore it or resubmit the task`, { taskId });
     }

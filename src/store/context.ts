@@ -1,13 +1,12 @@
 // What every transition needs: the queue's paths, its lock, and the rules for
 // reading, writing and checking a task, in one place.
 
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { writeJsonAtomic } from "./atomic.js";
 import { appendEventLine } from "./events.js";
 import type { QueuePaths } from "./layout.js";
 import { withLock, type LockOptions } from "./lock.js";
 import { readTaskFile } from "./records.js";
+import { hashRegularFile } from "./safe-file.js";
 import { parseIso } from "./time.js";
 import type { EventInput, Task, TaskEvent } from "./types.js";
 
@@ -64,15 +63,11 @@ export function isTerminal(task: Task): boolean {
   return task.state === "completed" || task.state === "failed";
 }
 
-/** sha256 of a file's content, or null when the file is missing. */
-export async function sha256File(file: string): Promise<string | null> {
-  const hash = createHash("sha256");
-  try {
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "EISDIR" || code === "ENOTDIR") return null;
-    throw error;
-  }
-  return hash.digest("hex");
+/**
+ * sha256 of a task's request file, streamed and bounded, or null when it is
+ * missing. Called under the lock: a request swapped for a FIFO, a device or a
+ * huge file throws UnsafeFileError at once instead of blocking every command.
+ */
+export function sha256File(ctx: StoreContext, file: string, taskId: string): Promise<string | null> {
+  return hashRegularFile(file, { label: "request_path", maxBytes: ctx.requestMaxBytes, taskId });
 }

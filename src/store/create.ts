@@ -5,9 +5,11 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureDir, writeJsonAtomic } from "./atomic.js";
-import { addEvent, loadTask, locked, saveTask, sha256File, type StoreContext } from "./context.js";
+import { addEvent, loadTask, locked, saveTask, type StoreContext } from "./context.js";
+import { assertJsonDepth, assertOneLineName } from "./input-shape.js";
+import { hashRegularFile } from "./safe-file.js";
 import { UnknownTaskError, ValidationError } from "./errors.js";
-import { MAX_NAME_LENGTH, assertTaskId, confine, isInside, makeTaskId, queuePaths } from "./layout.js";
+import { MAX_NAME_LENGTH, MAX_TASK_ID_LENGTH, assertTaskId, confine, isInside, makeTaskId, queuePaths } from "./layout.js";
 import { scheduleMetadata } from "./schedule.js";
 import { formatIdStamp, formatIso, nowMicros } from "./time.js";
 import type { CreateTaskInput, SupportingPath, Task } from "./types.js";
@@ -59,10 +61,12 @@ async function confineReal(field: string, value: string, root: string): Promise<
   return confine(field, await realResolve(lexical), root);
 }
 
-async function hashExisting(field: string, file: string): Promise<string> {
+/** sha256 of a request or supporting file: a regular file (never a FIFO, device or kernel file), at most request_max_bytes. */
+async function hashExisting(ctx: StoreContext, field: string, file: string): Promise<string> {
   const stat = await fs.stat(file).catch(() => null);
-  if (!stat?.isFile()) throw new ValidationError(`${field} does not exist or is not a file: ${file}`);
-  const sha = await sha256File(file);
+  if (stat === null) throw new ValidationError(`${field} does not exist or is not a file: ${file}`);
+  if (stat.isDirectory()) throw new ValidationError(`${field} is a folder, not a file: ${file}`);
+  const sha = await hashRegularFile(file, { label: field, maxBytes: ctx.requestMaxBytes });
   if (sha === null) throw new ValidationError(`${field} does not exist: ${file}`);
   return sha;
 }
@@ -74,8 +78,8 @@ async function hashExisting(field: string, file: string): Promise<string> {
  */
 function checkNameLengths(workspaceId: string, correlationId: string): void {
   const idLength = makeTaskId(formatIdStamp(0n), correlationId, "0".repeat(12)).length;
-  if (idLength > MAX_NAME_LENGTH) {
-    throw new ValidationError(`correlation_id is too long: its task id would be ${idLength} characters (at most ${MAX_NAME_LENGTH}); use a shorter correlation id (--task-id)`);
+  if (idLength > MAX_TASK_ID_LENGTH) {
+    throw new ValidationError(`correlation_id is too long: its task id would be ${idLength} characters (at most ${MAX_TASK_ID_LENGTH}); use a shorter correlation id (--task-id)`);
   }
   // The index file is written as `.<name>.<16 hex>.tmp` first: 22 more characters.
   const indexName = path.basename(queuePaths("/").correlationFile(workspaceId, correlationId));
@@ -116,9 +120,12 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
     throw new ValidationError("metadata must be a mapping (an object of key: value)");
   }
+  assertJsonDepth(metadata, "metadata");
   checkMetadataIds(metadata);
   checkNameLengths(workspaceId, correlationId);
   const sourceAgent = optionalText("source_agent", input.source_agent) || "orchestrator";
+  assertOneLineName("lane", lane);
+  assertOneLineName("source_agent", sourceAgent);
   const worktreeInput = optionalText("worktree_path", input.worktree_path);
   if (worktreeInput) noNul("worktree_path", worktreeInput);
   const expectedBranch = optionalText("expected_branch", input.expected_branch);
@@ -131,7 +138,7 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
   const requestPath = await confineReal("request_path", expandHome(input.request_path), workspaceRoot);
   const responsePath = await confineReal("response_path", expandHome(input.response_path), workspaceRoot);
   await refuseQueueTarget(ctx, responsePath);
-  const requestSha = await hashExisting("request_path", requestPath);
+  const requestSha = await hashExisting(ctx, "request_path", requestPath);
   const supporting: SupportingPath[] = [];
   const supportingInput: unknown = input.supporting_paths ?? [];
   if (!Array.isArray(supportingInput)) throw new ValidationError("supporting_paths must be a list of paths or {path: ...}");
@@ -140,9 +147,10 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
     if (typeof raw !== "string" || raw === "") throw new ValidationError("supporting_paths entries must be paths or {path: ...}");
     noNul("supporting_paths", raw);
     const file = await confineReal("supporting_paths", expandHome(raw), workspaceRoot);
-    supporting.push({ path: file, sha256: await hashExisting("supporting_paths", file) });
+    supporting.push({ path: file, sha256: await hashExisting(ctx, "supporting_paths", file) });
   }
-  const worktree = worktreeInput ? path.resolve(workspaceRoot, expandHome(worktreeInput)) : null;
+  // The agent runs in worktree_path: it must lie inside workspace_root like every other path.
+  const worktree = worktreeInput ? await confineReal("worktree_path", expandHome(worktreeInput), workspaceRoot) : null;
   // not_before / priority / depends_on live in metadata (the Python tool keeps them as they are).
   const schedule = await scheduleMetadata(input, metadata, ctx.now(), (id) =>
     loadTask(ctx, id).catch((error) => {

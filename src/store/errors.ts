@@ -14,7 +14,9 @@ export type StoreErrorCode =
   | "corrupt_file"
   | "lock_timeout"
   | "unsafe_file"
-  | "file_too_large";
+  | "file_too_large"
+  | "root_not_allowed"
+  | "too_deep";
 
 /** Base class: every store failure a user can cause or fix. */
 export class StoreError extends Error {
@@ -32,7 +34,12 @@ export class StoreError extends Error {
 export class InvalidTaskIdError extends StoreError {
   override name = "InvalidTaskIdError";
   constructor(taskId: string) {
-    super("invalid_task_id", `invalid task_id: ${JSON.stringify(taskId)} (expected letters, digits, '.', '_' or '-', starting with a letter or digit, without '..')`, { taskId });
+    const shown = taskId.length > 80 ? `${JSON.stringify(taskId.slice(0, 60))}... (${taskId.length} characters)` : JSON.stringify(taskId);
+    super(
+      "invalid_task_id",
+      `invalid task_id: ${shown} (expected at most 200 letters, digits, '.', '_' or '-', starting with a letter or digit, without '..')`,
+      { taskId },
+    );
   }
 }
 
@@ -112,5 +119,21 @@ export class UnsafeFileError extends StoreError {
   constructor(file: string, message: string, options: { taskId?: string; cause?: unknown; code?: "unsafe_file" | "file_too_large" } = {}) {
     super(options.code ?? "unsafe_file", message, options);
     this.file = file;
+  }
+}
+
+/** A client-given workspace_root outside every root the server allows (serve --allow-root). */
+export class RootNotAllowedError extends StoreError {
+  override name = "RootNotAllowedError";
+  constructor(message: string) {
+    super("root_not_allowed", message);
+  }
+}
+
+/** JSON input nested deeper than the limit (64 levels). */
+export class TooDeepError extends StoreError {
+  override name = "TooDeepError";
+  constructor(message: string, options: { taskId?: string } = {}) {
+    super("too_deep", message, options);
   }
 }

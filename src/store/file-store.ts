@@ -2,17 +2,18 @@
 // the scanner and the change notifier. Holds no state of its own beyond caches.
 
 import { promises as fs } from "node:fs";
-import path from "node:path";
-import { ensureDir, writeFileAtomic } from "./atomic.js";
+import { ensureDir } from "./atomic.js";
 import { createChangeNotifier } from "./changes.js";
 import { cancelTask } from "./cancel.js";
 import { claimTask } from "./claim.js";
 import { addEvent, isClaimable, isTerminal, leaseExpired, loadTask, locked, type StoreContext } from "./context.js";
 import { createTask, refuseQueueTarget } from "./create.js";
-import { TransitionError, UnknownTaskError } from "./errors.js";
+import { TransitionError, UnknownTaskError, ValidationError } from "./errors.js";
+import { assertJsonDepth, assertOneLineName } from "./input-shape.js";
 import { readEventLines } from "./events.js";
-import { assertTaskId, isInside, queuePaths } from "./layout.js";
+import { assertTaskId, queuePaths } from "./layout.js";
 import { readResponseFile } from "./records.js";
+import { writeResponseBody } from "./response-output.js";
 import { releaseTask } from "./release.js";
 import { renewTask } from "./renew.js";
 import { respondTask } from "./respond.js";
@@ -21,7 +22,7 @@ import type { LockWaitInfo } from "./lock.js";
 import { DEFAULT_REQUEST_MAX_BYTES } from "./safe-file.js";
 import { createScanner, type ScanResult } from "./scan.js";
 import { byPriority, readSchedule, readyToRun } from "./schedule.js";
-import { sweepTempFiles } from "./sweep-temp.js";
+import { sweepOrphanTaskFolders, sweepTempFiles } from "./sweep-temp.js";
 import { isoFromDate, isoNow } from "./time.js";
 import type { AvailableOptions, ChangeNotifier, ListOptions, ScanProblem, Store, Task, TaskEvent, TaskResponse, TaskSummary, WaitOptions } from "./types.js";
 
@@ -40,6 +41,9 @@ export interface OpenStoreOptions {
   /** Largest request or supporting file accepted and hashed. @default 8 MiB (DEFAULT_REQUEST_MAX_BYTES) */
   requestMaxBytes?: number;
 }
+
+/** Event types only the store writes, each with its transition (PROTOCOL.md §6); appendEvent refuses them. */
+export const STORE_EVENT_TYPES: ReadonlySet<string> = new Set(["created", "claimed", "renewed", "released", "response"]);
 
 /** The Store of a queue folder. */
 export type FileStore = Store;
@@ -181,21 +185,13 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     }
   }
 
-  async function writeResponseOutput(task: Task, response: TaskResponse): Promise<string> {
-    const target = path.resolve(task.workspace_root, task.response_path);
-    const root = await fs.realpath(task.workspace_root).catch(() => path.resolve(task.workspace_root));
-    if (!isInside(root, target)) {
-      throw new TransitionError("invalid_input", `response_path is outside workspace_root: ${target} (task ${task.id})`, { taskId: task.id });
-    }
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    const parentReal = await fs.realpath(path.dirname(target));
-    if (!isInside(root, parentReal)) {
-      throw new TransitionError("invalid_input", `response_path is outside workspace_root: ${target} resolves to ${parentReal} (task ${task.id})`, { taskId: task.id });
-    }
-    // A task written by another implementation may name a queue file; never overwrite one.
-    await refuseQueueTarget(ctx, path.join(parentReal, path.basename(target)), task.id);
-    await writeFileAtomic(target, response.body, { mode: null });
-    return target;
+  function writeResponseOutput(task: Task, response: TaskResponse, opts: { workspaceRoot?: string } = {}): Promise<string> {
+    return writeResponseBody(task.response_path, response.body, {
+      workspaceRoot: opts.workspaceRoot ?? task.workspace_root,
+      taskId: task.id,
+      // A task written by another implementation may name a queue file; never overwrite one.
+      refuse: (target) => refuseQueueTarget(ctx, target, task.id),
+    });
   }
 
   const store: FileStore = {
@@ -225,6 +221,16 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
       if (typeof event?.type !== "string" || event.type === "") {
         throw new TransitionError("invalid_input", "event type is required and must be a non-empty string", { taskId });
       }
+      // The store writes these itself, with the transition they record; a forged
+      // `claimed` would count as a dispatcher attempt (see supervisor/attempts.ts).
+      if (STORE_EVENT_TYPES.has(event.type)) {
+        throw new ValidationError(
+          `event type ${event.type} is written by the store itself (${[...STORE_EVENT_TYPES].join(", ")}); use another type, e.g. note or progress`,
+          { taskId },
+        );
+      }
+      assertOneLineName("event type", event.type, { taskId });
+      if (event.data !== undefined) assertJsonDepth(event.data, "event data", { taskId });
       return withTask(taskId, () =>
         locked(ctx, async () => {
           await loadTask(ctx, taskId);
@@ -251,7 +257,11 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     },
     async sweepTempFiles(opts = {}) {
       if (!(await queueExists())) return [];
-      return locked(ctx, () => sweepTempFiles(paths, opts.olderThanMs ?? 60 * 60 * 1000, ctx.now()));
+      const olderThanMs = opts.olderThanMs ?? 60 * 60 * 1000;
+      return locked(ctx, async () => [
+        ...(await sweepOrphanTaskFolders(paths, olderThanMs, ctx.now())),
+        ...(await sweepTempFiles(paths, olderThanMs, ctx.now())),
+      ]);
     },
     close() {
       closed ??= (async () => {

@@ -10,3 +10,6 @@ export { toJsonFile, toJsonLine, toPythonJson } from "./json.js";
 export { ensureDir, writeFileAtomic, writeJsonAtomic } from "./atomic.js";
 export { withLock } from "./lock.js";
 export { cancelBody } from "./cancel.js";
+export { assertAllowedRoot, resolveAllowedRoots } from "./allowed-roots.js";
+export { DEFAULT_REQUEST_MAX_BYTES } from "./safe-file.js";
+export { MAX_JSON_DEPTH, assertJsonDepth, assertOneLineName, jsonDepth, jsonTextDepth, parseDecimal } from "./input-shape.js";

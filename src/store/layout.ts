@@ -6,15 +6,16 @@ import { InvalidTaskIdError, ValidationError, showValue } from "./errors.js";
 
 export const TASK_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
 
+/** Longest task id accepted; ids we make stay well below (the correlation part is bounded by the name length). @default 200 */
+export const MAX_TASK_ID_LENGTH = 200;
+
 /** Throw `invalid task_id` unless `taskId` is safe to use as a folder name. */
 export function assertTaskId(taskId: unknown): asserts taskId is string {
-  if (typeof taskId !== "string" || !TASK_ID_PATTERN.test(taskId) || taskId.includes("..")) {
-    throw new InvalidTaskIdError(showValue(taskId));
-  }
+  if (!isValidTaskId(taskId)) throw new InvalidTaskIdError(showValue(taskId));
 }
 
 export function isValidTaskId(taskId: unknown): taskId is string {
-  return typeof taskId === "string" && TASK_ID_PATTERN.test(taskId) && !taskId.includes("..");
+  return typeof taskId === "string" && taskId.length <= MAX_TASK_ID_LENGTH && TASK_ID_PATTERN.test(taskId) && !taskId.includes("..");
 }
 
 /** Trim, collapse runs outside [A-Za-z0-9_.-] to `-`, strip `-` at both ends, `item` if empty. */

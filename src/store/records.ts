@@ -4,6 +4,7 @@
 // rewrite keeps them.
 
 import { CorruptFileError, UnknownTaskError } from "./errors.js";
+import { MAX_JSON_DEPTH, jsonDepth } from "./input-shape.js";
 import { readOwnFile } from "./safe-file.js";
 import { TASK_STATES, type Task, type TaskResponse } from "./types.js";
 
@@ -21,6 +22,8 @@ export function normalizeTask(raw: unknown, file: string, taskId?: string): Task
   }
   if (task.metadata === undefined || task.metadata === null) task.metadata = {};
   if (!isRecord(task.metadata)) throw new CorruptFileError(file, "metadata is not an object", { taskId });
+  // Deeper nesting would overflow the encoder on the next rewrite (and a Python peer's reader).
+  if (jsonDepth(raw, MAX_JSON_DEPTH + 1) > MAX_JSON_DEPTH + 1) throw new CorruptFileError(file, `nested deeper than ${MAX_JSON_DEPTH} levels`, { taskId });
   if (typeof task.id !== "string") throw new CorruptFileError(file, "id is missing", { taskId });
   if (taskId !== undefined && task.id !== taskId) {
     throw new CorruptFileError(file, `id ${JSON.stringify(task.id)} does not match its folder`, { taskId });

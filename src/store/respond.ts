@@ -5,7 +5,8 @@
 
 import { writeJsonAtomic } from "./atomic.js";
 import { addEvent, isTerminal, loadTask, locked, saveTask, sha256File, type StoreContext } from "./context.js";
-import { TransitionError, ValidationError, showValue } from "./errors.js";
+import { TransitionError, UnsafeFileError, ValidationError, showValue } from "./errors.js";
+import { assertJsonDepth, assertOneLineName } from "./input-shape.js";
 import { readResponseFile } from "./records.js";
 import { VERDICTS, type RespondInput, type RespondResult, type Task, type TaskResponse, type Verdict } from "./types.js";
 
@@ -68,6 +69,7 @@ export function respondTask(ctx: StoreContext, taskId: string, input: RespondInp
   if (typeof input.body !== "string") throw new ValidationError("body must be a string");
   const reviewer = input.reviewer ?? "worker";
   if (typeof reviewer !== "string" || reviewer === "") throw new ValidationError("reviewer must be a non-empty string");
+  assertOneLineName("reviewer", reviewer, { taskId });
   const expectSha = input.expectSha256 ?? null;
   if (expectSha !== null && typeof expectSha !== "string") throw new ValidationError(`Expected \`expect_sha256\` to be a sha256 hex string, got \`${showValue(expectSha)}\``);
   const followUp = input.followUpRequired ?? false;
@@ -76,6 +78,7 @@ export function respondTask(ctx: StoreContext, taskId: string, input: RespondInp
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
     throw new ValidationError("metadata must be a mapping (an object of key: value)");
   }
+  assertJsonDepth(metadata, "metadata", { taskId });
 
   return locked(ctx, async () => {
     let task = await loadTask(ctx, taskId);
@@ -91,14 +94,18 @@ export function respondTask(ctx: StoreContext, taskId: string, input: RespondInp
         { taskId },
       );
     }
-    const current = await sha256File(task.request_path);
+    // A request now unreadable as a regular file (a FIFO, a device, too large)
+    // counts as changed: a failure can still be recorded, a completion cannot.
+    let unreadable: string | null = null;
+    const current = await sha256File(ctx, task.request_path, taskId).catch((error: unknown) => {
+      if (!(error instanceof UnsafeFileError)) throw error;
+      unreadable = error.message;
+      return null;
+    });
     const changed = current !== task.request_sha256;
     if (changed && status === "completed") {
-      throw new TransitionError(
-        "request_changed",
-        `request changed before response for ${taskId}: ${task.request_path} ${current === null ? "is missing" : `now hashes to ${current}`}; respond with --status failed or resubmit the task`,
-        { taskId },
-      );
+      const now = unreadable ?? `${task.request_path} ${current === null ? "is missing" : `now hashes to ${current}`}`;
+      throw new TransitionError("request_changed", `request changed before response for ${taskId}: ${now}; respond with --status failed or resubmit the task`, { taskId });
     }
     return recordResponse(ctx, task, {
       reviewer,

@@ -63,6 +63,8 @@ export async function openRegularFile(file: string, options: RegularFileOptions)
   const handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const stat = await handle.stat();
+    // A folder fails as reading one always has (EISDIR), so callers keep their "is a folder" message.
+    if (stat.isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${file}'`), { code: "EISDIR", path: file });
     if (!stat.isFile()) {
       throw new UnsafeFileError(file, `${options.label} must be a regular file: ${file} is ${kindOf(stat)}`, { taskId: options.taskId });
     }

@@ -7,13 +7,35 @@
 import type { Dirent } from "node:fs";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { QueuePaths } from "./layout.js";
+import { isValidTaskId, type QueuePaths } from "./layout.js";
 
 /** The name atomic.ts (and the Python tool) give a temp file: .<name>.<random hex>.tmp */
 const TEMP_NAME = /^\..+\.[0-9a-f]{6,}\.tmp$/;
 
 async function entries(dir: string): Promise<Dirent[]> {
   return fs.readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
+}
+
+/**
+ * Remove task folders that never got their task.json (a creator killed
+ * between making the folder and writing the file) once the folder and
+ * everything in it is older than `olderThanMs`; returns their paths. Only
+ * real folders with a task id's name: a symlink in tasks/ is never followed.
+ */
+export async function sweepOrphanTaskFolders(paths: QueuePaths, olderThanMs: number, now: Date): Promise<string[]> {
+  const cutoff = now.getTime() - olderThanMs;
+  const removed: string[] = [];
+  for (const entry of await entries(paths.tasks)) {
+    if (!entry.isDirectory() || !isValidTaskId(entry.name)) continue;
+    const folder = path.join(paths.tasks, entry.name);
+    const inside = await entries(folder);
+    if (inside.some((e) => e.name === "task.json")) continue;
+    const stats = await Promise.all([folder, ...inside.map((e) => path.join(folder, e.name))].map((p) => fs.lstat(p).catch(() => null)));
+    if (stats.some((s) => s === null || s.mtimeMs >= cutoff)) continue;
+    await fs.rm(folder, { recursive: true, force: true });
+    removed.push(folder);
+  }
+  return removed;
 }
 
 /** Remove stale temp files from every task folder and the index and pause folders; returns their paths. */

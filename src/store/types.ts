@@ -264,8 +264,12 @@ export interface Store {
   getResponse(taskId: string): Promise<TaskResponse | null>;
   /** Resolves with the response as soon as response.json exists; null on timeout. */
   waitForResponse(taskId: string, options?: WaitOptions): Promise<TaskResponse | null>;
-  /** Writes the response body to the task's response_path (inside workspace_root); returns the path. */
-  writeResponseOutput(task: Task, response: TaskResponse): Promise<string>;
+  /**
+   * Writes the response body to the task's response_path, confined to
+   * `workspaceRoot` (the caller's config in force; the task's own
+   * workspace_root only when none is given), race-free; returns the path.
+   */
+  writeResponseOutput(task: Task, response: TaskResponse, options?: { workspaceRoot?: string }): Promise<string>;
 
   /**
    * The shared change notifier, started on first use. Scans keep it watching
@@ -281,8 +285,9 @@ export interface Store {
   prune(options?: PruneOptions): Promise<PruneResult>;
 
   /**
-   * Remove temp files of interrupted atomic writes older than `olderThanMs`
-   * (default one hour); returns their paths. Never touches a live write.
+   * Remove temp files of interrupted atomic writes, and task folders a crash
+   * left without task.json, older than `olderThanMs` (default one hour);
+   * returns their paths. Never touches a live write.
    */
   sweepTempFiles(options?: { olderThanMs?: number }): Promise<string[]>;
 

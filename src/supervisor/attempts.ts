@@ -1,5 +1,9 @@
 // Attempt accounting from a task's events. The attempt number is the count
 // of `claimed` events (every claim, by any dispatcher, Python ones included).
+// Only the store writes `claimed` (its claim transition, under the lock): the
+// event API (CLI, HTTP, MCP) refuses the store's own types, so a submitter or
+// reviewer cannot forge attempts. Whoever can write events.jsonl directly can
+// also rewrite task.json, and is trusted by design (docs/security.md).
 // Runs that ended through no fault of the task — a vendor usage limit, a
 // CLI that needs a login, a dispatcher shutting down — are recorded with `counts_as_attempt: false`
 // and do not use up --max-attempts, so a long usage limit never fails work.
@@ -39,7 +43,11 @@ export function attemptInfo(events: readonly TaskEvent[]): AttemptInfo {
   const failures = events.filter((e) => e.type === EVENT.headlessFailed);
   const completions = events.filter((e) => e.type === EVENT.headlessCompleted);
   const attempt = Math.max(1, claims.length);
-  const uncounted = failures.filter((e) => e.data?.counts_as_attempt === false).length;
+  // An attempt is uncounted once at most, and only an attempt that was really
+  // claimed: repeated or stray "uncounted" records cannot buy extra attempts.
+  const uncounted = new Set(
+    failures.filter((e) => e.data?.counts_as_attempt === false && Number.isInteger(e.data?.attempt) && (e.data.attempt as number) >= 1 && (e.data.attempt as number) <= claims.length).map((e) => e.data.attempt),
+  ).size;
   const history: string[] = [];
   claims.slice(0, -1).forEach((claim, index) => {
     const n = index + 1;

@@ -131,7 +131,7 @@ export async function planSchedule(input: PlanInput): Promise<ScheduleView> {
   const limits = input.laneLimits ?? {};
   const running = runningByLane(input.live, now);
   const ready = byPriority(due).filter((task) => {
-    const limit = limits[task.lane];
+    const limit = Object.hasOwn(limits, task.lane) ? limits[task.lane] : undefined;
     return limit === undefined || (running.get(task.lane) ?? 0) < limit;
   });
   return { ready, doomed, nextDueMs };

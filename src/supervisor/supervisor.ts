@@ -127,7 +127,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
         log.warn({ killed: swept.killed, records: swept.removed }, "killed leftovers of a dispatcher that died");
       }
       const temps = await queueStore.sweepTempFiles();
-      if (temps.length > 0) log.info({ files: temps.length }, "removed temp files of writes a crash interrupted");
+      if (temps.length > 0) log.info({ files: temps.length }, "removed temp files and task folders without task.json that a crash left behind");
     } catch (error) {
       log.warn({ err: errorMessage(error) }, "start-up sweep failed; going on");
     }
@@ -308,7 +308,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
       if (free <= 0 || stopping || Math.max(pausedUntilMs, budgetUntilMs) > now().getTime()) break;
       let claimed: Task;
       try {
-        claimed = await queueStore.claim(candidate.id, { owner: options.owner, leaseSeconds: options.leaseSeconds, maxRunning: laneLimits[candidate.lane] ?? null });
+        claimed = await queueStore.claim(candidate.id, { owner: options.owner, leaseSeconds: options.leaseSeconds, maxRunning: (Object.hasOwn(laneLimits, candidate.lane) ? laneLimits[candidate.lane] : undefined) ?? null });
       } catch (error) {
         const code = error instanceof StoreError ? error.code : null;
         if (code === "lease_held" || code === "invalid_state" || code === "unknown_task") {

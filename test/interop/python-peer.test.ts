@@ -14,9 +14,12 @@ import { openStore, type Store } from "../../src/store/index.js";
 import { auditQueue, claimOwners, overlappingClaims, livePids } from "../chaos/support/audit.js";
 import { CLI, requireBuild, run, sleep, start, stop, until, type Running } from "../chaos/support/processes.js";
 import { createFigures, FUZZ_SEED } from "../fuzz/support/figures.js";
+import { pythonToolPath } from "./python-tool.js";
 
 const figures = createFigures("interop");
-const hasPython = spawnSync("python3", ["--version"]).status === 0;
+const hasPython = spawnSync("python3", ["-c", "import yaml"]).status === 0;
+/** The real Python tool: the peer writes through its HandoffStore. */
+const TOOL = pythonToolPath();
 const PEER = path.resolve(__dirname, "../fixtures/interop/python_peer.py");
 const NODE_PEER = path.resolve(__dirname, "../fixtures/interop/node_peer.mjs");
 const AGENT = path.resolve(__dirname, "../fixtures/chaos/agent.mjs");
@@ -72,7 +75,11 @@ interface PeerReport {
   unlocked_reads: number;
 }
 
-describe.runIf(hasPython)("interop: a Python peer, our store, CLI and supervisor on one queue", () => {
+describe.runIf(hasPython)("interop: the real Python tool, our store, CLI and supervisor on one queue", () => {
+  it("the Python peer is the real Python tool (agent_lanes 0.1.1 from shared/)", () => {
+    expect(TOOL, "put the Python package in ../shared/agent-lanes-py or set AGENT_LANES_PY").not.toBeNull();
+  });
+
   it("nothing is claimed twice, nothing is torn, every task is answered once with its own body", () => figures.guard(async () => {
     const ws = path.join(tmp, "ws");
     const queue = path.join(ws, "handoff", "state");
@@ -92,7 +99,8 @@ describe.runIf(hasPython)("interop: a Python peer, our store, CLI and supervisor
         { env: { ...process.env, CHAOS_PID_DIR: pidDir, CHAOS_MAX_MS: "100", CHAOS_GRANDCHILD_PERCENT: "20" } },
       );
       const python = start("python3", [PEER, "--queue", queue, "--workspace", ws, "--create", String(PER_PEER), "--claim",
-        "--stop-file", stopFile, "--seed", String(FUZZ_SEED), "--max-seconds", "90", "--owner", "python-peer", "--max-gap-ms", "80"]);
+        "--stop-file", stopFile, "--seed", String(FUZZ_SEED), "--max-seconds", "90", "--owner", "python-peer", "--max-gap-ms", "80",
+        ...(TOOL ? ["--tool", TOOL] : [])]);
       const nodePeer = start(process.execPath, [NODE_PEER, queue, ws, "default", "node-peer", String(PER_PEER), stopFile, "90", "80"]);
       processes.push(supervisor, python, nodePeer);
       let stopCli = false;

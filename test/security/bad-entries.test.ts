@@ -5,18 +5,11 @@
 
 import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { handOver, holdLock, makeCliWorkspace, runUnprivileged, type CliWorkspace } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { handOver, holdLock, eachCliWorkspace, runUnprivileged, type CliWorkspace } from "./support.js";
 
 let ws: CliWorkspace;
-
-beforeEach(async () => {
-  ws = await makeCliWorkspace("al-sec-entries-");
-});
-
-afterEach(async () => {
-  await ws.cleanup();
-});
+eachCliWorkspace("al-sec-entries-", (w) => (ws = w));
 
 describe("one bad entry in tasks/", () => {
   it("an unreadable folder, a symlink loop and a stray file are reported; status --all, next and list go on", async () => {

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chown, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
+import { afterEach, beforeEach } from "vitest";
 import { CLI, makeCliWorkspace, toResult, type CliResult, type CliWorkspace, type RunOptions } from "../cli/cli-helpers.js";
 
 export { makeCliWorkspace, type CliResult, type CliWorkspace };
@@ -70,4 +71,16 @@ export async function holdLock(file: string): Promise<{ pid: number; stop(): Pro
 /** The mode bits of a path (permissions only). */
 export async function modeOf(p: string): Promise<number> {
   return (await stat(p)).mode & 0o7777;
+}
+
+/** A fresh CLI workspace for each test of the file, removed after it; `set` receives it. */
+export function eachCliWorkspace(prefix: string, set: (ws: CliWorkspace) => void): void {
+  let current: CliWorkspace | undefined;
+  beforeEach(async () => {
+    current = await makeCliWorkspace(prefix);
+    set(current);
+  });
+  afterEach(async () => {
+    await current?.cleanup();
+  });
 }

@@ -113,7 +113,7 @@ async function statusAll(cmd: Command, opts: StatusOptions): Promise<void> {
         `stale_claims=${summary.stale_claims} missing_response=${summary.missing_response}`,
       ...list.map(views.viewRow),
       ...pauses.map((p) => `pause: ${p.description}${p.active ? "" : " (over)"}`),
-      ...problems.map((p) => `problem: ${p.file ? `${p.file}: ` : ""}${p.message}`),
+      ...problems.map((p) => views.oneLine(`problem: ${p.file ? `${p.file}: ` : ""}${p.message}`)),
       `next_action=${nextAction}`,
     ]);
   });

@@ -6,7 +6,7 @@
 
 import type { Command } from "commander";
 import type { Store } from "../../store/types.js";
-import { emit, globals, warn, withQueue } from "../context.js";
+import { emit, globals, requireConfig, warn, withQueue } from "../context.js";
 import { CliError, EXIT } from "../errors.js";
 import { CLI_DEFAULTS, examples, nonNegativeSeconds } from "../options.js";
 
@@ -79,7 +79,10 @@ function heartbeatMs(opts: WaitOptions): number {
 
 async function waitTask(cmd: Command, taskId: string, opts: WaitOptions): Promise<void> {
   const [{ waitForResponse }, views] = await Promise.all([import("../long-poll.js"), import("../views.js")]);
-  await withQueue(cmd, async ({ store }) => {
+  await withQueue(cmd, async ({ store, config }) => {
+    // The answer is written inside the workspace of the config in force (never
+    // the workspace_root task.json names: anyone writing the queue can forge that).
+    const workspaceRoot = (config ?? (await requireConfig(cmd))).workspace_root;
     // Fail fast on an unknown id, and answer an already-answered task without starting a watcher.
     await store.get(taskId);
     const response =
@@ -99,7 +102,7 @@ async function waitTask(cmd: Command, taskId: string, opts: WaitOptions): Promis
       });
     }
     const task = await store.get(taskId);
-    const responsePath = await store.writeResponseOutput(task, response);
+    const responsePath = await store.writeResponseOutput(task, response, { workspaceRoot });
     await emit(cmd, { status: "completed", task_id: taskId, response_path: responsePath, response }, [responsePath]);
   });
 }
