@@ -1,59 +1,65 @@
 #!/usr/bin/env node
-// The dispatcher supervisor's own cost: tasks/s with an agent that answers at
-// once, submit->claim latency, and what an idle supervisor spends on a queue
-// full of finished tasks. Prints a markdown table. Sized for a 2-core machine
-// (about a minute). Needs `npm run build` (npm run bench does it).
-//
+// The dispatcher supervisor's own cost, each figure beside its floor measured
+// in the same run, and beside the Python tool's bash dispatcher:
+//   - tasks/s with an agent that answers at once (bench/agents/instant.sh, a
+//     few lines of /bin/sh) at concurrency 1 and 4; floor: the same agent run
+//     by a shell loop (xargs -P) at the same concurrency, same input;
+//   - the supervisor's CPU per task (its /proc ticks over the run); floor: the
+//     agent's own CPU per run in the shell loop;
+//   - submit→claim latency of a task submitted to an idle supervisor; floor:
+//     a raw rename into a watched folder until the inotify event arrives;
+//   - idle RSS and CPU with 10,000 finished tasks; floor: the same supervisor
+//     on an empty queue.
+// Every task keeps its five fsyncs (the store is used as users use it).
 // The supervisor runs as users run it: `agent-lanes dispatch --vendor command
-// --command "<node> bench/agents/instant.mjs"`. Tasks are created in-process
-// through the store (a CLI process per submit would measure node's start-up).
-// The 10,000 finished tasks of the idle run are written straight to disk in
-// the protocol's layout with the store's JSON helpers (bench/lib.mjs): going
-// through the store would take about a minute of fsyncs for nothing.
-import { spawn } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// --command bench/agents/instant.sh`. Tasks are created in-process through the
+// store (a CLI process per submit would measure node's start-up). Linux only
+// (/proc). Prints a markdown table; about two minutes on 2 cores.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { openStore } from "../dist/src/index.js";
-import { machine, percentile, table, tempWorkspace, writeFinishedTasks } from "./lib.mjs";
+import { machine, percentile, tempWorkspace, writeFinishedTasks } from "./lib.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(here, "..", "dist", "src", "cli", "main.js");
-const INSTANT = path.join(here, "agents", "instant.mjs");
+const INSTANT = path.join(here, "agents", "instant.sh");
+const PYTHON_PACKAGE = process.env.AGENT_LANES_PY ?? path.resolve(here, "..", "..", "..", "shared", "agent-lanes-py");
 
 const BENCH = {
   /** Tasks per throughput run. */
-  tasks: 200,
+  tasks: 300,
   concurrencies: [1, 4],
   /** Tasks submitted one at a time to an idle supervisor (pure pickup latency). */
   sequentialTasks: 30,
+  renameSamples: 100,
   finishedTasks: 10_000,
   idleMeasureMs: 10_000,
   /** Let the supervisor finish its first scan before the idle measurement. */
   idleSettleMs: 3_000,
+  /** Tasks through the Python tool's bash dispatcher (about one a second). */
+  pythonTasks: 15,
   runTimeoutMs: 180_000,
   /** How often the bench looks for new response.json files. */
-  pollMs: 10,
+  pollMs: 5,
   stopTimeoutMs: 15_000,
 };
 
 const CLK_TCK = 100; // USER_HZ on Linux: /proc/<pid>/stat counts CPU time in these ticks
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function queueConfig(ws) {
   const file = path.join(ws.root, "handoff.yaml");
-  writeFileSync(file, "workspace_id: bench\nworkspace_root: .\nqueue_root: state\nlanes:\n  default:\n    description: bench\n");
+  writeFileSync(file, `workspace_id: bench\nworkspace_root: ${ws.root}\nqueue_root: ${ws.queue}\nlanes:\n  default:\n    description: bench\n`);
   return file;
 }
 
-/** Starts `agent-lanes dispatch` on a queue; resolves once it is running. */
+/** Starts `agent-lanes dispatch` on a queue. */
 function startSupervisor(config, concurrency) {
-  const args = [
-    CLI, "--config", config, "dispatch", "--vendor", "command",
-    "--command", `${JSON.stringify(process.execPath)} ${JSON.stringify(INSTANT)}`,
-    "--concurrency", String(concurrency), "--log-format", "json",
-  ];
+  const args = [CLI, "--config", config, "dispatch", "--vendor", "command", "--command", INSTANT, "--concurrency", String(concurrency), "--log-format", "json"];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   const stderr = [];
   createInterface({ input: child.stdout }).on("line", () => {});
@@ -76,18 +82,14 @@ function startSupervisor(config, concurrency) {
   };
 }
 
-function taskInput(ws, i) {
+function taskInput(ws, i, metadata = {}) {
   return {
     workspace_id: "bench", correlation_id: `t${i}`, lane: "default", workspace_root: ws.root,
-    request_path: ws.request, response_path: path.join(ws.root, "out", `${i}.md`),
+    request_path: ws.request, response_path: path.join(ws.root, "out", `${i}.md`), metadata,
   };
 }
 
-/**
- * Resolves when every task has a response.json. Tasks are answered roughly
- * oldest first, so each check stops at the first unanswered one: the bench
- * must not eat the CPU the supervisor is being measured on.
- */
+/** Resolves when every task has a response.json; tasks finish roughly oldest first, so each check stops at the first unanswered one. */
 async function allAnswered(queue, ids, supervisor) {
   const pending = [...ids];
   const deadline = Date.now() + BENCH.runTimeoutMs;
@@ -96,9 +98,9 @@ async function allAnswered(queue, ids, supervisor) {
   while (pending.length > 0) {
     while (pending.length > 0 && existsSync(path.join(queue, "tasks", pending[0], "response.json"))) pending.shift();
     if (pending.length === 0) break;
-    if (died) throw new Error(`supervisor exited (${JSON.stringify(died)}) with ${pending.length} tasks unanswered:\n${supervisor.why()}`);
+    if (died) throw new Error(`dispatcher exited (${JSON.stringify(died)}) with ${pending.length} tasks unanswered:\n${supervisor.why()}`);
     if (Date.now() > deadline) throw new Error(`${pending.length} tasks still unanswered after ${BENCH.runTimeoutMs / 1000} s:\n${supervisor.why()}`);
-    await new Promise((resolve) => setTimeout(resolve, BENCH.pollMs));
+    await sleep(BENCH.pollMs);
   }
   return performance.now();
 }
@@ -111,7 +113,7 @@ async function claimLatencies(store, ids) {
     const claimed = (await store.readEvents(id)).find((event) => event.type === "claimed");
     if (claimed) out.push(Date.parse(claimed.created_at) - Date.parse(task.created_at));
   }
-  return out;
+  return out.sort((a, b) => a - b);
 }
 
 async function checkAllCompleted(store, ids) {
@@ -127,45 +129,8 @@ async function checkAllCompleted(store, ids) {
   if (failed > 0) throw new Error(`${failed} of ${ids.length} tasks did not complete, e.g. ${sample}`);
 }
 
-async function throughputRun(concurrency) {
-  const ws = tempWorkspace("agent-lanes-bench-dispatch-");
-  const config = queueConfig(ws);
-  const store = openStore(ws.queue);
-  const supervisor = startSupervisor(config, concurrency);
-  try {
-    // One task through first, so start-up is not counted as throughput.
-    const warm = await store.create({ ...taskInput(ws, "warm-up") });
-    await allAnswered(ws.queue, [warm.id], supervisor);
-
-    const started = performance.now();
-    const ids = [];
-    for (let i = 0; i < BENCH.tasks; i++) ids.push((await store.create(taskInput(ws, i))).id);
-    const finished = await allAnswered(ws.queue, ids, supervisor);
-    await checkAllCompleted(store, ids);
-    const burst = await claimLatencies(store, ids);
-
-    let sequential = [];
-    if (concurrency === 1) {
-      const seq = [];
-      for (let i = 0; i < BENCH.sequentialTasks; i++) {
-        const task = await store.create(taskInput(ws, `seq${i}`));
-        await allAnswered(ws.queue, [task.id], supervisor);
-        seq.push(task.id);
-      }
-      sequential = await claimLatencies(store, seq);
-    }
-    const stopped = await supervisor.stop();
-    return { concurrency, tasksPerSecond: BENCH.tasks / ((finished - started) / 1000), seconds: (finished - started) / 1000, burst, sequential, stopped };
-  } finally {
-    supervisor.child.kill("SIGKILL");
-    await store.close();
-    rmSync(ws.root, { recursive: true, force: true });
-  }
-}
-
 function cpuTicks(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name (which may hold spaces) start after the last ")".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return Number(fields[11]) + Number(fields[12]); // utime + stime
 }
@@ -175,18 +140,100 @@ function rssMiB(pid) {
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
-async function idleRun() {
+async function throughputRun(concurrency) {
+  const ws = tempWorkspace("agent-lanes-bench-dispatch-");
+  const config = queueConfig(ws);
+  const store = openStore(ws.queue);
+  const supervisor = startSupervisor(config, concurrency);
+  try {
+    // One task through first, so start-up is not counted.
+    const warm = await store.create(taskInput(ws, "warm-up"));
+    await allAnswered(ws.queue, [warm.id], supervisor);
+
+    // Submitted up front: the measure is the dispatcher's pace, not the submitter's.
+    const ids = [];
+    for (let i = 0; i < BENCH.tasks; i++) ids.push((await store.create(taskInput(ws, i))).id);
+    const ticksBefore = cpuTicks(supervisor.child.pid);
+    const started = performance.now();
+    const finished = await allAnswered(ws.queue, ids, supervisor);
+    const ticks = cpuTicks(supervisor.child.pid) - ticksBefore;
+    await checkAllCompleted(store, ids);
+
+    let sequential = [];
+    if (concurrency === 1) {
+      const seq = [];
+      for (let i = 0; i < BENCH.sequentialTasks; i++) {
+        await sleep(20 + Math.random() * 30);
+        const task = await store.create(taskInput(ws, `seq${i}`));
+        await allAnswered(ws.queue, [task.id], supervisor);
+        seq.push(task.id);
+      }
+      sequential = await claimLatencies(store, seq);
+    }
+    const stopped = await supervisor.stop();
+    const seconds = (finished - started) / 1000;
+    return { concurrency, tasksPerSecond: BENCH.tasks / seconds, seconds, cpuMsPerTask: (ticks * (1000 / CLK_TCK)) / BENCH.tasks, sequential, stopped };
+  } finally {
+    supervisor.child.kill("SIGKILL");
+    await store.close();
+    rmSync(ws.root, { recursive: true, force: true });
+  }
+}
+
+/** The floor: the instant agent run by a shell loop at the same concurrency, fed the same input; tasks/s and CPU per run. */
+function shellLoopFloor(concurrency) {
+  const ws = tempWorkspace("agent-lanes-bench-floor-");
+  try {
+    const input = path.join(ws.root, "input.txt");
+    writeFileSync(input, `${"x".repeat(600)}\n`);
+    const script = `TIMEFORMAT='%R %U %S'; time (seq ${BENCH.tasks} | xargs -P ${concurrency} -I{} sh -c '${INSTANT} <${input} >/dev/null')`;
+    const result = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+    const [real, user, sys] = result.stderr.trim().split("\n").pop().split(" ").map(Number);
+    return { tasksPerSecond: BENCH.tasks / real, cpuMsPerRun: ((user + sys) * 1000) / BENCH.tasks };
+  } finally {
+    rmSync(ws.root, { recursive: true, force: true });
+  }
+}
+
+/** The floor of pickup latency: a file renamed into a watched folder until fs.watch (inotify) reports it. */
+async function renameInotifyFloor() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "agent-lanes-bench-rename-"));
+  const watched = path.join(dir, "watched");
+  mkdirSync(watched);
+  const samples = [];
+  try {
+    for (let i = 0; i < BENCH.renameSamples; i++) {
+      const source = path.join(dir, `f${i}`);
+      writeFileSync(source, "x");
+      await sleep(5);
+      const seen = new Promise((resolve) => {
+        const watcher = watch(watched, () => {
+          watcher.close();
+          resolve(performance.now());
+        });
+      });
+      const at = performance.now();
+      renameSync(source, path.join(watched, `f${i}`));
+      samples.push((await seen) - at);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return samples.sort((a, b) => a - b);
+}
+
+async function idleRun(finishedTasks) {
   const ws = tempWorkspace("agent-lanes-bench-idle-");
   const config = queueConfig(ws);
-  writeFinishedTasks(ws.queue, ws.root, ws.request, BENCH.finishedTasks);
+  if (finishedTasks > 0) writeFinishedTasks(ws.queue, ws.root, ws.request, finishedTasks);
   const supervisor = startSupervisor(config, 4);
   try {
-    await new Promise((resolve) => setTimeout(resolve, BENCH.idleSettleMs));
+    await sleep(BENCH.idleSettleMs);
     const pid = supervisor.child.pid;
-    if (supervisor.child.exitCode !== null) throw new Error(`supervisor exited during start-up:\n${supervisor.why()}`);
+    if (supervisor.child.exitCode !== null) throw new Error(`dispatcher exited during start-up:\n${supervisor.why()}`);
     const before = cpuTicks(pid);
     const t = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, BENCH.idleMeasureMs));
+    await sleep(BENCH.idleMeasureMs);
     const ticks = cpuTicks(pid) - before;
     const elapsed = (performance.now() - t) / 1000;
     const rss = rssMiB(pid);
@@ -198,34 +245,95 @@ async function idleRun() {
   }
 }
 
+/**
+ * The Python tool's bash dispatcher (templates/workspace/dispatcher.sh) on the
+ * same instant agent, with its own CLI (`python3 -m agent_lanes`). It only
+ * survives tasks that carry thread_id metadata (set -e meets an unset thread
+ * in build_input), so these tasks carry one. Null when Python, jq or the
+ * package are missing.
+ */
+async function pythonDispatcherRun() {
+  const script = path.join(PYTHON_PACKAGE, "agent_lanes", "templates", "workspace", "dispatcher.sh");
+  const missing = [["python3", "--version"], ["jq", "--version"]].find(([cmd, arg]) => spawnSync(cmd, [arg]).status !== 0);
+  if (!existsSync(script) || missing) return { skipped: !existsSync(script) ? `${script} not found` : `${missing[0]} not on PATH` };
+  const ws = tempWorkspace("agent-lanes-bench-py-");
+  const bin = path.join(ws.root, "bin");
+  mkdirSync(bin);
+  const wrapper = path.join(bin, "agent-lanes");
+  writeFileSync(wrapper, `#!/bin/sh\nPYTHONPATH=${JSON.stringify(PYTHON_PACKAGE)} exec python3 -m agent_lanes "$@"\n`, { mode: 0o755 });
+  const queue = path.join(ws.root, "state");
+  const config = queueConfig({ root: ws.root, queue });
+  const store = openStore(queue);
+  const child = spawn("bash", [script], {
+    stdio: ["ignore", "ignore", "ignore"],
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, VENDOR: "claude", QUEUE_ROOT: queue, CONFIG: config, HEADLESS_AGENT_CMD: INSTANT, HEARTBEAT_SECONDS: "0", WAIT_TIMEOUT: "60" },
+    detached: true,
+  });
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  const supervisor = { exited, why: () => "(the bash dispatcher logs nothing useful here)" };
+  try {
+    const meta = (i) => ({ thread_id: `bench-${i}`, parent_task_id: "none" });
+    const warm = await store.create(taskInput({ root: ws.root, request: ws.request }, "warm-up", meta("w")));
+    await allAnswered(queue, [warm.id], supervisor);
+    const ids = [];
+    for (let i = 0; i < BENCH.pythonTasks; i++) ids.push((await store.create(taskInput({ root: ws.root, request: ws.request }, i, meta(i)))).id);
+    const started = performance.now();
+    const finished = await allAnswered(queue, ids, supervisor);
+    await checkAllCompleted(store, ids);
+    return { tasksPerSecond: BENCH.pythonTasks / ((finished - started) / 1000) };
+  } finally {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+    await store.close();
+    rmSync(ws.root, { recursive: true, force: true });
+  }
+}
+
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
-if (process.platform !== "linux") process.stderr.write("bench/dispatch: idle CPU and RSS are read from /proc and need Linux\n");
+if (process.platform !== "linux") throw new Error("bench/dispatch reads CPU and RSS from /proc: Linux only");
 
 const loadBefore = os.loadavg()[0];
-const runs = [];
+const progress = (text) => process.stderr.write(`bench/dispatch: ${text} ...\n`);
+const rows = [];
 for (const concurrency of BENCH.concurrencies) {
-  process.stderr.write(`bench/dispatch: ${BENCH.tasks} tasks at concurrency ${concurrency} ...\n`);
-  runs.push(await throughputRun(concurrency));
+  progress(`${BENCH.tasks} tasks at concurrency ${concurrency}, then the same agent in a shell loop`);
+  const run = await throughputRun(concurrency);
+  const floor = shellLoopFloor(concurrency);
+  rows.push({ run, floor });
 }
-process.stderr.write(`bench/dispatch: idle supervisor over ${BENCH.finishedTasks.toLocaleString("en")} finished tasks for ${BENCH.idleMeasureMs / 1000} s ...\n`);
-const idle = await idleRun();
+progress(`raw rename + inotify latency (${BENCH.renameSamples} samples)`);
+const rename = await renameInotifyFloor();
+progress(`idle dispatcher on an empty queue, then on ${BENCH.finishedTasks.toLocaleString("en")} finished tasks`);
+const idleEmpty = await idleRun(0);
+const idleFull = await idleRun(BENCH.finishedTasks);
+progress(`the Python tool's bash dispatcher, ${BENCH.pythonTasks} tasks`);
+let python;
+try {
+  python = await pythonDispatcherRun();
+} catch (error) {
+  python = { skipped: `failed: ${error.message.split("\n")[0]}` };
+}
 
-const burst = runs.flatMap((run) => run.burst).sort((a, b) => a - b);
-const sequential = runs.flatMap((run) => run.sequential).sort((a, b) => a - b);
-const exits = [...runs.map((run) => run.stopped), idle.stopped].map((s) => (s.signal ? s.signal : `exit ${s.code}`));
-const ms = (value) => `${value.toFixed(0)} ms`;
-
-console.log(
-  table(`bench/dispatch — ${machine()}`, [
-    ...runs.map((run) => [
-      `tasks/s, instant agent, ${BENCH.tasks} tasks, concurrency ${run.concurrency} (first submit → last response)`,
-      `${run.tasksPerSecond.toFixed(1)} (${run.seconds.toFixed(1)} s)`,
-    ]),
-    [`submit→claim latency p50 / p99, one task at a time to an idle supervisor (${sequential.length} tasks)`, `${ms(percentile(sequential, 50))} / ${ms(percentile(sequential, 99))}`],
-    [`submit→claim latency p50 / p99, ${BENCH.tasks} submitted in a burst (includes queueing; ${burst.length} tasks over both runs)`, `${ms(percentile(burst, 50))} / ${ms(percentile(burst, 99))}`],
-    [`idle supervisor CPU over ${BENCH.idleMeasureMs / 1000} s, ${BENCH.finishedTasks.toLocaleString("en")} finished tasks in the queue`, `${idle.cpuPercent.toFixed(2)} % of one core`],
-    [`idle supervisor RSS, same queue`, `${idle.rss.toFixed(0)} MiB`],
-    ["supervisor exit on SIGTERM (each run)", exits.join(", ")],
-    ["1-min load average before / after (other work on the machine skews every number above)", `${loadBefore.toFixed(2)} / ${os.loadavg()[0].toFixed(2)}`],
-  ]),
-);
+const ms = (value) => `${value.toFixed(value < 1 ? 2 : 1)} ms`;
+const sequential = rows.flatMap(({ run }) => run.sequential);
+const exits = [...rows.map(({ run }) => run.stopped), idleEmpty.stopped, idleFull.stopped].map((s) => (s.signal ? s.signal : `exit ${s.code}`));
+const py = python.skipped ? `not run (${python.skipped})` : `${python.tasksPerSecond.toFixed(2)}`;
+const lines = [
+  `### bench/dispatch — ${machine()}`,
+  "",
+  "| measure | agent-lanes dispatch | floor, same run | Python bash dispatcher |",
+  "| --- | --- | --- | --- |",
+  ...rows.map(({ run, floor }) =>
+    `| tasks/s, instant /bin/sh agent, ${BENCH.tasks} tasks, concurrency ${run.concurrency} (5 fsyncs each) | ${run.tasksPerSecond.toFixed(1)} | ${floor.tasksPerSecond.toFixed(1)} (agent in a shell loop, xargs -P ${run.concurrency}) | ${run.concurrency === 1 ? py : "—"} |`),
+  ...rows.map(({ run, floor }) =>
+    `| CPU per task, concurrency ${run.concurrency}: the dispatcher's own / the agent's | ${ms(run.cpuMsPerTask)} | ${ms(floor.cpuMsPerRun)} (agent run by the loop) | — |`),
+  `| submit→claim latency p50 / p99, one task at a time to an idle dispatcher (${sequential.length} tasks) | ${ms(percentile(sequential, 50))} / ${ms(percentile(sequential, 99))} | ${ms(percentile(rename, 50))} / ${ms(percentile(rename, 99))} (raw rename → inotify event) | — |`,
+  `| idle RSS, ${BENCH.finishedTasks.toLocaleString("en")} finished tasks | ${idleFull.rss.toFixed(0)} MiB | ${idleEmpty.rss.toFixed(0)} MiB (empty queue) | — |`,
+  `| idle CPU over ${BENCH.idleMeasureMs / 1000} s, ${BENCH.finishedTasks.toLocaleString("en")} finished tasks | ${idleFull.cpuPercent.toFixed(2)} % of a core | ${idleEmpty.cpuPercent.toFixed(2)} % (empty queue) | — |`,
+  `| dispatcher exit on SIGTERM (each run) | ${exits.join(", ")} | | |`,
+  `| 1-min load average before / after (other work on the machine skews every figure) | ${loadBefore.toFixed(2)} / ${os.loadavg()[0].toFixed(2)} | | |`,
+];
+console.log(lines.join("\n"));

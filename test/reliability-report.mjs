@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm run test:reliability`: run the chaos, fuzz and interop suites and
-// print their figures (tasks, SIGKILLs, fuzz cases tried, failures found).
+// `npm run test:reliability`: run the chaos, fuzz and interop suites and the
+// kill storm (its own vitest config, vitest.storm.config.ts) and print their
+// figures (tasks, SIGKILLs, fuzz cases tried, failures found).
 // Each suite writes .tmp/reliability/<suite>.json; this script clears them,
 // runs vitest, then sums them up. Exit status: vitest's, or 1 when a suite
 // reported a failure or wrote no figures.
@@ -17,7 +18,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dir = path.join(root, ".tmp", "reliability");
 const SUITES = ["test/chaos", "test/fuzz", "test/interop"];
 /** Every suite that writes figures; a missing one means it did not run to its end. */
-const EXPECTED = ["chaos", "interop", "fuzz-config", "fuzz-queue-files", "fuzz-store-inputs", "fuzz-cli", "fuzz-http"];
+const EXPECTED = ["chaos", "kill-storm", "interop", "fuzz-config", "fuzz-queue-files", "fuzz-store-inputs", "fuzz-cli", "fuzz-http"];
 
 let status = 0;
 let durationMs = null;
@@ -27,9 +28,11 @@ if (!process.argv.includes("--report")) {
   const started = Date.now();
   // One seed for every suite, so a failing run replays with AGENT_LANES_FUZZ_SEED=<seed>.
   const seed = process.env.AGENT_LANES_FUZZ_SEED ?? String(Date.now() % 2 ** 31);
-  const run = spawnSync(vitest, ["run", ...SUITES], { cwd: root, stdio: "inherit", env: { ...process.env, AGENT_LANES_FUZZ_SEED: seed } });
+  const env = { ...process.env, AGENT_LANES_FUZZ_SEED: seed };
+  const run = spawnSync(vitest, ["run", ...SUITES], { cwd: root, stdio: "inherit", env });
+  const storm = spawnSync(vitest, ["run", "--config", "vitest.storm.config.ts"], { cwd: root, stdio: "inherit", env });
   durationMs = Date.now() - started;
-  status = run.status ?? 1;
+  status = run.status || storm.status || (run.status === null || storm.status === null ? 1 : 0);
 }
 
 const figures = existsSync(dir)

@@ -8,7 +8,7 @@ import { resolveEffort, VENDOR_DEFAULTS } from "./defaults.js";
 import { acceptsVendor, childEnv, extraArgs, invocationBase } from "./invoke.js";
 import { detectCredentialsFailure, isCredentialsStatus, loginFix, needsLogin } from "./credentials.js";
 import { detectUsageLimit, type LimitMatch } from "./limits.js";
-import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, str } from "./outcome.js";
+import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, sessionGone, str } from "./outcome.js";
 import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter, VendorConfig } from "./types.js";
 import { withVerdict } from "./verdict.js";
 
@@ -32,6 +32,7 @@ export function createClaudeAdapter(options: BuiltinAdapterOptions = {}): Vendor
   return {
     name: NAME,
     supportsEffort: baseConfig.effortFlag !== false,
+    supportsResume: true,
 
     accepts(task: Task): boolean {
       return acceptsVendor(task, NAME);
@@ -40,6 +41,8 @@ export function createClaudeAdapter(options: BuiltinAdapterOptions = {}): Vendor
     invocation(task: Task, ctx: RunContext): Invocation {
       const { config, file, lead, tables, model } = invocationBase(NAME, DEFAULTS, task, ctx, baseConfig);
       const args = [...lead, "-p", "--output-format", "json", "--model", model];
+      // A follow-up of a claude answer continues that session: `--resume <id>`, only the new request on stdin.
+      if (ctx.resumeSession) args.push("--resume", ctx.resumeSession);
       let effort: string | null = null;
       const env: Record<string, string> = {};
       if (config.effortFlag !== false) {
@@ -59,7 +62,7 @@ export function createClaudeAdapter(options: BuiltinAdapterOptions = {}): Vendor
       const interrupted = interruptedOutcome(NAME, run);
       if (interrupted) return interrupted;
       const { result, messages } = parseClaudeOutput(run.stdout);
-      if (!result) return settleWithoutResult(run, limitOptions());
+      if (!result) return sessionGone(NAME, run, resumedSession(run)) ?? settleWithoutResult(run, limitOptions());
 
       const metadata = claudeMetadata(result, run);
       const subtype = str(result.subtype) ?? "success";
@@ -74,6 +77,12 @@ export function createClaudeAdapter(options: BuiltinAdapterOptions = {}): Vendor
       return withVerdict({ kind: "completed", body, metadata });
     },
   };
+}
+
+/** The session a run was asked to resume (`--resume <id>`), or null. */
+function resumedSession(run: ChildResult): string | null {
+  const at = run.invocation.args.indexOf("--resume");
+  return at >= 0 ? (run.invocation.args[at + 1] ?? null) : null;
 }
 
 /** The messages of `--output-format json` (object, or array with --verbose) or stream-json lines. */
@@ -129,6 +138,8 @@ export function claudeMetadata(result: Record<string, unknown>, run: ChildResult
     tokens_cache_read: cacheRead,
     cost_usd: num(result.total_cost_usd) ?? num(result.cost_usd),
     session_id: str(result.session_id),
+    // claude keeps sessions per folder: a resume must run where the session was made.
+    session_cwd: str(result.session_id) ? run.invocation.cwd : undefined,
     num_turns: num(result.num_turns),
     duration_ms: num(result.duration_ms) ?? run.durationMs,
     permission_denials: denials > 0 ? denials : undefined,

@@ -10,7 +10,7 @@ import { resolveEffort, VENDOR_DEFAULTS } from "./defaults.js";
 import { acceptsVendor, childEnv, extraArgs, invocationBase } from "./invoke.js";
 import { detectCredentialsFailure, isCredentialsStatus, loginFix, needsLogin } from "./credentials.js";
 import { detectUsageLimit } from "./limits.js";
-import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, str } from "./outcome.js";
+import { classifyErrorText, compact, failure, interruptedOutcome, num, obj, sessionGone, str } from "./outcome.js";
 import { estimateCost } from "./prices.js";
 import type { ChildResult, Invocation, Outcome, RunContext, VendorAdapter, VendorConfig } from "./types.js";
 import { withVerdict } from "./verdict.js";
@@ -51,6 +51,7 @@ export function createCodexAdapter(options: BuiltinAdapterOptions = {}): VendorA
   return {
     name: NAME,
     supportsEffort: true,
+    supportsResume: true,
 
     accepts(task: Task): boolean {
       return acceptsVendor(task, NAME);
@@ -70,6 +71,8 @@ export function createCodexAdapter(options: BuiltinAdapterOptions = {}): VendorA
         `model_reasoning_effort=${JSON.stringify(effort)}`,
         "--skip-git-repo-check",
         ...extraArgs(config),
+        // A follow-up of a codex answer continues that thread: `exec [options] resume <id> -`.
+        ...(ctx.resumeSession ? ["resume", ctx.resumeSession] : []),
         // Last: `-` is the PROMPT positional, "read it from stdin".
         "-",
       ];
@@ -93,6 +96,8 @@ export function createCodexAdapter(options: BuiltinAdapterOptions = {}): VendorA
         return failure(NAME, run, "the turn completed without an agent message", true, { metadata });
       }
 
+      const gone = events.turnsCompleted === 0 ? sessionGone(NAME, run, resumedThread(run)) : null;
+      if (gone) return gone;
       // The error channel: turn.failed and error events, stderr, and stdout only
       // when it held no events and the exit code says the run failed.
       const reported = [events.turnFailed, ...events.errors].filter((m): m is string => Boolean(m));
@@ -123,6 +128,13 @@ export function createCodexAdapter(options: BuiltinAdapterOptions = {}): VendorA
       return settleWithoutEvents(run, metadata);
     },
   };
+}
+
+/** The thread a run was asked to resume (`exec ... resume <id> -`), or null. */
+function resumedThread(run: ChildResult): string | null {
+  const args = run.invocation.args;
+  const at = args.lastIndexOf("resume");
+  return at >= 0 && at === args.length - 3 ? (args[at + 1] ?? null) : null;
 }
 
 /** Reads `codex exec --json` JSONL, accepting the current and the 2025 spellings; other lines are ignored. */

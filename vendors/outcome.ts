@@ -179,3 +179,15 @@ export function obj(value: unknown): Record<string, unknown> | undefined {
 export function compact(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
+
+/**
+ * A resume refused because the vendor no longer has the session (expired,
+ * another machine, another user): the run is worth repeating without resume.
+ */
+export const SESSION_GONE = /no (?:saved )?(?:conversation|session|thread|rollout)s? (?:was )?found|(?:session|conversation|thread) (?:id )?\S* ?(?:was )?not found|unknown (?:session|thread)/i;
+
+/** The outcome of a resumed run that could not find its session, or null. */
+export function sessionGone(vendor: string, run: ChildResult, sessionId: string | null | undefined): Outcome | null {
+  if (!sessionId || !SESSION_GONE.test(`${run.stderr}\n${run.stdout}`)) return null;
+  return failure(vendor, run, `could not resume session ${sessionId} (gone)`, true, { metadata: { resume_failed: sessionId } });
+}

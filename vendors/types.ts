@@ -16,6 +16,11 @@ export interface RunContext {
   config: VendorConfig;
   /** Record a warning on the task (an event of type `dispatcher_warning`). */
   warn(message: string, data?: Record<string, unknown>): void;
+  /**
+   * The vendor session to continue (the parent task's `session_id`), for an
+   * adapter with `supportsResume`; `input` then holds only this task's request.
+   */
+  resumeSession?: string | null;
 }
 
 /** Per-vendor settings; every field optional, adapters supply defaults. */
@@ -102,6 +107,12 @@ export interface VendorAdapter {
    * absent the supervisor puts an effort hint into the input text instead.
    */
   readonly supportsEffort?: boolean;
+  /**
+   * True when invocation() continues `ctx.resumeSession` (claude --resume,
+   * codex exec resume) and settle() marks a session that is gone with
+   * metadata `resume_failed: <id>`, so the supervisor can run again with the pasted thread.
+   */
+  readonly supportsResume?: boolean;
   /** Usually metadata.required_vendor in {name, "any", undefined}. */
   accepts(task: Task): boolean;
   invocation(task: Task, ctx: RunContext): Invocation;

@@ -38,6 +38,11 @@ export interface BuildInputOptions {
   supportsEffort: boolean;
   /** @default 20 */
   maxThreadDepth?: number;
+  /**
+   * The task continues the vendor session of this earlier task (resume.ts):
+   * the thread is already in that session, so it is not pasted again.
+   */
+  resumedFrom?: string | null;
 }
 
 /** One earlier task of the thread. */
@@ -154,13 +159,14 @@ export function effortHint(task: Task, supportsEffort: boolean): string {
 export async function buildInput(task: Task, cwd: string, sources: InputSources, options: BuildInputOptions): Promise<{ input: string; thread: ThreadContext }> {
   const readFile = sources.readFile ?? ((p: string) => fs.readFile(p, "utf8"));
   const artifact = await readFile(task.request_path);
-  const thread = await walkThread(task, sources, options.maxThreadDepth);
+  const thread: ThreadContext = options.resumedFrom ? { entries: [], notes: [] } : await walkThread(task, sources, options.maxThreadDepth);
 
   const sections: string[] = [];
   const hint = effortHint(task, options.supportsEffort);
   if (hint) sections.push(hint);
   sections.push(task.prompt && task.prompt.trim() !== "" ? task.prompt.replace(/\s+$/, "") : INPUT_DEFAULTS.defaultPrompt);
   const where = [`Task: ${task.id} (lane ${task.lane})`, `Worktree: ${task.worktree_path ?? cwd}`];
+  if (options.resumedFrom) where.push(`Follow-up of task ${options.resumedFrom} in this same session: its conversation is above.`);
   if (task.expected_branch) where.push(`Branch: ${task.expected_branch}`);
   const supporting = (task.supporting_paths ?? []).map((s) => s.path).filter(Boolean);
   if (supporting.length > 0) where.push("Supporting files:", ...supporting.map((p) => `- ${p}`));

@@ -7,6 +7,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { RetentionPolicy } from "../config/retention.js";
 import type { PruneResult } from "../store/prune.js";
+import { pruneWorktrees } from "./worktrees.js";
 import type { Store } from "../store/types.js";
 
 export const RETENTION_INTERVAL_MS = 24 * 60 * 60 * 1000;
@@ -17,7 +18,7 @@ export interface RetentionLog {
 }
 
 export interface RetentionOptions {
-  store: Pick<Store, "prune" | "root">;
+  store: Pick<Store, "prune" | "root" | "getResponse">;
   policy: RetentionPolicy;
   log: RetentionLog;
   /** @default one day */
@@ -65,6 +66,11 @@ export function startRetention(options: RetentionOptions): { stop(): void; done(
     if (due > 0) return arm(due);
     try {
       const result: PruneResult = await options.store.prune({
+        // A pruned task's worktree and branch go with it when merged or unchanged.
+        beforeRemove: pruneWorktrees(options.store, {
+          onRemoved: (task, reason) => options.log.info({ task_id: task.id }, `retention: ${reason}`),
+          onKept: (task, reason) => options.log.warn({ task_id: task.id }, `retention: kept the worktree: ${reason}`),
+        }),
         olderThanMs: options.policy.olderThanMs,
         keepLast: options.policy.keepLast,
         lane: options.policy.lane,

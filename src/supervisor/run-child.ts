@@ -1,14 +1,12 @@
-// One agent CLI run: spawned with execa as an argv array (never a shell
-// string) under the watchdog, in its own process group, with the input
+// One agent CLI run: started as an argv array (never a shell string) under
+// the run guard (run-guard.ts), leading its own process group, with the input
 // written to stdin and stdin closed. Output is read as it comes into capped
 // collectors, so a flood never stalls the child; the task and idle timers and
 // the caller's abort signal end the whole group, SIGTERM then SIGKILL.
 
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { execa } from "execa";
 import type { ChildResult, Invocation } from "../../vendors/types.js";
-import type { WatchdogMessage } from "./watchdog.js";
+import { guardSpawnError, spawnGuarded } from "./run-guard.js";
 
 /** Why the supervisor ended a run. */
 export type KillReason = NonNullable<ChildResult["killedBy"]>;
@@ -16,7 +14,7 @@ export type KillReason = NonNullable<ChildResult["killedBy"]>;
 const KILL_REASONS: readonly KillReason[] = ["task-timeout", "idle-timeout", "lease-lost", "shutdown"];
 
 export interface RunChildOptions {
-  /** Marks the run's processes (argv of the watchdog, AGENT_LANES_RUN_ID in the env) for the start-up sweep. */
+  /** Marks the run's processes (AGENT_LANES_RUN_ID in the env, the guard's argv) for the guard and the start-up sweep. */
   runId: string;
   /** Longest run. */
   taskTimeoutMs: number;
@@ -28,9 +26,7 @@ export interface RunChildOptions {
   maxOutputBytes: number;
   /** Aborting ends the run; the reason names why ("lease-lost", "shutdown"; anything else counts as shutdown). */
   signal?: AbortSignal;
-  /** @default the watchdog.js built next to this module (or in dist/ when running from sources) */
-  watchdogPath?: string;
-  /** Called once the process group exists (its id is the watchdog's pid). */
+  /** Called once the process group exists (its id is the agent's pid: the guard execs the agent). */
   onSpawn?(group: { pgid: number }): void;
 }
 
@@ -72,18 +68,6 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== "ESRCH" && code !== "EPERM") throw error;
   }
-}
-
-let watchdogPath: string | undefined;
-
-/** The compiled watchdog script: beside this module in dist/, or dist/ seen from the sources (tests). */
-export function defaultWatchdogPath(): string {
-  if (watchdogPath) return watchdogPath;
-  const candidates = [new URL("./watchdog.js", import.meta.url), new URL("../../dist/src/supervisor/watchdog.js", import.meta.url)].map((u) => fileURLToPath(u));
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`the dispatcher's watchdog script is missing (looked for ${candidates.join(" and ")}); run npm run build`);
-  watchdogPath = found;
-  return found;
 }
 
 function toError(value: unknown): Error {
@@ -136,29 +120,7 @@ export async function runChild(invocation: Invocation, options: RunChildOptions)
   };
 
   try {
-    let watchdog: string;
-    try {
-      watchdog = options.watchdogPath ?? defaultWatchdogPath();
-    } catch (error) {
-      return result({ spawnError: toError(error) });
-    }
-    const subprocess = execa(
-      process.execPath,
-      [watchdog, "--run-id", options.runId, "--grace-ms", String(options.killGraceMs), "--", invocation.file, ...invocation.args],
-      {
-        cwd: invocation.cwd,
-        env: { ...(invocation.env ?? {}), AGENT_LANES_RUN_ID: options.runId },
-        input: invocation.input,
-        // setsid(): the watchdog leads a new process group holding the agent and its children.
-        detached: true,
-        cleanup: false,
-        reject: false,
-        ipc: true,
-        serialization: "json",
-        buffer: { stdout: false, stderr: false, ipc: true },
-        stripFinalNewline: false,
-      },
-    );
+    const subprocess = spawnGuarded(invocation, { runId: options.runId, killGraceMs: options.killGraceMs });
     pgid = subprocess.pid;
     if (pgid !== undefined) {
       try {
@@ -168,6 +130,10 @@ export async function runChild(invocation: Invocation, options: RunChildOptions)
       }
     }
 
+    // An agent that never reads its input closes the pipe under us: EPIPE is its business.
+    subprocess.stdin?.on("error", () => undefined);
+    subprocess.stdin?.end(invocation.input ?? "");
+
     let lastOutputAt = performance.now();
     const onOutput = (collector: Collector) => (chunk: Buffer) => {
       lastOutputAt = performance.now();
@@ -176,11 +142,12 @@ export async function runChild(invocation: Invocation, options: RunChildOptions)
     subprocess.stdout?.on("data", onOutput(stdout));
     subprocess.stderr?.on("data", onOutput(stderr));
 
-    subprocess.once("exit", () => {
+    void subprocess.exited.then(() => {
       exited = true;
       // Whatever the agent left behind in its group dies with it; leftovers
       // holding stdout open would otherwise keep the run from ending.
       if (pgid !== undefined) signalGroup(pgid, "SIGKILL");
+      subprocess.disarm();
     });
 
     later(options.taskTimeoutMs, () => terminate("task-timeout"));
@@ -199,29 +166,19 @@ export async function runChild(invocation: Invocation, options: RunChildOptions)
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener("abort", onAbort, { once: true, signal: run.signal });
 
-    const done = await subprocess;
-    const messages = (done.ipcOutput ?? []) as WatchdogMessage[];
-    const spawnFailure = messages.find((m) => m.type === "spawn-error");
-    if (spawnFailure && spawnFailure.type === "spawn-error") {
-      const error = new Error(spawnFailure.message) as NodeJS.ErrnoException;
-      if (spawnFailure.code) error.code = spawnFailure.code;
-      return result({ spawnError: error });
-    }
-    const end = messages.find((m) => m.type === "exit");
-    if (end && end.type === "exit") return result({ exitCode: end.code, signal: end.signal });
-    const exitCode = typeof done.exitCode === "number" ? done.exitCode : null;
-    const signal = typeof done.signal === "string" ? done.signal : null;
-    if (exitCode === null && signal === null) {
-      // The watchdog itself never ran (bad cwd, no node): that is a spawn error.
-      const cause = toError(done.cause ?? done);
+    const done = await subprocess.ended;
+    if (done.error) {
+      subprocess.disarm();
       if (!existsSync(invocation.cwd)) {
-        const error = new Error(`working directory does not exist: ${invocation.cwd}`, { cause }) as NodeJS.ErrnoException;
+        const error = new Error(`working directory does not exist: ${invocation.cwd}`, { cause: done.error }) as NodeJS.ErrnoException;
         error.code = "ENOENT";
         return result({ spawnError: error });
       }
-      return result({ spawnError: cause });
+      return result({ spawnError: toError(done.error) });
     }
-    return result({ exitCode, signal });
+    const cannotRun = guardSpawnError(done.code, stderr.text());
+    if (cannotRun) return result({ spawnError: cannotRun, stderr: "" });
+    return result({ exitCode: done.code, signal: done.signal });
   } finally {
     run.abort();
     for (const timer of timers) clearTimeout(timer);

@@ -30,8 +30,8 @@ export interface Selection {
 export interface SelectorOptions {
   store: Pick<Store, "list" | "problems"> & Partial<Pick<Store, "get">>;
   lanes: readonly string[];
-  /** lane -> max_running (handoff.yaml lanes.<name>.max_running). */
-  laneLimits?: Readonly<Record<string, number>>;
+  /** lane -> max_running (handoff.yaml lanes.<name>.max_running), or a getter for limits that a reload may change. */
+  laneLimits?: Readonly<Record<string, number>> | (() => Readonly<Record<string, number>>);
   /** The adapter's filter (metadata.required_vendor). */
   accepts(task: Task): boolean;
 }
@@ -85,7 +85,7 @@ export function createSelector(options: SelectorOptions): Selector {
           if (expires !== undefined && (nextLeaseExpiryMs === null || expires < nextLeaseExpiryMs)) nextLeaseExpiryMs = expires;
         }
       }
-      const plan = await planSchedule({ claimable, live, now, laneLimits: options.laneLimits, lookup: dependency });
+      const plan = await planSchedule({ claimable, live, now, laneLimits: typeof options.laneLimits === "function" ? options.laneLimits() : options.laneLimits, lookup: dependency });
       const problems = options.store.problems();
       const seen = new Set<string>();
       const newProblems: ScanProblem[] = [];

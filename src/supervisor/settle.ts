@@ -93,6 +93,10 @@ export function decideSettlement(outcome: Outcome, run: ChildResult, ctx: Settle
     // Not the task's fault: back to the queue without using up an attempt.
     return { action: "release", reason: `dispatcher shutting down: ${reason}`, countsAsAttempt: false, metadata };
   }
+  if (typeof outcome.metadata?.resume_failed === "string") {
+    // The vendor lost the session: not the task's fault; the next attempt pastes the thread instead.
+    return { action: "release", reason: `${reason}; the next attempt pastes the thread instead`, countsAsAttempt: false, metadata };
+  }
   if (outcome.retry && ctx.info.counted < ctx.maxAttempts) {
     return { action: "release", reason, countsAsAttempt: true, metadata };
   }

@@ -20,6 +20,7 @@ import { runChild } from "./run-child.js";
 import { runClaimedTask, type RunChildFn, type TaskEnd, type TaskRunnerDeps } from "./run-task.js";
 import type { Doomed } from "./schedule.js";
 import { createSelector } from "./select.js";
+import { startOrphanReaper } from "./subreaper.js";
 import { sweepLeftovers } from "./sweep.js";
 
 /** Options of startDispatcher: the validated ones plus the vendor's adapter settings. */
@@ -40,11 +41,10 @@ export interface DispatcherDeps {
   logger?: Logger;
   /** Wall clock for leases and pauses. @default () => new Date() */
   now?: () => Date;
-  /** @default runChild (execa under the watchdog) */
+  /** @default runChild (under the run guard) */
   runChild?: RunChildFn;
   /** SIGHUP: fresh adapter and vendor config. @default none (reload logs that there is nothing to re-read) */
-  reload?: () => Promise<{ adapter: VendorAdapter; vendorConfig: VendorConfig }>;
-  watchdogPath?: string;
+  reload?: () => Promise<{ adapter: VendorAdapter; vendorConfig: VendorConfig; laneLimits?: Readonly<Record<string, number>> }>;
   keeperClock?: KeeperClock;
   /** Kill leftovers of dead supervisors at start. @default true */
   sweep?: boolean;
@@ -133,16 +133,23 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     }
   }
 
+  // Linux: orphans of runs (setsid'd descendants included) come back to us and end with their run.
+  const reaper = startOrphanReaper((sweep) => {
+    if (sweep.killed.length > 0) log.warn({ pids: sweep.killed }, "killed descendants of finished runs that had left their process group");
+  });
+
   let notifier: ChangeNotifier;
   try {
     notifier = await queueStore.changes();
   } catch (error) {
     if (ownStore) await queueStore.close().catch(() => undefined);
+    reaper?.stop();
     throw error;
   }
 
-  const laneLimits = options.laneLimits;
-  const selector = createSelector({ store: queueStore, lanes: options.lanes, laneLimits, accepts: (task) => current.adapter.accepts(task) });
+  // handoff.yaml's lanes.<name>.max_running; SIGHUP may replace them.
+  let laneLimits = options.laneLimits;
+  const selector = createSelector({ store: queueStore, lanes: options.lanes, laneLimits: () => laneLimits, accepts: (task) => current.adapter.accepts(task) });
   const queue = new PQueue({ concurrency: options.concurrency });
   const running = new Map<string, Task>();
   const cooldown = new Map<string, number>();
@@ -206,7 +213,6 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     log,
     runChild: deps.runChild ?? runChild,
     killSignal: killChildren.signal,
-    watchdogPath: deps.watchdogPath,
     keeperClock: deps.keeperClock,
     onUsageLimit: (settlement) =>
       pauseVendor(settlement.resetAt, settlement.message, settlement.pauseKind, { fix: settlement.fix, dated: settlement.resetDated }),
@@ -409,6 +415,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
         }
       }
       await queue.onIdle();
+      reaper?.stop();
       if (statusTimer) clearTimeout(statusTimer);
       unwatchPauses();
       if (ownStore) await queueStore.close().catch((error) => log.warn({ err: errorMessage(error) }, "closing the store failed"));
@@ -440,8 +447,10 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
         return;
       }
       try {
-        current = await deps.reload();
-        log.info({ adapter: current.adapter.name }, "configuration re-read");
+        const fresh = await deps.reload();
+        current = { adapter: fresh.adapter, vendorConfig: fresh.vendorConfig };
+        if (fresh.laneLimits) laneLimits = fresh.laneLimits;
+        log.info({ adapter: current.adapter.name, lane_limits: laneLimits }, "configuration re-read");
       } catch (error) {
         log.error({ err: errorMessage(error) }, "could not re-read the configuration; keeping the old one");
       }

@@ -1,16 +1,18 @@
 // Run records and the start-up sweep. Each run's process group is recorded in
-// <queue>/dispatchers/runs/<run-id>.json while it lives. The watchdog kills
-// a group whose supervisor died; the sweep is the second line for what even
-// that missed (the watchdog itself killed, a host crash mid-kill): at start
-// it kills leftovers of dead supervisors on this host — only processes of
-// the recorded group that carry the run's marker (AGENT_LANES_RUN_ID in their
-// environment, or the run id in the watchdog's argv), never a stranger that
-// reused a pid.
+// <queue>/dispatchers/runs/<run-id>.json while it lives. The run guard ends a
+// group whose supervisor died; the sweep is the second line for what even
+// that missed (the guard's watcher killed together with its supervisor, a
+// host crash mid-kill): at start it kills leftovers of dead supervisors on
+// this host — only processes that carry the run's marker (AGENT_LANES_RUN_ID
+// in their environment, on Linux wherever they are, so a descendant that left
+// the group with setsid is found too; elsewhere the recorded group when one
+// of its processes shows the guard's argv), never a stranger that reused a pid.
 
 import { promises as fs, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ensureDir, writeJsonAtomic } from "../store/atomic.js";
+import { ensureDir, STATE_FILE_MODE } from "../store/atomic.js";
+import { toJsonFile } from "../store/json.js";
 
 /** One live run, as written to its record file. */
 export interface RunRecord {
@@ -30,13 +32,24 @@ export function runRecordsDir(queueRoot: string): string {
 
 const RUN_ID = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
 
-/** Record a live run; returns the record's path. */
+/**
+ * Record a live run; returns the record's path. Written whole (temp file and
+ * rename) but never fsynced: a record only matters while this boot lasts,
+ * since a reboot ends every process it names, and a run must not pay two more
+ * fsyncs for it.
+ */
 export async function writeRunRecord(queueRoot: string, record: RunRecord): Promise<string> {
   if (!RUN_ID.test(record.run_id)) throw new Error(`invalid run id ${JSON.stringify(record.run_id)}`);
   const dir = runRecordsDir(queueRoot);
-  await ensureDir(dir);
   const file = path.join(dir, `${record.run_id}.json`);
-  await writeJsonAtomic(file, record);
+  const temp = path.join(dir, `.${record.run_id}.json.tmp`);
+  const write = (): Promise<void> => fs.writeFile(temp, toJsonFile(record), { mode: STATE_FILE_MODE });
+  await write().catch(async (error: NodeJS.ErrnoException) => {
+    if (error.code !== "ENOENT") throw error;
+    await ensureDir(dir);
+    await write();
+  });
+  await fs.rename(temp, file);
   return file;
 }
 
@@ -71,15 +84,15 @@ function procStat(text: string): { state: string; pgrp: number } | null {
   return state && Number.isInteger(pgrp) ? { state, pgrp } : null;
 }
 
-/** Pids in process group `pgid` that carry the run's marker (Linux: /proc). */
-async function markedMembersLinux(pgid: number, runId: string): Promise<number[]> {
+/** Pids of live processes that carry the run's marker, in any group (Linux: /proc). */
+async function markedProcessesLinux(runId: string): Promise<number[]> {
   const marker = `AGENT_LANES_RUN_ID=${runId}\0`;
   const found: number[] = [];
   for (const name of await fs.readdir("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = procStat(await fs.readFile(`/proc/${name}/stat`, "utf8"));
-      if (!stat || stat.pgrp !== pgid || stat.state === "Z") continue;
+      if (!stat || stat.state === "Z") continue;
       const environ = await fs.readFile(`/proc/${name}/environ`, "latin1");
       if (`${environ}\0`.includes(marker)) found.push(Number(name));
     } catch {
@@ -89,7 +102,7 @@ async function markedMembersLinux(pgid: number, runId: string): Promise<number[]
   return found;
 }
 
-/** Elsewhere (macOS): the group, when its leader (the watchdog) still shows the run id in its argv. */
+/** Elsewhere (macOS): the group, when one of its processes (the guard's watcher) still shows the run id in its argv. */
 async function markedMembersPs(pgid: number, runId: string): Promise<number[]> {
   const { execa } = await import("execa");
   const { stdout } = await execa("ps", ["-axo", "pid=,pgid=,command="], { reject: false });
@@ -98,9 +111,9 @@ async function markedMembersPs(pgid: number, runId: string): Promise<number[]> {
     .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ pid: Number(m[1]), pgid: Number(m[2]), command: m[3] ?? "" }));
-  const leader = rows.find((r) => r.pid === pgid && r.pgid === pgid);
-  if (!leader || !leader.command.includes(`--run-id ${runId}`)) return [];
-  return rows.filter((r) => r.pgid === pgid).map((r) => r.pid);
+  const group = rows.filter((r) => r.pgid === pgid);
+  if (!group.some((r) => r.command.includes(`agent-lanes-guard:${runId} `))) return [];
+  return group.map((r) => r.pid);
 }
 
 export interface SweepResult {
@@ -137,7 +150,7 @@ export async function sweepLeftovers(queueRoot: string, options: { host?: string
     if (record.host !== host || !Number.isInteger(record.pgid) || record.pgid <= 1 || typeof record.run_id !== "string") continue;
     // A live supervisor (or an unrelated process that reused its pid) keeps its records.
     if (record.supervisor_pid === selfPid || isAlive(record.supervisor_pid)) continue;
-    const members = process.platform === "linux" ? await markedMembersLinux(record.pgid, record.run_id) : await markedMembersPs(record.pgid, record.run_id);
+    const members = process.platform === "linux" ? await markedProcessesLinux(record.run_id) : await markedMembersPs(record.pgid, record.run_id);
     for (const pid of members) {
       try {
         process.kill(pid, "SIGKILL");

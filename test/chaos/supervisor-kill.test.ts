@@ -33,7 +33,7 @@ async function expectEverythingAnsweredOnce(label: string, result: ChaosResult):
   expect(result.drained, "the queue drained after the last kill").toBe(true);
   expect(result.kills.length).toBeGreaterThanOrEqual(KILLS);
   for (const kill of result.kills) expect(kill.survivors, `processes of ${kill.supervisor} killed ${kill.moment}`).toEqual([]);
-  expect(await livePids(result.pidRoot), "no agent, grandchild or watchdog left at the end").toEqual([]);
+  expect(await livePids(result.pidRoot), "no agent, grandchild or run guard left at the end").toEqual([]);
 
   const audit = await auditQueue(result.queue);
   expect(audit.problems, "every task.json, response.json, index and event line parses").toEqual([]);

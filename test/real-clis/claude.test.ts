@@ -3,7 +3,7 @@
 
 import { describe, expect } from "vitest";
 import { anthropicLimit, anthropicOverloaded, anthropicUnauthorized, anthropicUnknownModel } from "../fixtures/model-servers/anthropic.js";
-import { answerScenario, headlessScenario, credentialsScenario, limitScenario, modelTableScenario, overloadScenario, stallScenario, unknownModelScenario, type VendorSpec } from "./contract.js";
+import { answerScenario, headlessScenario, resumeScenario, credentialsScenario, limitScenario, modelTableScenario, overloadScenario, stallScenario, unknownModelScenario, type VendorSpec } from "./contract.js";
 
 const claude: VendorSpec = {
   vendor: "claude",
@@ -45,4 +45,5 @@ describe("real claude", () => {
   unknownModelScenario(claude, "claude-nope-9");
   modelTableScenario(claude, /^claude-/);
   headlessScenario(claude);
+  resumeScenario(claude);
 });

@@ -3,7 +3,7 @@
 
 import { describe } from "vitest";
 import { openaiLimit, openaiOverloaded, openaiUnauthorized, openaiUnknownModel } from "../fixtures/model-servers/openai.js";
-import { answerScenario, credentialsScenario, limitScenario, modelTableScenario, overloadScenario, stallScenario, unknownModelScenario, type VendorSpec } from "./contract.js";
+import { answerScenario, credentialsScenario, limitScenario, modelTableScenario, overloadScenario, resumeScenario, stallScenario, unknownModelScenario, type VendorSpec } from "./contract.js";
 
 const codex: VendorSpec = {
   vendor: "codex",
@@ -27,4 +27,5 @@ describe("real codex", () => {
   stallScenario(codex);
   unknownModelScenario(codex, "gpt-nope-9");
   modelTableScenario(codex, /^gpt-/);
+  resumeScenario(codex);
 });

@@ -347,3 +347,53 @@ export function headlessScenario(spec: VendorSpec): void {
     }
   });
 }
+
+/** The conversation a model request carries, as {role, text} items (Anthropic messages, OpenAI Responses input). */
+function conversation(request: RecordedRequest): Array<{ role: string; text: string }> {
+  const body = (request.body ?? {}) as { messages?: unknown; input?: unknown };
+  const items = Array.isArray(body.messages) ? body.messages : Array.isArray(body.input) ? body.input : [];
+  return items
+    .filter((item): item is { role: string; content?: unknown } => typeof item === "object" && item !== null && typeof (item as { role?: unknown }).role === "string")
+    .map((item) => ({ role: item.role, text: allText(item.content) }));
+}
+
+/**
+ * Session resume (issue 17): a follow-up of a task this vendor answered runs
+ * `claude -p --resume <id>` / `codex exec resume <id>`; the model sees the
+ * earlier exchange as turns of the conversation the CLI kept, and the new
+ * request alone in the last user turn, never a pasted thread.
+ */
+export function resumeScenario(spec: VendorSpec): void {
+  it(`${spec.vendor}: a follow-up of its own answer resumes the CLI's session: the model gets the earlier exchange as conversation turns, not a pasted thread`, async () => {
+    const first = "RESUME-FIRST-REQUEST-CHARLIE-5";
+    const second = "RESUME-SECOND-REQUEST-DELTA-8";
+    const firstAnswer = "First answer: ECHO-ANSWER-9";
+    const l = await lab(spec, {
+      script: (request) => ({ text: promptText(request).includes(second) ? "Second answer: FOXTROT-2" : firstAnswer, usage: { input: 100, output: 10 } }),
+    });
+    try {
+      const one = await l.ws.submit({ content: `${first}\n`, prompt: "Answer the first request", metadata: { required_vendor: spec.vendor } });
+      const d = l.dispatch();
+      await l.waitState(one.id, "completed");
+      const session = (await l.ws.store.getResponse(one.id))?.metadata?.session_id;
+      expect(typeof session).toBe("string");
+      const two = await l.ws.submit({ content: `${second}\n`, prompt: "Answer the follow-up", metadata: { required_vendor: spec.vendor, parent_task_id: one.id } });
+      await l.waitState(two.id, "completed");
+      await stopDispatcher(d);
+
+      expect(logLines(d, /resuming the parent's session/).map((line) => line.session_id)).toEqual([session]);
+      expect((await l.ws.store.getResponse(two.id))?.body).toContain("FOXTROT-2");
+      const request = l.model.turns().filter((t) => promptText(t).includes(second)).at(-1) as RecordedRequest;
+      expect(request, "no model request carried the follow-up").toBeDefined();
+      expect(promptText(request)).not.toContain("BEGIN THREAD CONTEXT");
+      const turns = conversation(request);
+      const users = turns.filter((t) => t.role === "user");
+      expect(users.at(-1)?.text).toContain(second);
+      expect(users.at(-1)?.text).not.toContain(first);
+      expect(users.some((t) => t.text.includes(first))).toBe(true);
+      expect(turns.some((t) => t.role === "assistant" && t.text.includes("ECHO-ANSWER-9"))).toBe(true);
+    } finally {
+      await l.close();
+    }
+  });
+}

@@ -75,7 +75,14 @@ export async function makeLab(vendor: RealVendor, options: LabOptions = {}): Pro
   const model = await START[vendor]({ script: options.script });
   const ws = await makeWorkspace();
   const home = path.join(ws.root, "home");
-  const dirs = { config: path.join(home, ".config"), cache: path.join(home, ".cache"), data: path.join(home, ".local", "share"), state: path.join(home, ".local", "state") };
+  const dirs = {
+    config: path.join(home, ".config"),
+    cache: path.join(home, ".cache"),
+    data: path.join(home, ".local", "share"),
+    state: path.join(home, ".local", "state"),
+    // The CLIs' own temp files (gemini's error reports) go away with the lab.
+    tmp: path.join(ws.root, "tmp"),
+  };
   await Promise.all(Object.values(dirs).map((d) => fs.mkdir(d, { recursive: true })));
   const env: Record<string, string> = {
     HOME: home,
@@ -84,6 +91,7 @@ export async function makeLab(vendor: RealVendor, options: LabOptions = {}): Pro
     XDG_CACHE_HOME: dirs.cache,
     XDG_DATA_HOME: dirs.data,
     XDG_STATE_HOME: dirs.state,
+    TMPDIR: dirs.tmp,
     NO_COLOR: "1",
     // Nothing the CLIs try on their own may leave the machine.
     NO_PROXY: "127.0.0.1,localhost",

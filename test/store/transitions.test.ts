@@ -315,8 +315,10 @@ describe("waiting for a response", () => {
     const task = await ws.submit();
     const other = openStore(ws.queue);
     const waiting = ws.store.waitForResponse(task.id, { timeoutMs: 10_000 });
-    setTimeout(() => void other.respond(task.id, { body: "the answer\n" }), 50);
+    // Kept and awaited: the waiter wakes on response.json, before respond has written task.json too.
+    const responding = new Promise((resolve, reject) => setTimeout(() => other.respond(task.id, { body: "the answer\n" }).then(resolve, reject), 50));
     const response = await waiting;
+    await responding;
     expect(response?.body).toBe("the answer\n");
     const target = await ws.store.writeResponseOutput(await ws.store.get(task.id), response!);
     expect(target).toBe(task.response_path);

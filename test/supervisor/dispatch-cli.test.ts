@@ -2,7 +2,7 @@
 // what only a real process shows: signals, kill -9 and its orphans, exit codes.
 // Needs `npm run build` first.
 
-import { promises as fs } from "node:fs";
+import { promises as fs, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runRecordsDir, type RunRecord } from "../../src/supervisor/sweep.js";
@@ -57,6 +57,21 @@ const state = async (id: string) => (await ws.store.get(id)).state;
 const until = (id: string, wanted: string, timeoutMs = 20_000) => waitFor(`${id} to be ${wanted}`, async () => (await state(id)) === wanted, timeoutMs);
 const readPids = async (file: string): Promise<number[]> => (await fs.readFile(file, "utf8")).trim().split(/\s+/).map(Number);
 const started = async (id: string) => (await ws.store.readEvents(id)).filter((e) => e.type === "headless_started");
+
+/** Children of `pid` that are zombies (Linux /proc). */
+function zombieChildren(pid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "latin1");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[0] === "Z" && Number(fields[1]) === pid) found.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
 
 async function runRecords(): Promise<RunRecord[]> {
   const dir = runRecordsDir(ws.queue);
@@ -134,8 +149,8 @@ describe("agent-lanes dispatch (subprocess)", () => {
       ...(await fs.readFile(marker, "utf8")).split("\n").filter((l) => l.startsWith("start")).map((l) => Number(l.split(" ")[1])),
       Number((await fs.readFile(stubbornPidFile, "utf8")).trim()),
     ];
-    const watchdogs = (await Promise.all([fast, slow, stubborn].map((t) => started(t.id)))).map((e) => Number(e[0]?.data.pid));
-    [...agentPids, ...watchdogs].forEach((pid) => pids.add(pid));
+    const groupLeaders = (await Promise.all([fast, slow, stubborn].map((t) => started(t.id)))).map((e) => Number(e[0]?.data.pid));
+    [...agentPids, ...groupLeaders].forEach((pid) => pids.add(pid));
     const waiting = await ws.submit({ metadata: { agent: "echo" } });
 
     cli.child.kill("SIGTERM");
@@ -146,7 +161,7 @@ describe("agent-lanes dispatch (subprocess)", () => {
     expect(await state(stubborn.id)).toBe("queued");
     expect(await state(waiting.id)).toBe("queued");
     expect((await ws.store.readEvents(waiting.id)).filter((e) => e.type === "claimed")).toEqual([]);
-    expect(await allGone([...agentPids, ...watchdogs], 2000)).toBe(true);
+    expect(await allGone([...agentPids, ...groupLeaders], 2000)).toBe(true);
     expect(cli.lines.some((l) => l.msg === "grace period over: stopping running children and releasing their tasks")).toBe(true);
     expect(await runRecords()).toEqual([]);
   });
@@ -241,5 +256,17 @@ describe("agent-lanes dispatch (subprocess)", () => {
     for (const text of ["--vendor <name>", "--lane <name>", "--concurrency <n>", "(default: 900, at least 3)", "--task-timeout <s>", "--idle-timeout <s>", "Examples:", "agent-lanes dispatch --vendor claude"]) {
       expect(out).toContain(text);
     }
+  });
+  it.runIf(process.platform === "linux")("as a child subreaper, ends a setsid descendant and a grandchild with their run, and leaves no zombie behind", async () => {
+    const pidFile = path.join(ws.root, "pids");
+    const task = await ws.submit({ metadata: { agent: "escape", agent_args: [pidFile, "0.5"] } });
+    const cli = dispatch();
+    const agentPids = (await waitFor("the agent's pids", () => fs.readFile(pidFile, "utf8").catch(() => ""))).trim().split(" ").map(Number);
+    agentPids.forEach((pid) => pids.add(pid));
+    await waitFor(`${task.id} to complete`, async () => (await ws.store.get(task.id)).state === "completed");
+    // The escaped one ignores SIGTERM and left the group: only the subreaper can find it.
+    expect(await allGone(agentPids, 2000)).toBe(true);
+    expect(await waitFor("no zombie child of the dispatcher", () => zombieChildren(cli.pid).length === 0, 2000)).toBe(true);
+    expect(cli.lines.some((line) => String(line.msg).includes("descendants of finished runs"))).toBe(true);
   });
 });

@@ -134,4 +134,31 @@ describe("runChild", () => {
     expect(result.killedBy).toBe("shutdown");
     expect(await allGone([agentProc as number, grandchild as number], 2000)).toBe(true);
   });
+
+  it.runIf(process.platform === "linux")("the agent starts with no signal ignored or blocked, without the lifeline fd, leading its own session", async () => {
+    // Each agent reports on itself: grep and ls are the agent (the guard execs them), not a shell's children.
+    const masks = await runChild({ file: "grep", args: ["-E", "^Sig(Blk|Ign)", "/proc/self/status"], input: "", cwd: dir }, opts());
+    expect(masks.stdout).toMatch(/^SigBlk:\s+0+\nSigIgn:\s+0+\n$/);
+    // The lifeline (fd 3) is closed before the agent starts; $$ is the agent itself here.
+    const session = await runChild({ file: "/bin/sh", args: ["-c", "readlink /proc/$$/fd/3 || echo closed; echo $$ $(ps -o sid=,pgid= -p $$)"], input: "", cwd: dir }, opts());
+    const [fd3, ids] = session.stdout.trim().split("\n");
+    expect(fd3).toBe("closed");
+    const [pid, sid, pgid] = (ids ?? "").split(/\s+/).map(Number);
+    expect([sid, pgid]).toEqual([pid, pid]);
+  });
+
+  it("runs the same through child_process.spawn where libc's posix_spawn is not used (AGENT_LANES_SPAWN=node)", async () => {
+    process.env.AGENT_LANES_SPAWN = "node";
+    try {
+      const ok = await runChild(agent("echo", [], "via node spawn\n"), opts());
+      expect(ok.exitCode).toBe(0);
+      expect(ok.stdout).toContain("via node spawn");
+      const missing = await runChild({ file: path.join(dir, "no-such-agent"), args: [], input: "", cwd: dir }, opts());
+      expect((missing.spawnError as NodeJS.ErrnoException).code).toBe("ENOENT");
+      const gone = await runChild({ file: "true", args: [], input: "", cwd: path.join(dir, "gone") }, opts());
+      expect(gone.spawnError?.message).toBe(`working directory does not exist: ${path.join(dir, "gone")}`);
+    } finally {
+      delete process.env.AGENT_LANES_SPAWN;
+    }
+  });
 });

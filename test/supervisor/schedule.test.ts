@@ -228,6 +228,25 @@ describe("a running dispatcher", () => {
     const goodDone = await ws.store.get(good.id);
     expect(new Date((await ws.store.get(afterGood.id)).claimed_at as string).getTime()).toBeGreaterThanOrEqual(new Date(goodDone.completed_at as string).getTime());
   });
+  it("a reload (SIGHUP) takes new lane limits: a second task of a full lane starts once max_running is raised", async () => {
+    await ws.cleanup();
+    ws = await makeWorkspace();
+    const marker = path.join(ws.root, "hold.log");
+    // Each run holds until two runs have started: under max_running 1 the first one waits for the reload.
+    const tasks = [await ws.submit({ lane: "build", metadata: { agent: "hold", agent_args: [marker, "2", "0"] } }), await ws.submit({ lane: "build", metadata: { agent: "hold", agent_args: [marker, "2", "0"] } })];
+    const adapter = await fakeAdapter();
+    const d = await startDispatcher(
+      { vendor: "fake", queueRoot: ws.queue, lanes: ["build"], concurrency: 2, leaseSeconds: 30, pollSeconds: 0.2, graceSeconds: 1, laneLimits: { build: 1 } },
+      { adapter, logger: logSink().logger, sweep: false, reload: async () => ({ adapter, vendorConfig: {}, laneLimits: { build: 2 } }) },
+    );
+    dispatchers.push(d);
+    await waitFor("one run to start", async () => (await fs.readFile(marker, "utf8").catch(() => "")).includes("start"));
+    await new Promise((resolve) => setTimeout(resolve, 600)); // several rounds: the lane stays full
+    const states = await Promise.all(tasks.map(async (t) => (await ws.store.get(t.id)).state));
+    expect(states.sort()).toEqual(["claimed", "queued"]);
+    await d.reload();
+    for (const t of tasks) await waitFor(`${t.id} to complete`, async () => (await ws.store.get(t.id)).state === "completed");
+  });
 });
 
 describe("real processes", () => {

@@ -53,6 +53,16 @@ describe.runIf(process.platform === "linux")("sweepLeftovers", () => {
     expect(await readdir(runRecordsDir(queue))).toEqual([]);
   });
 
+  it("also kills a marked process that left the recorded group with setsid (Linux: found by its marker)", async () => {
+    const group = leftover(null);
+    const escaped = leftover("run-escaped");
+    await writeRunRecord(queue, record({ run_id: "run-escaped", supervisor_pid: await deadPid(), pgid: group }));
+    const result = await sweepLeftovers(queue);
+    expect(result.killed).toEqual([escaped]);
+    expect(await allGone([escaped], 2000)).toBe(true);
+    expect(isAlive(group)).toBe(true);
+  });
+
   it("leaves a process in the group alone when it does not carry the run's marker", async () => {
     const stranger = leftover(null);
     await writeRunRecord(queue, record({ run_id: "run-x", supervisor_pid: await deadPid(), pgid: stranger }));

@@ -9,6 +9,7 @@ import type { Dispatcher } from "../../supervisor/supervisor.js";
 import { openQueue, requireConfig, type QueueContext } from "../context.js";
 
 interface DispatchFlags {
+  worktree?: string;
   vendor: string;
   lane?: string[];
   concurrency?: string;
@@ -39,6 +40,7 @@ Examples:
   $ agent-lanes --config handoff/handoff.yaml dispatch --vendor codex --lane review --lane default --concurrency 2
   $ agent-lanes dispatch --vendor command --command "node ./my-agent.js" --task-timeout 600 --idle-timeout 120
   $ agent-lanes dispatch --vendor claude --max-cost-usd 2 --daily-cost-usd 50 --log-format pretty
+  $ agent-lanes dispatch --vendor codex --concurrency 2 --worktree auto
 
 Runs until stopped. SIGINT/SIGTERM: stop claiming, let running tasks finish for
 --grace-seconds, then stop them and put their tasks back in the queue (a second
@@ -70,6 +72,7 @@ export function registerDispatchCommand(program: Command): void {
     .option("--vendor-config <file>", "YAML/JSON with vendors.<name> settings, over handoff.yaml's dispatch.vendors")
     .option("--max-cost-usd <usd>", "per-task cost ceiling passed to the vendor CLI")
     .option("--daily-cost-usd <usd>", "stop claiming for the rest of the UTC day once reported costs reach this")
+    .option("--worktree <mode>", "auto: each task of a git repository runs in a new worktree and branch (docs/worktrees.md); off: only tasks with metadata worktree: new (default: off)")
     .addHelpText("after", EXAMPLES)
     .action(async (flags: DispatchFlags, cmd: Command) => {
       process.exitCode = await runDispatch(flags, cmd);
@@ -118,6 +121,7 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
     dailyCostUsd: flags.dailyCostUsd,
     logLevel: flags.logLevel,
     logFormat: flags.logFormat,
+    worktree: flags.worktree,
   };
   // Every flag is checked before the queue is touched.
   const options = resolveOptions(input);
@@ -157,7 +161,7 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
     const reload = async () => {
       // handoff.yaml may have changed too; the queue folder itself stays.
       const config = queue.config ? await requireConfig(cmd) : null;
-      return load({ ...queue, config });
+      return { ...(await load({ ...queue, config })), laneLimits: laneLimitsOf(config) };
     };
 
     if (earlySignal) {

@@ -44,8 +44,17 @@ export function registerPruneCommand(program: Command): void {
       const g = globals(cmd);
       const config = g.store && !g.configGiven ? null : await requireConfig(cmd).catch((error: unknown) => (g.store ? null : Promise.reject(error)));
       const policy = config ? retentionOf(config) : null;
+      const { pruneWorktrees } = await import("../../supervisor/worktrees.js");
       await withQueue(cmd, async ({ store }) => {
+        // A pruned task's worktree and branch (docs/worktrees.md) go with it when merged or unchanged.
+        const worktrees = flags.dryRun
+          ? undefined
+          : pruneWorktrees(store, {
+              onRemoved: (task, reason) => void (g.json || warn(`agent-lanes prune: ${task.id}: ${reason}`)),
+              onKept: (task, reason) => warn(`agent-lanes prune: kept the worktree of ${task.id}: ${reason}`),
+            });
         const result = await store.prune({
+          beforeRemove: worktrees,
           olderThanMs: flags.olderThan ?? policy?.olderThanMs,
           keepLast: flags.keepLast ?? policy?.keepLast,
           lane: flags.lane ?? policy?.lane,

@@ -139,9 +139,12 @@ export interface RecordedProcess {
 }
 
 /**
- * Processes recorded by test agents (test/fixtures/chaos/agent.mjs) under
- * `pidDir` (searched recursively) that are still alive: the agents, their
- * grandchildren and the group leaders (the supervisor's watchdogs). Zombies count as gone.
+ * Processes of the runs under `pidDir` (searched recursively) that are still
+ * alive: those recorded by test agents (test/fixtures/chaos/agent.mjs) — the
+ * agents, their grandchildren, their setsid descendants, their group leaders
+ * — and, on Linux, any other process whose environment carries a
+ * CHAOS_PID_DIR under `pidDir` (the run guard's watcher, a process killed
+ * before it could record itself). Zombies count as gone.
  */
 export async function livePids(pidDir: string): Promise<RecordedProcess[]> {
   const seen = new Map<number, RecordedProcess>();
@@ -160,16 +163,34 @@ export async function livePids(pidDir: string): Promise<RecordedProcess[]> {
       seen.set(record.pgid, { pid: record.pgid, role: "group-leader", marker: record.marker });
     }
   }
+  if (process.platform === "linux") {
+    for (const name of await readdir("/proc").catch(() => [] as string[])) {
+      const pid = Number(name);
+      if (Number.isInteger(pid) && pid !== process.pid && !seen.has(pid)) seen.set(pid, { pid, role: `unrecorded (${commandOf(pid)})`, marker: "unknown" });
+    }
+  }
   // A pid may have been reused since: only a process still carrying our
-  // CHAOS_PID_DIR (agents, grandchildren and watchdogs inherit it) counts.
-  return [...seen.values()].filter((r) => isAlive(r.pid) && carriesPidDir(r.pid, pidDir));
+  // CHAOS_PID_DIR (agents, grandchildren and guards inherit it) counts.
+  return [...seen.values()].filter((r) => carriesPidDir(r.pid, pidDir) && isAlive(r.pid));
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").join(" ").trim().slice(0, 60);
+  } catch {
+    return "?";
+  }
 }
 
 function carriesPidDir(pid: number, pidDir: string): boolean {
   if (process.platform !== "linux") return true;
   try {
     const environ = readFileSync(`/proc/${pid}/environ`, "latin1");
-    return environ.split("\0").some((entry) => entry.startsWith("CHAOS_PID_DIR=") && entry.slice("CHAOS_PID_DIR=".length).startsWith(pidDir));
+    return environ.split("\0").some((entry) => {
+      if (!entry.startsWith("CHAOS_PID_DIR=")) return false;
+      const value = entry.slice("CHAOS_PID_DIR=".length);
+      return value === pidDir || value.startsWith(`${pidDir}/`);
+    });
   } catch {
     return false; // gone meanwhile, or not ours to read
   }

@@ -12,7 +12,7 @@ import { CLI, start, until, type Running } from "./processes.js";
 
 export const AGENT = path.resolve(__dirname, "../../fixtures/chaos/agent.mjs");
 
-export type KillMoment = "after-claim" | "child-running" | "responding" | "any-time";
+export type KillMoment = "after-claim" | "mid-spawn" | "child-running" | "responding" | "any-time";
 const MOMENTS: readonly KillMoment[] = ["after-claim", "child-running", "responding", "any-time"];
 
 /** mulberry32: a small seeded generator, so a failing run can be replayed with its seed. */
@@ -43,6 +43,16 @@ export interface ChaosOptions {
   grandchildPercent?: number;
   /** Give up draining after this long. @default 45_000 */
   drainTimeoutMs?: number;
+  /** Share of agents that ignore SIGTERM. @default 0 */
+  ignoreTermPercent?: number;
+  /** Share of agents that start a descendant leaving the group with setsid (and outliving the run). @default 0 */
+  setsidPercent?: number;
+  /** Kill moments drawn from. @default after-claim, child-running, responding, any-time */
+  moments?: readonly KillMoment[];
+  /** A killed supervisor's processes still alive this long after the kill are survivors. @default 5000 */
+  survivorDeadlineMs?: number;
+  /** @default 10 */
+  maxAttempts?: number;
 }
 
 export interface KillRecord {
@@ -50,7 +60,7 @@ export interface KillRecord {
   moment: KillMoment;
   /** Whether the chosen moment was seen, or the fallback timer fired. */
   triggered: boolean;
-  /** Processes of the killed supervisor (agents, grandchildren, watchdogs) still alive 5 s after the kill. */
+  /** Processes of the killed supervisor (agents, grandchildren, guards, setsid descendants) still alive at the survivor deadline. */
   survivors: RecordedProcess[];
 }
 
@@ -86,7 +96,7 @@ async function startInstance(name: string, queue: string, pidRoot: string, optio
     process.execPath,
     [CLI, "--store", queue, "dispatch", "--vendor", "command", "--command", `${process.execPath} ${AGENT}`,
       "--concurrency", String(options.concurrency ?? 2), "--lease-seconds", String(options.leaseSeconds ?? 3),
-      "--poll-seconds", "0.5", "--max-attempts", "10", "--kill-grace-seconds", "1", "--grace-seconds", "5",
+      "--poll-seconds", "0.5", "--max-attempts", String(options.maxAttempts ?? 10), "--kill-grace-seconds", "1", "--grace-seconds", "5",
       "--owner", name, "--log-format", "json", "--log-level", "info"],
     {
       env: {
@@ -94,6 +104,8 @@ async function startInstance(name: string, queue: string, pidRoot: string, optio
         CHAOS_PID_DIR: pidDir,
         CHAOS_MAX_MS: String(options.agentMaxMs ?? 400),
         CHAOS_GRANDCHILD_PERCENT: String(options.grandchildPercent ?? 30),
+        CHAOS_IGNORE_TERM_PERCENT: String(options.ignoreTermPercent ?? 0),
+        CHAOS_SETSID_PERCENT: String(options.setsidPercent ?? 0),
       },
     },
   );
@@ -170,9 +182,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     while (result.kills.length < options.kills) {
       const slot = Math.floor(random() * slots.length);
       const victim = slots[slot] as Instance;
-      const moment = MOMENTS[Math.floor(random() * MOMENTS.length)] as KillMoment;
+      const moments = options.moments ?? MOMENTS;
+      const moment = moments[Math.floor(random() * moments.length)] as KillMoment;
       let trigger: Promise<unknown>;
       if (moment === "after-claim") trigger = victim.nextLog("task claimed");
+      // Logged just before the guard is spawned: the kill lands around the spawn and the handshake.
+      else if (moment === "mid-spawn") trigger = victim.nextLog("child starting");
       else if (moment === "child-running") trigger = victim.nextLog("child starting").then(() => delay(random() * 150));
       else if (moment === "responding") trigger = victim.nextAnswer().then(() => delay(random() * 40));
       else trigger = delay(200 + random() * 1500);
@@ -181,9 +196,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const end = await victim.running.exited;
       victim.close();
       if (end.signal !== "SIGKILL") result.crashes.push(`${victim.name} ended with ${end.code ?? end.signal} before the kill: ${victim.running.stderr().slice(-1500)}`);
-      // The watchdog kills a dead supervisor's process groups ("gone within 2 s").
-      await until(async () => (await livePids(victim.pidDir)).length === 0, 5000, 100);
-      result.kills.push({ supervisor: victim.name, moment, triggered: seen, survivors: await livePids(victim.pidDir) });
+      // The run guard ends a dead supervisor's process groups and marked descendants within 1 s.
+      await until(async () => (await livePids(victim.pidDir)).length === 0, options.survivorDeadlineMs ?? 5000, 100);
+      const survivors = await livePids(victim.pidDir);
+      result.kills.push({ supervisor: victim.name, moment, triggered: seen, survivors });
       slots[slot] = await startInstance(`s${slot}-${serial++}`, queue, pidRoot, options);
       result.restarts += 1;
     }

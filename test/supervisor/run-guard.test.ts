@@ -1,0 +1,69 @@
+// The run guard with real processes: a supervisor (a small Node script using
+// the built run-guard module) is SIGKILLed while its agent ignores SIGTERM,
+// holds a grandchild and a descendant that left the group with setsid; the
+// guard never starts an agent once the supervisor is gone before the
+// handshake; and it reports an agent it cannot run.
+
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AGENTS, allGone, isAlive, killQuietly, REPO, waitFor } from "./helpers.js";
+
+const GUARD_MODULE = path.join(REPO, "dist/src/supervisor/run-guard.js");
+
+let dir: string;
+const spawned = new Set<number>();
+
+beforeEach(async () => {
+  if (!existsSync(GUARD_MODULE)) throw new Error(`${GUARD_MODULE} is missing: run npm run build first`);
+  dir = await mkdtemp(path.join(os.tmpdir(), "run-guard-"));
+});
+afterEach(async () => {
+  killQuietly(spawned);
+  spawned.clear();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A stand-in supervisor: starts one guarded agent, prints the guard's pid, then idles until killed. */
+function supervisor(file: string, args: string[], options: { handshake: boolean }): ReturnType<typeof spawn> {
+  const script = options.handshake
+    ? `import { spawnGuarded } from ${JSON.stringify(GUARD_MODULE)};
+       const child = spawnGuarded({ file: ${JSON.stringify(file)}, args: ${JSON.stringify(args)}, input: "", cwd: ${JSON.stringify(dir)} }, { runId: "guard-test-${Date.now()}", killGraceMs: 5000 });
+       console.log(child.pid); setInterval(() => {}, 1000);`
+    : // The guard as spawnGuarded starts it, but the supervisor dies before its handshake.
+      `import { spawn } from "node:child_process";
+       import { guardCommand } from ${JSON.stringify(GUARD_MODULE)};
+       const command = guardCommand({ file: ${JSON.stringify(file)}, args: ${JSON.stringify(args)}, input: "", cwd: ${JSON.stringify(dir)} }, { runId: "guard-test-x", killGraceMs: 1000 });
+       const child = spawn(command.file, command.args, command.options);
+       console.log(child.pid); process.kill(process.pid, "SIGKILL");`;
+  return spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+}
+
+describe.runIf(process.platform === "linux")("run guard", () => {
+  it("SIGKILL of the supervisor ends the agent that ignores SIGTERM, its grandchild and its setsid descendant within 2 s", async () => {
+    const pidFile = path.join(dir, "pids");
+    const parent = supervisor(process.execPath, [path.join(AGENTS, "escape.mjs"), pidFile, "60"], { handshake: true });
+    const pids = (await waitFor("the agent's pids", () => readFile(pidFile, "utf8").catch(() => ""))).trim().split(" ").map(Number);
+    pids.forEach((pid) => spawned.add(pid));
+    expect(pids.every((pid) => isAlive(pid))).toBe(true);
+    parent.kill("SIGKILL");
+    await new Promise((resolve) => parent.once("exit", resolve));
+    expect(await allGone(pids, 2000)).toBe(true);
+  });
+
+  it("never starts the agent when the supervisor is gone before the handshake", async () => {
+    const marker = path.join(dir, "ran");
+    const parent = supervisor("/bin/sh", ["-c", `echo ran > ${marker}`], { handshake: false });
+    let out = "";
+    parent.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+    await new Promise((resolve) => parent.once("exit", resolve));
+    const guard = Number(out.trim());
+    expect(guard).toBeGreaterThan(1);
+    spawned.add(guard);
+    expect(await allGone([guard], 2000)).toBe(true);
+    expect(existsSync(marker)).toBe(false);
+  });
+});
