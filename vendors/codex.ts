@@ -184,14 +184,19 @@ export function parseCodexEvents(stdout: string, now: Date = new Date()): CodexE
   return events;
 }
 
+/** Typed error kinds the adapter acts on (preferred over a generic type such as invalid_request_error). */
+const TYPED_KINDS = /^(?:unauthori[sz]ed|invalid_api_key|authentication_error|usage_limit_reached|rate_limit_exceeded|rate_limit_error|insufficient_quota)$/i;
+
 /** Status, type and reset of an error event, where the build types them (`error: {status, type, resets_at}`). */
 function typedError(events: CodexEvents, event: Record<string, unknown>, now: Date): void {
   for (const source of [event, obj(event.error), obj(event.codex_error_info)]) {
     if (!source) continue;
     const status = num(source.status) ?? num(source.http_status) ?? num(source.http_status_code) ?? num(source.status_code);
     if (status !== undefined) events.errorStatus = status;
-    const type = str(source.type) ?? str(source.code) ?? str(source.error_type);
-    if (type && type !== "error" && type !== "turn.failed") events.errorType = type;
+    // A typed kind may sit in `type`, `code` or `error_type` (invalid_request_error + code invalid_api_key).
+    for (const type of [str(source.type), str(source.code), str(source.error_type)]) {
+      if (type && type !== "error" && type !== "turn.failed" && (events.errorType === undefined || TYPED_KINDS.test(type))) events.errorType = type;
+    }
     const resetsAt = num(source.resets_at);
     const resetsIn = num(source.resets_in_seconds);
     if (resetsAt !== undefined) events.resetsAt = new Date(resetsAt > 1e12 ? resetsAt : resetsAt * 1000);

@@ -10,7 +10,7 @@ import { createCodexAdapter } from "../../vendors/codex.js";
 import { detectCredentialsFailure, loginFix } from "../../vendors/credentials.js";
 import { createGeminiAdapter } from "../../vendors/gemini.js";
 import type { Outcome } from "../../vendors/types.js";
-import { FIXTURE_BIN, makeTempDir, runAdapter, type TempDir } from "./harness.js";
+import { fakeRun, FIXTURE_BIN, makeTask, makeTempDir, runAdapter, type TempDir } from "./harness.js";
 
 let tmp: TempDir;
 beforeEach(async () => {
@@ -76,5 +76,30 @@ describe("detectCredentialsFailure", () => {
     "the handler now returns 404 for a missing task",
   ])("ignores %j", (line) => {
     expect(detectCredentialsFailure(line, "claude")).toBeNull();
+  });
+});
+
+describe("typed signals come before the text", () => {
+  it("claude: api_error_status 401/403 is a login failure whatever the wording", () => {
+    const stdout = JSON.stringify({ type: "result", subtype: "success", is_error: true, result: "Request not allowed", api_error_status: 403 });
+    const outcome = createClaudeAdapter().settle(fakeRun({ stdout, exitCode: 1 }), makeTask());
+    expectNeedsLogin(outcome, "claude", /^Request not allowed$/);
+  });
+
+  it("codex: a typed status or kind on turn.failed decides; a typed resets_at is a dated reset", () => {
+    const failed = (error: Record<string, unknown>) =>
+      [JSON.stringify({ type: "thread.started", thread_id: "t" }), JSON.stringify({ type: "turn.failed", error })].join("\n");
+    const login = createCodexAdapter().settle(fakeRun({ stdout: failed({ message: "request refused", status: 401 }), exitCode: 1 }), makeTask());
+    expectNeedsLogin(login, "codex", /^request refused$/);
+    const byCode = createCodexAdapter().settle(fakeRun({ stdout: failed({ message: "refused", type: "invalid_request_error", code: "invalid_api_key" }), exitCode: 1 }), makeTask());
+    expect(byCode.kind).toBe("needs-login");
+    const limit = createCodexAdapter().settle(fakeRun({ stdout: failed({ message: "quota gone", type: "usage_limit_reached", resets_at: 1795500000 }), exitCode: 1 }), makeTask());
+    expect(limit).toMatchObject({ kind: "usage-limit", message: "quota gone", resetDated: true });
+    if (limit.kind === "usage-limit") expect(limit.resetAt?.getTime()).toBe(1795500000 * 1000);
+  });
+
+  it("gemini: exit 41 is a login failure even without a known text", () => {
+    const outcome = createGeminiAdapter().settle(fakeRun({ stderr: "something went wrong\n", exitCode: 41 }), makeTask());
+    expectNeedsLogin(outcome, "gemini", /^something went wrong$/);
   });
 });
