@@ -49,9 +49,17 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
 
   const reportError = (error: unknown): void => options.onError?.(error instanceof Error ? error : new Error(String(error)));
   let tasksWatcher: RawWatcher | null = null;
+  /** Entry names of the tasks folder reported since the last takeNames(); null once one was missed. */
+  let names: Set<string> | null = new Set();
   try {
     tasksWatcher = watchRaw(tasksDir, { persistent: true }, (_event, name) => {
-      if (!name || !String(name).startsWith(".")) bump();
+      if (!name) {
+        names = null; // a change without a name: the next scan lists the folder in full
+        bump();
+      } else if (!String(name).startsWith(".")) {
+        names?.add(String(name));
+        bump();
+      }
     });
     tasksWatcher.on("error", (error) => {
       reportError(error);
@@ -117,6 +125,12 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
 
   return {
     expect,
+    takeNames() {
+      if (tasksWatcher === null || closed) return null;
+      const taken = names === null ? null : [...names];
+      names = new Set();
+      return taken;
+    },
     get generation() {
       return generation;
     },

@@ -90,8 +90,17 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     return body();
   };
 
+  /** The notifier once it runs (its names keep the listing current). */
+  let watching: ChangeNotifier | null = null;
+  let relistNext = false;
   const changes = (): Promise<ChangeNotifier> => {
-    notifier ??= ensureRoot().then(() => createChangeNotifier(paths.tasks));
+    notifier ??= ensureRoot()
+      .then(() => createChangeNotifier(paths.tasks))
+      .then((n) => {
+        watching = n;
+        relistNext = true; // what changed before the watcher started is seen by a full listing
+        return n;
+      });
     return notifier;
   };
 
@@ -106,7 +115,14 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
       lastProblems = [];
       return { tasks: [], finished: [], finishedCount: 0, problems: [], pending: [] };
     }
-    const result = await scanner.scan({ finished });
+    // With a watcher running, only the entries its events named are new
+    // (the first scan after it started lists the folder in full).
+    let changed = watching?.takeNames?.() ?? null;
+    if (relistNext) {
+      changed = null;
+      relistNext = false;
+    }
+    const result = await scanner.scan({ finished, changed });
     lastProblems = result.problems;
     if (notifier) {
       const live = result.tasks.filter((t) => !isTerminal(t)).map((t) => paths.taskDir(t.id));

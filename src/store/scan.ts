@@ -26,6 +26,7 @@ import { readOwnFile } from "./safe-file.js";
 import {
   appendLines,
   cachePaths,
+  forEachIndexEntry,
   identityOf,
   indexLine,
   loadIndex,
@@ -47,6 +48,11 @@ interface Entry {
 }
 
 export interface ScanOptions {
+  /**
+   * Names in the tasks folder that file-system events reported since the last
+   * scan; null when no watcher runs (the folder is listed in full).
+   */
+  changed?: readonly string[] | null;
   /**
    * Also return an index entry (state, lane, order) for every finished task,
    * each checked against its task.json's identity. Costs one stat per
@@ -117,6 +123,9 @@ async function entryProblem(id: string, file: string, error: unknown): Promise<S
   return { taskId: id, file, message: reason };
 }
 
+/** Longest time the listing is kept current by event names alone before a full listing. */
+const FULL_RELIST_MS = 30_000;
+
 /** How old the folder's mtime must be before an unchanged mtime proves an unchanged listing. */
 const RACY_WINDOW_MS = 2000;
 
@@ -132,7 +141,10 @@ export function createScanner(tasksDir: string): Scanner {
   const live = new Map<string, Entry>();
   /** Finished tasks: the id only. */
   const finished = new Set<string>();
-  let listing: { ino: number; mtimeMs: number; ids: string[] } | null = null;
+  /** Task folders seen without a task.json yet: looked at again every scan until it lands. */
+  const awaited = new Set<string>();
+  /** The folder's entries: a set kept current by file-system event names between full listings. */
+  let listing: { ino: number; mtimeMs: number; ids: Set<string>; fullAt: number; trusted: boolean } | null = null;
   /**
    * The summary cache as last loaded, kept for a moment: a one-shot command
    * that scans twice (next, then the idle payload) parses it once, and a
@@ -148,8 +160,15 @@ export function createScanner(tasksDir: string): Scanner {
     return recent;
   };
 
-  /** Task ids in the folder (and whether they were just read), from the last listing when the folder provably did not change. */
-  async function listIds(): Promise<{ ids: string[]; fresh: boolean } | null> {
+  /**
+   * Task ids in the folder. With the names file-system events reported since
+   * the last scan (`changed`), only those entries are looked at: a new task
+   * costs the same with fifty thousand finished ones as with none. A full
+   * listing happens without events, after FULL_RELIST_MS (to heal a missed
+   * event), and when the folder itself was replaced. `added` is null after a
+   * full listing (every id is a candidate).
+   */
+  async function listIds(changed: readonly string[] | null): Promise<{ ids: Set<string>; added: string[] | null } | null> {
     let dirStat;
     try {
       dirStat = await fs.stat(tasksDir);
@@ -157,14 +176,38 @@ export function createScanner(tasksDir: string): Scanner {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw error;
     }
-    if (listing && listing.ino === dirStat.ino && listing.mtimeMs === dirStat.mtimeMs) return { ids: listing.ids, fresh: false };
     const checkedAt = Date.now();
-    const dirents: Dirent[] = await fs.readdir(tasksDir, { withFileTypes: true });
-    const ids = dirents
-      .filter((d) => !d.name.startsWith(".") && (d.isDirectory() || d.isSymbolicLink()) && isValidTaskId(d.name))
-      .map((d) => d.name);
-    listing = dirStat.mtimeMs < checkedAt - RACY_WINDOW_MS ? { ino: dirStat.ino, mtimeMs: dirStat.mtimeMs, ids } : null;
-    return { ids, fresh: true };
+    if (listing && listing.ino === dirStat.ino && changed !== null && checkedAt - listing.fullAt < FULL_RELIST_MS) {
+      const added: string[] = [];
+      for (const name of new Set(changed)) {
+        if (name.startsWith(".") || !isValidTaskId(name)) continue;
+        const present = await fs.lstat(path.join(tasksDir, name)).then(
+          (st) => st.isDirectory() || st.isSymbolicLink(),
+          () => false,
+        );
+        if (present && !listing.ids.has(name)) {
+          listing.ids.add(name);
+          added.push(name);
+        } else if (!present && listing.ids.delete(name)) {
+          live.delete(name);
+          finished.delete(name);
+          awaited.delete(name);
+        }
+      }
+      listing.mtimeMs = dirStat.mtimeMs;
+      return { ids: listing.ids, added };
+    }
+    if (changed === null && listing && listing.trusted && listing.ino === dirStat.ino && listing.mtimeMs === dirStat.mtimeMs) {
+      return { ids: listing.ids, added: [] };
+    }
+    const names = await fs.readdir(tasksDir);
+    const ids = new Set<string>();
+    for (const name of names) if (!name.startsWith(".") && (listing?.ids.has(name) || isValidTaskId(name))) ids.add(name);
+    // An unchanged mtime proves an unchanged folder only once it is older than the racy window.
+    listing = { ino: dirStat.ino, mtimeMs: dirStat.mtimeMs, ids, fullAt: checkedAt, trusted: dirStat.mtimeMs < checkedAt - RACY_WINDOW_MS };
+    for (const id of live.keys()) if (!ids.has(id)) live.delete(id);
+    for (const id of finished) if (!ids.has(id)) finished.delete(id);
+    return { ids, added: null };
   }
 
   const taskFile = (id: string): string => path.join(tasksDir, id, "task.json");
@@ -193,21 +236,32 @@ export function createScanner(tasksDir: string): Scanner {
   }
 
   async function scan(options: ScanOptions = {}): Promise<ScanResult> {
-    const listed = await listIds();
+    const listed = await listIds(options.changed ?? null);
     if (listed === null) {
       live.clear();
       finished.clear();
+      listing = null;
       return { tasks: [], finished: [], finishedCount: 0, problems: [], pending: [] };
     }
-    const { ids, fresh } = listed;
     const wantFinished = options.finished === true;
+    // The ids worth looking at: every one after a full listing or when finished
+    // tasks are asked for; else the live ones and what events added.
+    const ids: Iterable<string> = wantFinished || listed.added === null ? listed.ids : new Set([...live.keys(), ...awaited, ...listed.added]);
     let unknown = 0;
     for (const id of ids) if (!finished.has(id) && !live.has(id)) unknown += 1;
 
     // Finished tasks from the summary cache, each checked against its file.
     let index: Map<string, IndexEntry> | null = null;
     let indexLines = 0;
-    if (wantFinished || unknown >= CONSULT_CACHE_AT) ({ entries: index, lines: indexLines } = await loadIndexOnce());
+    if (wantFinished) ({ entries: index, lines: indexLines } = await loadIndexOnce());
+    else if (unknown >= CONSULT_CACHE_AT) {
+      // Only ids are learnt: the entries are read a line at a time and kept nowhere.
+      // (An entry whose file was rewritten since stays unknown and is read below.)
+      await forEachIndexEntry(cache, (e) => {
+        if (!listed.ids.has(e.id) || finished.has(e.id) || live.has(e.id)) return;
+        if (sameIdentity(e.identity, statIdentity(taskFile(e.id)))) finished.add(e.id);
+      });
+    }
     const finishedEntries: IndexEntry[] = [];
     const toRead: string[] = [];
     let checked = 0;
@@ -250,9 +304,13 @@ export function createScanner(tasksDir: string): Scanner {
         if (typeof entry === "string") {
           live.delete(id);
           finished.delete(id);
-          if (entry === "pending") pending.push(id);
+          if (entry === "pending") {
+            pending.push(id);
+            awaited.add(id);
+          } else awaited.delete(id);
           return;
         }
+        awaited.delete(id);
         if (isFinished(entry.task)) {
           live.delete(id);
           finished.add(id);
@@ -274,16 +332,14 @@ export function createScanner(tasksDir: string): Scanner {
         else if (entry.problem) problems.push(entry.problem);
       });
     }
-    // Live tasks that needed no read this time (unchanged listing entries were all re-read above).
-    if (fresh) {
-      const seen = new Set<string>(ids);
-      for (const id of live.keys()) if (!seen.has(id)) live.delete(id);
-      for (const id of finished) if (!seen.has(id)) finished.delete(id);
-    }
 
     if (unseenFinished.length > 0) {
-      ({ entries: index, lines: indexLines } = await loadIndexOnce());
-      for (const e of unseenFinished) if (!sameIdentity(index.get(e.id)?.identity, e.identity)) newEntries.push(e);
+      // Append only what the cache lacks, looked up a line at a time.
+      const lacking = new Map(unseenFinished.map((e) => [e.id, e] as const));
+      await forEachIndexEntry(cache, (e) => {
+        if (sameIdentity(lacking.get(e.id)?.identity, e.identity)) lacking.delete(e.id);
+      });
+      newEntries.push(...lacking.values());
     }
     // What this scan learnt goes into the moment's copy too.
     for (const e of newEntries) recent?.entries.set(e.id, e);
@@ -310,6 +366,7 @@ export function createScanner(tasksDir: string): Scanner {
       listing = null;
     },
     clear: () => {
+      awaited.clear();
       if (recentTimer) clearTimeout(recentTimer);
       recent = null;
       live.clear();

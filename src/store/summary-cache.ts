@@ -121,6 +121,37 @@ export async function loadIndex(paths: CachePaths): Promise<{ entries: Map<strin
   return { entries, lines: lines.length };
 }
 
+/**
+ * Call `visit` for each entry of the index file, parsing one line at a time:
+ * nothing but the file's text is held, so a long-running process that learns
+ * which of fifty thousand tasks are finished keeps no table of them. Returns
+ * the number of lines.
+ */
+export async function forEachIndexEntry(paths: CachePaths, visit: (entry: IndexEntry) => void): Promise<number> {
+  let text: string;
+  try {
+    text = await fs.readFile(paths.index, "utf8");
+  } catch {
+    return 0;
+  }
+  let lines = 0;
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf("\n", start);
+    if (end === -1) end = text.length;
+    if (end > start) {
+      lines += 1;
+      try {
+        const e = indexEntryOf(JSON.parse(text.slice(start, end)));
+        if (e) visit(e);
+      } catch {
+        // a torn line: that task is read afresh
+      }
+    }
+    start = end + 1;
+  }
+  return lines;
+}
+
 /** The views file as a map (last line of an id wins). */
 export async function loadViews(paths: CachePaths): Promise<{ entries: Map<string, ViewEntry>; lines: number }> {
   const entries = new Map<string, ViewEntry>();

@@ -5,13 +5,23 @@
 // older than `olderThanMs` are removed; the caller holds the queue lock.
 
 import type { Dirent } from "node:fs";
-import { promises as fs } from "node:fs";
+import { promises as fs, readdirSync } from "node:fs";
 import path from "node:path";
 import { isValidTaskId, type QueuePaths } from "./layout.js";
 
 /** The name atomic.ts (and the Python tool) give a temp file: .<name>.<random hex>.tmp */
 const TEMP_NAME = /^\..+\.[0-9a-f]{6,}\.tmp$/;
 
+/** Names in a folder; [] when it cannot be read. Synchronous and names only: called for every task folder. */
+function names(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Entries of a folder with their types; [] when it cannot be read. */
 async function entries(dir: string): Promise<Dirent[]> {
   return fs.readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
 }
@@ -38,20 +48,26 @@ export async function sweepOrphanTaskFolders(paths: QueuePaths, olderThanMs: num
   return removed;
 }
 
-/** Remove stale temp files from every task folder and the index and pause folders; returns their paths. */
+/**
+ * Remove stale temp files from every task folder and the index and pause
+ * folders; returns their paths. A queue may hold fifty thousand task folders:
+ * they are read by name only, synchronously, a few hundred at a time between
+ * turns of the event loop, so the sweep leaves next to no garbage behind and
+ * never holds the loop for long.
+ */
 export async function sweepTempFiles(paths: QueuePaths, olderThanMs: number, now: Date): Promise<string[]> {
   const folders = [paths.root, paths.tasks, paths.correlations, path.join(paths.root, "pauses")];
-  for (const entry of await entries(paths.tasks)) {
-    if (entry.isDirectory() && !entry.name.startsWith(".")) folders.push(path.join(paths.tasks, entry.name));
-  }
+  for (const name of names(paths.tasks)) if (!name.startsWith(".")) folders.push(path.join(paths.tasks, name));
   const removed: string[] = [];
   const cutoff = now.getTime() - olderThanMs;
-  for (const folder of folders) {
-    for (const entry of await entries(folder)) {
-      if (!entry.isFile() || !TEMP_NAME.test(entry.name)) continue;
-      const file = path.join(folder, entry.name);
+  for (let i = 0; i < folders.length; i += 1) {
+    if (i % 500 === 499) await new Promise((resolve) => setImmediate(resolve));
+    const folder = folders[i] as string;
+    for (const name of names(folder)) {
+      if (!TEMP_NAME.test(name)) continue;
+      const file = path.join(folder, name);
       const stat = await fs.stat(file).catch(() => null);
-      if (stat && stat.mtimeMs < cutoff) {
+      if (stat?.isFile() && stat.mtimeMs < cutoff) {
         await fs.rm(file, { force: true });
         removed.push(file);
       }

@@ -220,6 +220,12 @@ export interface ChangeNotifier {
    * watch is not missed.
    */
   expect?(taskDirs: Iterable<string>): void;
+  /**
+   * Names of entries of the tasks folder that changed since the last call
+   * (new or removed task folders), or null when a change may have been missed
+   * (no watcher, or an event without a name): then the folder is listed in full.
+   */
+  takeNames?(): string[] | null;
   /** Watch one task folder until the returned function is called (reference-counted). */
   pin(taskDir: string): () => void;
   /** Count a change made by this process (no need to wait for the event). */
