@@ -200,9 +200,14 @@ export function createScanner(tasksDir: string): Scanner {
     if (changed === null && listing && listing.trusted && listing.ino === dirStat.ino && listing.mtimeMs === dirStat.mtimeMs) {
       return { ids: listing.ids, added: [] };
     }
-    const names = await fs.readdir(tasksDir);
+    // d_type comes with the listing: a plain file where a task folder belongs is not a task (and is ignored).
+    const dirents: Dirent[] = await fs.readdir(tasksDir, { withFileTypes: true });
     const ids = new Set<string>();
-    for (const name of names) if (!name.startsWith(".") && (listing?.ids.has(name) || isValidTaskId(name))) ids.add(name);
+    for (const d of dirents) {
+      const name = d.name;
+      if (name.startsWith(".") || !(d.isDirectory() || d.isSymbolicLink())) continue;
+      if (listing?.ids.has(name) || isValidTaskId(name)) ids.add(name);
+    }
     // An unchanged mtime proves an unchanged folder only once it is older than the racy window.
     listing = { ino: dirStat.ino, mtimeMs: dirStat.mtimeMs, ids, fullAt: checkedAt, trusted: dirStat.mtimeMs < checkedAt - RACY_WINDOW_MS };
     for (const id of live.keys()) if (!ids.has(id)) live.delete(id);
