@@ -129,11 +129,14 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   }
 }
 
-// A reader that stops early (`agent-lanes list | head -1`) is not an error.
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code === "EPIPE") process.exit(process.exitCode ?? EXIT.ok);
-  throw error;
-});
-
-const code = await main();
-process.exitCode = code;
+/**
+ * Run the command line of this process and set its exit code. A reader that
+ * stops early (`agent-lanes list | head -1`) is not an error.
+ */
+export async function run(): Promise<void> {
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? EXIT.ok);
+    throw error;
+  });
+  process.exitCode = await main();
+}
