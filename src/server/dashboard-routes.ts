@@ -260,7 +260,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
     return { status: 200, body: { runs: out } };
   };
 
-  const pauses: Handler = async () => ({ status: 200, body: { pauses: (await listPauses(store.root)).pauses } });
+  const pauses: Handler = async () => ({ status: 200, body: { pauses: (await listPauses(store)).pauses } });
 
   async function factsOf(task: Task): Promise<{ vendor: string; cost: number; finished: number | null }> {
     const known = responseFacts.get(task.id);
@@ -354,7 +354,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
     const vendor = params.vendor ?? "";
     let removed: boolean;
     try {
-      removed = await clearPause(s.root, vendor);
+      removed = await clearPause(s, vendor);
     } catch (error) {
       throw new HttpError(400, (error as Error).message);
     }

@@ -109,8 +109,9 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
   let store = deps.store;
   if (!store) {
     if (!options.queueRoot) throw new TypeError("startDispatcher needs `queueRoot` (or an injected store)");
-    const { openStore } = await import("../store/file-store.js");
-    store = openStore(options.queueRoot);
+    // A folder or a postgres:// URL; a database's schema is brought up to date.
+    const { openStore } = await import("../store/open.js");
+    store = await openStore(options.queueRoot, { migrate: true });
     ownStore = true;
   }
   const queueStore: Store = store;
@@ -166,7 +167,8 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
   let reportedPause: string | null = null;
   let pauseText: string | null = null;
   // While paused, the pauses folder is watched: removing the file
-  // (`agent-lanes resume --vendor X`) wakes the loop at once.
+  // (`agent-lanes resume --vendor X`) wakes the loop at once. (A PostgreSQL
+  // queue has no such folder: its notifications wake the loop instead.)
   let pauseWatcher: FSWatcher | null = null;
   const watchPauses = (): void => {
     if (pauseWatcher) return;
@@ -198,7 +200,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     extra: { fix?: string; dated?: boolean } = {},
   ): Promise<{ until: string }> {
     const record = await setPause(
-      queueStore.root,
+      queueStore,
       options.vendor,
       { until, reason, kind, owner: options.owner, jitter: true, fix: extra.fix, dated: extra.dated },
       { now: now(), timings: { resetJitterSeconds: options.pauseJitterSeconds } },
@@ -236,7 +238,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
 
   /** Reads the vendor's pause file; returns ms until it ends, or null when claiming may go on. */
   async function pauseRemainingMs(at: Date): Promise<number | null> {
-    const read = await readPause(queueStore.root, options.vendor, at);
+    const read = await readPause(queueStore, options.vendor, at);
     if (read.warning && read.warning !== pauseWarning) log.warn(read.warning);
     pauseWarning = read.warning;
     if (read.pause) {

@@ -129,7 +129,8 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
   // Every flag is checked before the queue is touched.
   const options = resolveOptions(input);
 
-  const queue = await openQueue(cmd);
+  // A PostgreSQL queue's schema is brought up to date here (never destructive).
+  const queue = await openQueue(cmd, { migrate: true });
   const { laneLimitsOf } = await import("../../config/handoff.js");
   const laneLimits = laneLimitsOf(queue.config);
   const { createLogger } = await import("../../supervisor/log.js");

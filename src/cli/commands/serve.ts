@@ -63,7 +63,8 @@ async function runServe(cmd: Command, opts: ServeOptions, onListening?: (url: st
     process.stderr.write(`agent-lanes serve: warning: ${host} is not a loopback address; other machines can reach this API, every request must send Authorization: Bearer <token>\n`);
   }
 
-  const { store, config } = await openQueue(cmd);
+  // A PostgreSQL queue's schema is brought up to date here (never destructive).
+  const { store, config } = await openQueue(cmd, { migrate: true });
   const { pino } = await import("pino");
   const { resolveAllowedRoots } = await import("../../store/allowed-roots.js");
   const logger = pino({ level: opts.logLevel }, pino.destination(2));
@@ -77,7 +78,7 @@ async function runServe(cmd: Command, opts: ServeOptions, onListening?: (url: st
     server = createServer({ store, token: token ?? null, logger, allowedRoots, allowHosts: opts.allowHost ?? [] });
     const { url } = await server.listen(port, host);
     const stopped = firstStopSignal();
-    process.stderr.write(`agent-lanes serve: listening on ${url} (queue ${store.root})\n`);
+    process.stderr.write(`agent-lanes serve: listening on ${url} (queue ${store.location ?? store.root})\n`);
     onListening?.(url);
     const signal = await stopped;
     process.stderr.write(`agent-lanes serve: ${signal}, stopping\n`);
