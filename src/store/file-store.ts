@@ -179,8 +179,22 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     return selectRows(await scanAll(wantFinished), scanner.order, opts);
   }
 
+  /**
+   * Materialise a listing. A task the scanner held as finished that has
+   * another task.json now (its folder replaced, restored or edited) is read
+   * again, and listed, run or reported as what it is now. Once: the second
+   * scan reads those files.
+   */
+  async function listed<T>(opts: ListOptions, materializeRows: (rows: ReturnType<typeof selectRows>, onStale: (id: string) => void) => Promise<T>): Promise<T> {
+    const stale: string[] = [];
+    const shown = await materializeRows(await listingRows(opts), (id) => stale.push(id));
+    if (stale.length === 0) return shown;
+    for (const id of stale) scanner.recheck(id);
+    return materializeRows(await listingRows(opts), () => undefined);
+  }
+
   async function summaries(opts: ListOptions, withFacts: boolean): Promise<TaskSummary[]> {
-    return materialize(paths, await listingRows(opts), withFacts);
+    return listed(opts, (rows, onStale) => materialize(paths, rows, withFacts, onStale));
   }
 
   async function getResponse(taskId: string): Promise<TaskResponse | null> {
@@ -220,7 +234,7 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
       return loadTask(ctx, taskId);
     },
     ...derivedReads(summaries, available),
-    renderedSummaries: async (opts, renderer) => materializeRendered(paths, await listingRows(opts), renderer),
+    renderedSummaries: (opts, renderer) => listed(opts, (rows, onStale) => materializeRendered(paths, rows, renderer, onStale)),
     available,
     problems: () => [...lastProblems],
     async laneHasTasks(lane) {

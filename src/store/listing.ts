@@ -74,7 +74,13 @@ const VIEWS_FILE_AT = 200;
  * for the same task.json (and, with facts, the same events.jsonl); anything
  * missing or stale is read from the task's files and appended to the cache.
  */
-export async function materialize(paths: QueuePaths, rows: readonly Row[], withFacts: boolean): Promise<TaskSummary[]> {
+export async function materialize(
+  paths: QueuePaths,
+  rows: readonly Row[],
+  withFacts: boolean,
+  /** Told of a finished row whose task.json is no longer the file the scan knew (unreadable, replaced, not finished). */
+  onStale?: (taskId: string) => void,
+): Promise<TaskSummary[]> {
   const cache = cachePaths(paths.root);
   const finishedCount = rows.reduce((n, r) => n + (r.finished ? 1 : 0), 0);
   const loaded = finishedCount >= VIEWS_FILE_AT ? await loadViews(cache) : null;
@@ -102,13 +108,16 @@ export async function materialize(paths: QueuePaths, rows: readonly Row[], withF
         try {
           task = await readTaskFile(paths.taskFile(e.id), e.id);
         } catch {
-          // Gone or broken since the scan (pruned, rewritten): the next scan reports it.
+          // Gone or broken since the scanner learnt it finished (pruned, the folder replaced): the caller rescans it.
+          onStale?.(e.id);
           return;
         }
         // The events file's identity before its read: an event appended meanwhile makes the entry stale, never wrong.
         const eventsBefore = statIdentity(paths.eventsFile(e.id));
         const facts = await readFacts(paths, e.id);
         const fileIdentity = statIdentity(paths.taskFile(e.id));
+        // A finished task's file is never rewritten; another file under its name (restored, recreated, edited) is news to the scanner.
+        if ((task.state !== "completed" && task.state !== "failed") || !sameIdentity(fileIdentity, e.identity)) onStale?.(e.id);
         // Cache only what is provably the file we read: finished, and the same file as the index entry.
         // (Only when the views file was read: a listing of a few finished tasks reads their files and needs no cache.)
         if (loaded && (task.state === "completed" || task.state === "failed") && sameIdentity(fileIdentity, e.identity) && orderKey(task) === e.order) {
@@ -137,9 +146,15 @@ export type ListingItem =
  * events.jsonl comes as that text, unread and unparsed; the rest are read,
  * and finished ones rendered by `renderer` and added to the cache.
  */
-export async function materializeRendered(paths: QueuePaths, rows: readonly Row[], renderer: FinishedRenderer): Promise<ListingItem[]> {
+export async function materializeRendered(
+  paths: QueuePaths,
+  rows: readonly Row[],
+  renderer: FinishedRenderer,
+  /** As materialize's: told of a finished row whose task.json is no longer the file the scan knew. */
+  onStale?: (taskId: string) => void,
+): Promise<ListingItem[]> {
   const finishedCount = rows.reduce((n, r) => n + (r.finished ? 1 : 0), 0);
-  if (finishedCount < VIEWS_FILE_AT) return (await materialize(paths, rows, true)).map((summary) => ({ summary }));
+  if (finishedCount < VIEWS_FILE_AT) return (await materialize(paths, rows, true, onStale)).map((summary) => ({ summary }));
   const cache = cachePaths(paths.root);
   const file = renderedPath(cache, renderer.tag);
   const loaded = await loadRendered(file);
@@ -167,17 +182,21 @@ export async function materializeRendered(paths: QueuePaths, rows: readonly Row[
         try {
           task = await readTaskFile(paths.taskFile(e.id), e.id);
         } catch {
-          return; // gone or broken since the scan (pruned, rewritten): the next scan reports it
+          onStale?.(e.id); // gone or broken since the scanner learnt it finished: the caller rescans it
+          return;
         }
         // The events file's identity before its read: an event appended meanwhile makes the record stale, never wrong.
         const eventsBefore = statIdentity(paths.eventsFile(e.id));
         const facts = await readFacts(paths, e.id);
         const summary: TaskSummary = { task, ...facts };
+        const fileIdentity = statIdentity(paths.taskFile(e.id));
+        const state = task.state === "completed" || task.state === "failed" ? task.state : null;
+        if (state === null || !sameIdentity(fileIdentity, e.identity)) onStale?.(e.id);
         // Render only what is provably the file the index entry describes, and finished.
-        if ((task.state === "completed" || task.state === "failed") && sameIdentity(statIdentity(paths.taskFile(e.id)), e.identity) && orderKey(task) === e.order) {
+        if (state !== null && sameIdentity(fileIdentity, e.identity) && orderKey(task) === e.order) {
           const record: RenderedRecord = { id: e.id, file: e.identity, events: eventsBefore, response_exists: facts.response_exists, ...renderer.render(summary) };
           fresh.push(record);
-          out[at] = { rendered: record, state: task.state, lane: task.lane };
+          out[at] = { rendered: record, state, lane: task.lane };
           return;
         }
         out[at] = { summary };

@@ -85,6 +85,8 @@ export interface Scanner {
   order(task: Task): string;
   /** Forget a finished task (prune removed it). */
   forget(taskId: string): void;
+  /** Read this task's file again at the next scan, though it was known finished (its task.json was replaced). */
+  recheck(taskId: string): void;
   clear(): void;
 }
 
@@ -161,11 +163,16 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
   const finishedLane = useSnapshot ? new Map<string, string>() : null;
   /** Finished tasks by lane while exactly known (from a snapshot, then counted on). */
   let laneCounts: Map<string, number> | null = null;
+  /**
+   * Merge a deferred snapshot's finished tasks into the listing. They join as
+   * ids to look at, not as known finished tasks: a scan that needs them checks
+   * each against the summary cache and its task.json's identity, as after a
+   * full listing (only a scan of the live tasks skips them unchecked).
+   */
   const absorb = (): void => {
     if (!deferred || !listing) return;
     for (const [id, lane] of deferred.finished()) {
       listing.ids.add(id);
-      finished.add(id);
       finishedLane?.set(id, lane);
     }
     deferred = null;
@@ -222,6 +229,9 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
         if (present && !listing.ids.has(name)) {
           listing.ids.add(name);
           added.push(name);
+        } else if (present && finished.delete(name)) {
+          // An event on a finished task's name: its folder was removed and made again (or renamed over). Read it anew.
+          added.push(name);
         } else if (!present && listing.ids.delete(name)) {
           live.delete(name);
           finished.delete(name);
@@ -246,7 +256,7 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
         return { ids, added: null };
       }
     }
-    // What a snapshot told this process stays known (a finished task stays finished), as scans' own findings do.
+    // A snapshot's finished tasks join the ids (checked, as every id of a full listing is).
     absorb();
     laneCounts = null;
     // d_type comes with the listing: a plain file where a task folder belongs is not a task (and is ignored).
@@ -261,6 +271,7 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     listing = { ino: dirStat.ino, mtimeMs: dirStat.mtimeMs, ids, fullAt: checkedAt, trusted: dirStat.mtimeMs < checkedAt - RACY_WINDOW_MS };
     for (const id of live.keys()) if (!ids.has(id)) live.delete(id);
     for (const id of finished) if (!ids.has(id)) finished.delete(id);
+    for (const id of awaited) if (!ids.has(id)) awaited.delete(id);
     return { ids, added: null, full: true };
   }
 
@@ -457,6 +468,12 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
       finished.delete(taskId);
       live.delete(taskId);
       listing = null;
+    },
+    recheck: (taskId) => {
+      finished.delete(taskId);
+      live.delete(taskId);
+      // Looked at by every scan until read, whichever ids that scan considers (as a folder still being created is).
+      awaited.add(taskId);
     },
     clear: () => {
       deferred = null;

@@ -83,8 +83,14 @@ export function registerStatusCommands(program: Command): void {
       const views = await import("../views.js");
       await withQueue(cmd, async ({ store }) => {
         const now = new Date();
-        const list = await listed(store, opts, now);
+        // Text is one task id a line: the ids need no views.
+        const ids = globals(cmd).json ? null : oldestFirst(await store.list(listOptions(opts)), opts).map((t) => t.id);
+        const list = ids ? [] : await listed(store, opts, now);
         for (const problem of store.problems()) warn(`agent-lanes: warning: skipped unreadable task ${problem.taskId} (${problem.file}): ${problem.message}`);
+        if (ids) {
+          if (ids.length > 0) process.stdout.write(`${ids.join("\n")}\n`);
+          return;
+        }
         await emitList(cmd, { status: "ok", count: list.length }, "tasks", list, () => list.map((t) => t.row.id), (item, pad) => views.listedJson(item, now, pad));
       });
     });
