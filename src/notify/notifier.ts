@@ -8,7 +8,7 @@
 import PQueue from "p-queue";
 import type { Store } from "../store/types.js";
 import type { DispatcherEvent, DispatcherObserver } from "../supervisor/observer.js";
-import { createDedup, type Dedup } from "./dedup.js";
+import { createDedup, createSharedDedup, type Dedup } from "./dedup.js";
 import { digestOf, toNotification } from "./message.js";
 import { createSink } from "./sinks.js";
 import { NOTIFY_DEFAULTS, type Notification, type NotifyConfig, type Sink, type SinkConfig } from "./types.js";
@@ -22,8 +22,8 @@ export interface NotifierOptions {
   config: NotifyConfig;
   /** The queue folder: dedup markers live under it. */
   queueRoot: string;
-  /** For the verdict and reason of finished tasks. */
-  store: Pick<Store, "getResponse">;
+  /** For the verdict and reason of finished tasks; a PostgreSQL queue's `shared` keeps the dedup markers in the database. */
+  store: Pick<Store, "getResponse"> & Partial<Pick<Store, "shared">>;
   log: NotifierLog;
   /** @default () => new Date() */
   now?: () => Date;
@@ -66,7 +66,7 @@ function wanted(filter: SinkConfig, n: Notification): boolean {
 export function createNotifier(options: NotifierOptions): Notifier {
   const { config, log } = options;
   const now = options.now ?? (() => new Date());
-  const dedup = options.dedup ?? createDedup(options.queueRoot);
+  const dedup = options.dedup ?? (options.store.shared ? createSharedDedup(options.store.shared) : createDedup(options.queueRoot));
   const windowMs = config.rateLimit.perSeconds * 1000;
   const lanes: Lane[] = config.sinks.map((filter, i) => ({
     sink: options.sinks?.[i] ?? createSink(filter.spec),

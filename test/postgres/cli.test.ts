@@ -12,6 +12,7 @@ import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, usePostgres } from "../helpers/postgres.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/postgres/migrations.js";
 import { makeCliWorkspace, run, start, toResult, type CliWorkspace } from "../cli/cli-helpers.js";
 import { FAKE_ADAPTER } from "../supervisor/helpers.js";
 
@@ -50,10 +51,10 @@ describe("agent-lanes on a PostgreSQL queue", () => {
   it("migrate applies the schema once; again, it has nothing to do", async () => {
     const first = await ws.run(["migrate", "--json"]);
     expect(first.exitCode, first.stderr).toBe(0);
-    expect(first.json()).toEqual({ status: "ok", store: masked, kind: "postgres", from: 0, to: 1, applied: [{ version: 1, name: "queue tables" }] });
+    expect(first.json()).toEqual({ status: "ok", store: masked, kind: "postgres", from: 0, to: SCHEMA_VERSION, applied: MIGRATIONS.map((m) => ({ version: m.version, name: m.name })) });
     expect(first.stdout).not.toMatch(PASSWORD);
     const again = await ws.run(["migrate"]);
-    expect(again.stdout).toBe(`${masked}: schema already at version 1; nothing to do\n`);
+    expect(again.stdout).toBe(`${masked}: schema already at version ${SCHEMA_VERSION}; nothing to do\n`);
     const folder = await run(["--store", path.join(hostB, "q"), "migrate"], { cwd: hostB });
     expect(folder.stdout).toMatch(/is a queue folder: nothing to migrate/);
   });
@@ -75,7 +76,7 @@ describe("agent-lanes on a PostgreSQL queue", () => {
     await client.end();
     const result = await run(["--store", newer, "dispatch", "--vendor", "fake", "--vendor-module", FAKE_ADAPTER], { cwd: hostB });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/has schema version 99, newer than this agent-lanes knows \(1\): upgrade agent-lanes on this host/);
+    expect(result.stderr).toContain(`has schema version 99, newer than this agent-lanes knows (${SCHEMA_VERSION}): upgrade agent-lanes on this host`);
     expect(result.stderr).not.toMatch(PASSWORD);
   });
 

@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MIGRATIONS } from "../../src/store/postgres/migrations.js";
 import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/store.js";
 import { materializeTask } from "../../src/supervisor/materialize.js";
 import { run } from "../cli/cli-helpers.js";
@@ -90,7 +91,7 @@ describe.runIf(hasPython)("migrate-queue: a Python-written queue folder into Pos
   it("copies tasks, states, events, responses and files; refuses the live task whose request is gone, naming the file and the fix", async () => {
     const first = await ours(["migrate-queue", "--from", queue, "--to", url]);
     expect(first.exitCode, first.stderr).toBe(1);
-    expect(first.stdout).toContain("applied migration 1: queue tables");
+    for (const m of MIGRATIONS) expect(first.stdout).toContain(`applied migration ${m.version}: ${m.name}`);
     expect(first.stdout).toContain(`copied 4 task(s) from ${queue} to ${masked}: 2 finished, 2 live;`);
     expect(first.stdout).toContain(
       `not copied: task ${ids.lost} (queued) was not copied: its request file ${path.join(root, "lost.md")} is gone; restore the file, or answer or cancel the task in the folder, then run migrate-queue again`,

@@ -58,6 +58,7 @@ import type {
 } from "../types.js";
 import { migrate, schemaVersion, SCHEMA_VERSION, type MigrateResult } from "./migrations.js";
 import { CHANNEL, createPgNotifier } from "./notifier.js";
+import { createSharedLedger } from "./shared.js";
 import { localStateDir, maskUrl } from "./url.js";
 
 export interface PostgresStoreOptions {
@@ -645,6 +646,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     // Nothing of a database queue lives in temp files.
     sweepTempFiles: async () => [],
     requestFiles,
+    shared: createSharedLedger(query),
     close() {
       closed ??= (async () => {
         const n = await notifier?.catch(() => undefined);
