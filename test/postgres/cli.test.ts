@@ -15,6 +15,8 @@ import { freePort, usePostgres } from "../helpers/postgres.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/postgres/migrations.js";
 import { makeCliWorkspace, run, start, toResult, type CliWorkspace } from "../cli/cli-helpers.js";
 import { FAKE_ADAPTER } from "../supervisor/helpers.js";
+import { openPostgresStore } from "../../src/store/postgres/store.js";
+import { setPause } from "../../src/supervisor/pauses.js";
 
 const server = usePostgres();
 const PASSWORD = /agent-lanes-test/;
@@ -86,6 +88,15 @@ describe("agent-lanes on a PostgreSQL queue", () => {
       { cwd: hostB, env: { HOME: hostB, XDG_STATE_HOME: path.join(hostB, "state") }, timeoutMs: 120_000 },
     );
     try {
+      // Started (and so the schema migrated by the dispatcher) before the submit.
+      await new Promise<void>((resolve, reject) => {
+        let log = "";
+        dispatcher.stderr?.on("data", (chunk: Buffer) => {
+          log += chunk.toString();
+          if (log.includes("dispatcher started")) resolve();
+        });
+        dispatcher.then(() => reject(new Error(`dispatch ended: ${log}`)), reject);
+      });
       await ws.file("requests/review.md", "please review the parser\n");
       await ws.file("docs/spec.md", "the spec\n");
       await ws.file(
@@ -116,7 +127,7 @@ describe("agent-lanes on a PostgreSQL queue", () => {
       expect(await readFile(payload.response_path, "utf8")).toBe(payload.response.body);
 
       const status = await ws.run(["status", id, "--json"]);
-      expect(status.json<{ task: { state: string; claim_owner: string } }>().task).toMatchObject({ state: "completed" });
+      expect(status.json<{ task: Record<string, unknown> }>().task).toMatchObject({ state: "completed", response_exists: true, missing_response: false });
       const events = await ws.run(["status", "--all", "--json"]);
       expect(events.json<{ queue_root: string; count: number }>()).toMatchObject({ queue_root: masked, count: 1 });
       // AGENT_LANES_STORE names the queue where there is no handoff.yaml.
@@ -128,5 +139,37 @@ describe("agent-lanes on a PostgreSQL queue", () => {
     }
     const ended = toResult(await dispatcher);
     expect(ended.exitCode, ended.stderr.slice(-2000)).toBe(0);
+  }, 120_000);
+
+  it("a vendor pause in the database holds every dispatcher of the vendor; resume on another host lets it claim at once", async () => {
+    const store = await openPostgresStore(url, { localRoot: path.join(hostB, "host-c"), migrate: true });
+    await setPause(store, "fake", { reason: "limit hit on host c", kind: "usage-limit", owner: "host-c", until: new Date(Date.now() + 3600_000), jitter: false });
+    await store.close();
+    const dispatcher = start(
+      ["--store", url, "dispatch", "--vendor", "fake", "--vendor-module", FAKE_ADAPTER, "--poll-seconds", "30", "--log-format", "json"],
+      { cwd: hostB, env: { HOME: hostB, XDG_STATE_HOME: path.join(hostB, "state") }, timeoutMs: 120_000 },
+    );
+    try {
+      let log = "";
+      const paused = new Promise<void>((resolve) => {
+        dispatcher.stderr?.on("data", (chunk: Buffer) => {
+          log += chunk.toString();
+          if (/not claiming: fake paused until/.test(log)) resolve();
+        });
+      });
+      await ws.file("requests/paused.md", "held by a pause\n");
+      const submitted = await ws.run(["submit", "--lane", "default", "--request-from", "requests/paused.md", "--response-to", "responses/paused.md", "--json"]);
+      const id = submitted.json<{ task_id: string }>().task_id;
+      await paused;
+      expect((await ws.run(["status", id, "--json"])).json<{ task: { state: string } }>().task.state).toBe("queued");
+      // Lifted from the submitter's host: the NOTIFY wakes the dispatcher (its poll is 30 s).
+      expect((await ws.run(["resume", "--vendor", "fake"])).exitCode).toBe(0);
+      const waited = await ws.run(["wait", id, "--json", "--timeout", "25"], { timeoutMs: 30_000 });
+      expect(waited.exitCode, waited.stderr).toBe(0);
+      expect(waited.json<{ response: { body: string } }>().response.body).toMatch(/^echo agent answer: /);
+    } finally {
+      dispatcher.kill("SIGTERM");
+    }
+    expect(toResult(await dispatcher).exitCode).toBe(0);
   }, 120_000);
 });

@@ -518,7 +518,8 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 
   async function waitForResponse(taskId: string, opts: WaitOptions = {}): Promise<TaskResponse | null> {
     assertTaskId(taskId);
-    await get(taskId); // an unknown task is an error before any listener starts
+    // An unknown task is an error at the loop's first look; a database that
+    // is down meanwhile is waited out (wait.ts).
     return waitLoop(taskId, opts, { get, getResponse, notifier: await changes(), pollMs });
   }
 
