@@ -19,7 +19,7 @@ import { createEventFeed, type FeedEvent } from "./event-feed.js";
 import type { Handler, Route, RouteDeps } from "./routes.js";
 import { BODY_SCHEMAS, REPLY_SCHEMAS } from "./schemas.js";
 import type { ServerLogger } from "./server.js";
-import { confineWorkspaceRoot } from "./workspace-roots.js";
+import { assertAllowedRoot } from "../store/allowed-roots.js";
 
 export interface DashboardOptions {
   deps: RouteDeps;
@@ -331,7 +331,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
     if (task.state !== "failed") {
       throw new TransitionError("invalid_state", `cannot retry task ${taskId}: it is ${task.state}; only a failed task is retried`, { taskId });
     }
-    const workspaceRoot = await confineWorkspaceRoot(task.workspace_root, allowedRoots);
+    const workspaceRoot = await assertAllowedRoot(task.workspace_root, allowedRoots);
     const earlier = (await s.list()).filter((t) => t.metadata?.retry_of === taskId).length;
     const copy = await s.create({
       workspace_id: task.workspace_id,

@@ -170,7 +170,14 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
   async function summaries(opts: ListOptions, withFacts: boolean): Promise<TaskSummary[]> {
     const wantFinished = !opts.activeOnly && (!opts.states || opts.states.some((s) => s === "completed" || s === "failed"));
     const scan = await scanAll(wantFinished);
-    return materialize(paths, selectRows(scan, scanner.order, opts), withFacts);
+    const stale: string[] = [];
+    const shown = await materialize(paths, selectRows(scan, scanner.order, opts), withFacts, (id) => stale.push(id));
+    if (stale.length === 0) return shown;
+    // A task the scanner held as finished has another task.json now (its folder
+    // replaced, restored or edited): it is read again, and listed, run or
+    // reported as what it is now. Once: the second scan reads those files.
+    for (const id of stale) scanner.recheck(id);
+    return materialize(paths, selectRows(await scanAll(wantFinished), scanner.order, opts), withFacts);
   }
 
   async function getResponse(taskId: string): Promise<TaskResponse | null> {

@@ -80,6 +80,8 @@ export interface Scanner {
   order(task: Task): string;
   /** Forget a finished task (prune removed it). */
   forget(taskId: string): void;
+  /** Read this task's file again at the next scan, though it was known finished (its task.json was replaced). */
+  recheck(taskId: string): void;
   clear(): void;
 }
 
@@ -188,6 +190,9 @@ export function createScanner(tasksDir: string): Scanner {
         if (present && !listing.ids.has(name)) {
           listing.ids.add(name);
           added.push(name);
+        } else if (present && finished.delete(name)) {
+          // An event on a finished task's name: its folder was removed and made again (or renamed over). Read it anew.
+          added.push(name);
         } else if (!present && listing.ids.delete(name)) {
           live.delete(name);
           finished.delete(name);
@@ -212,6 +217,7 @@ export function createScanner(tasksDir: string): Scanner {
     listing = { ino: dirStat.ino, mtimeMs: dirStat.mtimeMs, ids, fullAt: checkedAt, trusted: dirStat.mtimeMs < checkedAt - RACY_WINDOW_MS };
     for (const id of live.keys()) if (!ids.has(id)) live.delete(id);
     for (const id of finished) if (!ids.has(id)) finished.delete(id);
+    for (const id of awaited) if (!ids.has(id)) awaited.delete(id);
     return { ids, added: null };
   }
 
@@ -369,6 +375,12 @@ export function createScanner(tasksDir: string): Scanner {
       finished.delete(taskId);
       live.delete(taskId);
       listing = null;
+    },
+    recheck: (taskId) => {
+      finished.delete(taskId);
+      live.delete(taskId);
+      // Looked at by every scan until read, whichever ids that scan considers (as a folder still being created is).
+      awaited.add(taskId);
     },
     clear: () => {
       awaited.clear();

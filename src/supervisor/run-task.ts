@@ -7,7 +7,7 @@
 
 import { promises as fs } from "node:fs";
 import type { ChildResult, Invocation, Outcome, VendorAdapter, VendorConfig } from "../../vendors/types.js";
-import type { Store, Task } from "../store/types.js";
+import type { RespondResult, Store, Task } from "../store/types.js";
 import { EVENT, firstLine } from "./attempts.js";
 import { executeRun, type RunChildFn } from "./execute-run.js";
 import { buildInput } from "./input.js";
@@ -39,6 +39,8 @@ export interface TaskRunnerDeps {
   /** `task`: the run's task (a PostgreSQL queue records the cost against it). */
   onOutcome(outcome: Outcome, task?: Task): void;
   keeperClock?: KeeperClock;
+  /** Each response written (TripDeps.onAnswered): the dispatcher's task.completed / task.failed events. */
+  onAnswered?(result: RespondResult): void;
 }
 
 /** worktree_path when it is an existing folder, else workspace_root. */

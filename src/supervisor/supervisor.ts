@@ -241,6 +241,8 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     runChild: deps.runChild ?? runChild,
     killSignal: killChildren.signal,
     keeperClock: deps.keeperClock,
+    // Told when the answer is written: the event carries the answer, so an observer reads nothing back.
+    onAnswered: ({ task, response }) => observe({ type: `task.${response.status}`, task, response, owner: options.owner }),
     onUsageLimit: (settlement) =>
       pauseVendor(settlement.resetAt, settlement.message, settlement.pauseKind, { fix: settlement.fix, dated: settlement.resetDated }),
     onOutcome: (outcome, task) => {
@@ -299,7 +301,6 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
         (end: TaskEnd | void) => {
           const key = ({ completed: "completed", failed: "failed", released: "released", "usage-limit": "usageLimits", dropped: "dropped" } as const)[end as TaskEnd];
           if (key) counts[key] += 1;
-          if (end === "completed" || end === "failed") observe({ type: `task.${end}`, task, owner: options.owner });
         },
         (error: unknown) => {
           counts.dropped += 1;
@@ -316,14 +317,14 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
   /** A failed, missing or cyclic dependency: the task can never run, so it fails with a reason naming it. */
   async function failDoomed({ task, reason, dependency }: Doomed): Promise<void> {
     try {
-      await queueStore.respond(task.id, {
+      const answered = await queueStore.respond(task.id, {
         status: "failed",
         body: `${reason}\n\nTask ${task.id} depended on ${dependency} (metadata.depends_on) and was not run.\n`,
         reviewer: options.owner,
         metadata: { failed_dependency: dependency, dispatcher: options.owner },
       });
       counts.failed += 1;
-      observe({ type: "task.failed", task, owner: options.owner });
+      observe({ type: "task.failed", task: answered.task, response: answered.response, owner: options.owner });
       log.warn({ task_id: task.id, dependency }, `failed without running: ${reason}`);
     } catch (error) {
       // Another dispatcher got there first, or the task was claimed meanwhile.

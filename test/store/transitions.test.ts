@@ -3,10 +3,10 @@
 // its caches). The behaviour both stores share is the contract suite
 // (test/store/contract.ts), run here by contract.test.ts.
 
-import { readFile, stat, writeFile, rm, symlink, readdir } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile, rm, symlink, readdir } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openStore } from "../../src/store/index.js";
+import { StoreError, openStore } from "../../src/store/index.js";
 import { makeWorkspace, type TestWorkspace } from "../helpers/workspace.js";
 
 let ws: TestWorkspace;
@@ -53,6 +53,21 @@ describe("claim", () => {
     await rm(missing.request_path);
     await expect(ws.store.claim(missing.id, { owner: "x" })).rejects.toThrow(/^request source is missing/);
     expect((await ws.store.get(changed.id)).state).toBe("queued");
+  });
+
+  it("regression (fuzz seed 354016838): a request path that became a folder is a StoreError naming it, not a raw EISDIR", async () => {
+    const task = await ws.submit();
+    await rm(task.request_path);
+    await mkdir(task.request_path);
+    const folder = `request_path of task ${task.id} is a folder, not a file: ${task.request_path} (restore the request file or resubmit the task)`;
+    const claim = await ws.store.claim(task.id, { owner: "x" }).then(() => null, (e: unknown) => e);
+    expect(claim).toBeInstanceOf(StoreError);
+    expect((claim as StoreError).message).toBe(folder);
+    expect((await ws.store.get(task.id)).state).toBe("queued");
+    // As for any unreadable request: a completion is refused naming why, a failure is recorded.
+    await expect(ws.store.respond(task.id, { body: "x", claimToken: null })).rejects.toThrow(`request changed before response for ${task.id}: ${folder}`);
+    const failed = await ws.store.respond(task.id, { body: "could not read it", claimToken: null, status: "failed" });
+    expect(failed.task.state).toBe("failed");
   });
 });
 

@@ -139,7 +139,7 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
   const { resolveNotifyConfig, createNotifier } = await import("../../notify/index.js");
   const notifyConfig = resolveNotifyConfig(queue.config?.raw.notify, flags.notify ?? [], queue.config?.path);
   const notifier = notifyConfig
-    ? createNotifier({ config: notifyConfig, queueRoot: queue.queueRoot, store: queue.store, log: { warn, info: (message) => log.info(message) } })
+    ? createNotifier({ config: notifyConfig, queueRoot: queue.queueRoot, shared: queue.store.shared, log: { warn, info: (message) => log.info(message) } })
     : null;
 
   // Signals are handled from here on, start-up included: a SIGTERM while the

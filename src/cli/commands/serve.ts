@@ -66,12 +66,12 @@ async function runServe(cmd: Command, opts: ServeOptions, onListening?: (url: st
   // A PostgreSQL queue's schema is brought up to date here (never destructive).
   const { store, config } = await openQueue(cmd, { migrate: true });
   const { pino } = await import("pino");
-  const { resolveAllowedRoots } = await import("../../server/workspace-roots.js");
+  const { resolveAllowedRoots } = await import("../../store/allowed-roots.js");
   const logger = pino({ level: opts.logLevel }, pino.destination(2));
   let server: ReturnType<typeof createServer> | undefined;
   try {
     // Over HTTP a task's workspace_root must lie inside a root the operator allows (issue 11).
-    const allowedRoots = await resolveAllowedRoots([...(config ? [config.workspace_root] : []), ...(opts.allowRoot ?? [])]);
+    const allowedRoots = await resolveAllowedRoots([...(config ? [config.workspace_root] : []), ...(opts.allowRoot ?? [])], { requireFolders: true });
     if (allowedRoots.length === 0) {
       process.stderr.write("agent-lanes serve: warning: no workspace root is allowed (no config, no --allow-root): POST /tasks will refuse every task\n");
     }
