@@ -147,6 +147,8 @@ export async function copyQueue(options: CopyQueueOptions): Promise<CopyQueueRes
   const names = (await fs.readdir(paths.tasks)).filter((n) => isValidTaskId(n)).sort();
 
   const client = new pg.Client({ connectionString: options.to });
+  // A dropped connection fails the statement in flight; it must not also end the process.
+  client.on("error", () => undefined);
   await client.connect();
   try {
     if (schemaReady && (await schemaVersion(client)) === 0) schemaReady = false;

@@ -145,9 +145,19 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     return error;
   };
 
+  // A checked-out client has no error listener of the pool's: a server that
+  // ends the connection between two statements of a transaction (a restart)
+  // would emit an unhandled 'error' and end the process. The statement in
+  // flight, or the next one, fails instead, and the pool drops the client.
+  const guarded = new WeakSet<Client>();
   const connect = async (): Promise<Client> => {
     try {
-      return await pool.connect();
+      const client = await pool.connect();
+      if (!guarded.has(client)) {
+        guarded.add(client);
+        client.on("error", () => undefined);
+      }
+      return client;
     } catch (error) {
       throw mapError(error);
     }
