@@ -7,6 +7,7 @@
 // dispatchers of the vendor (and kept across a restart); max_running,
 // priority, not_before and depends_on honoured across dispatchers.
 
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -86,26 +87,30 @@ describe("PostgreSQL queue: state shared across hosts", () => {
     url = await server.freshDatabase();
   });
 
-  it("a transition is notified once, whichever host's dispatcher saw it, also after a restart; another sink gets its own", async () => {
+  it("a vendor pause read by dispatchers on several hosts is notified once, also after a restart; another sink gets its own", async () => {
     const [a, b, c] = [await host("a"), await host("b"), await host("c")];
-    const task = await submit(a);
     const sent: string[] = [];
     const sink = (id: string): Sink => ({ id, send: async (n) => void sent.push(`${id} ${n.key}`) });
     const config = (n: number): NotifyConfig =>
       ({ sinks: Array.from({ length: n }, () => ({ spec: { kind: "webhook", url: "http://127.0.0.1:9/hook" }, events: [], lanes: [] })), rateLimit: { max: 100, perSeconds: 60 }, timeoutMs: 1000 }) as unknown as NotifyConfig;
     const quiet = { warn: () => undefined, info: () => undefined };
-    const notifiers: Notifier[] = [a, b].map((store) => createNotifier({ config: config(1), queueRoot: store.root, store, log: quiet, sinks: [sink("webhook team")] }));
-    const event = { type: "task.completed" as const, task: { ...task, state: "completed" as const }, owner: "x" };
+    const notifierOf = (store: PostgresStore, sinks: Sink[]): Notifier =>
+      createNotifier({ config: config(sinks.length), queueRoot: store.root, shared: store.shared, log: quiet, sinks, batchMs: 10 });
+    // Every dispatcher of the vendor reads the same pause (on each host).
+    const event = { type: "vendor.paused" as const, vendor: "fake", kind: "usage-limit", until: "2026-11-26T05:00:00Z", reason: "limit", owner: "x" };
+    const notifiers = [notifierOf(a, [sink("webhook team")]), notifierOf(b, [sink("webhook team")])];
     for (const n of notifiers) n.observe(event);
     await Promise.all(notifiers.map((n) => n.close()));
     // "Restarted" on a third host, with the team's sink and a sink of its own.
-    const later = createNotifier({ config: config(2), queueRoot: c.root, store: c, log: quiet, sinks: [sink("webhook team"), sink("desktop c")] });
+    const later = notifierOf(c, [sink("webhook team"), sink("desktop c")]);
     later.observe(event);
     await later.close();
-    const key = `task.completed:${task.id}`;
+    const key = sent[0]?.split(" ").at(-1) as string;
+    expect(key).toMatch(/^vendor\.paused:fake:/);
     expect(sent.sort()).toEqual([`desktop c ${key}`, `webhook team ${key}`]);
-    expect(sent.filter((s) => s.startsWith("webhook team"))).toHaveLength(1);
     expect((await sql<{ n: string }>("SELECT count(*)::text AS n FROM agent_lanes.notifications_sent"))[0]?.n).toBe("2");
+    // Each host's own folder holds no marker: the database does.
+    for (const store of [a, b, c]) expect(existsSync(path.join(store.root, "notify", "sent"))).toBe(false);
   });
 
   it("the daily retention runs on one host only, on the database's clock", async () => {

@@ -58,8 +58,9 @@ import type {
 } from "../types.js";
 import { migrate, schemaVersion, SCHEMA_VERSION, type MigrateResult } from "./migrations.js";
 import { CHANNEL, createPgNotifier } from "./notifier.js";
+import { localStateDir } from "./local-dir.js";
 import { createSharedLedger } from "./shared.js";
-import { localStateDir, maskUrl } from "./url.js";
+import { maskUrl } from "./url.js";
 
 export interface PostgresStoreOptions {
   /** Safety poll of waiters when no notification arrives. @default 2000 */
