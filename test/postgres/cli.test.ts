@@ -180,7 +180,7 @@ describe("agent-lanes on a PostgreSQL queue", () => {
     const env = { HOME: hostB, PATH: path.dirname(process.execPath) };
     const result = await run(["--store", url, "doctor", "--vendor", "codex", "--no-service", "--json"], { cwd: hostB, env });
     const checks = result.json<{ checks: Array<{ area: string; check: string; status: string; detail: string }> }>().checks;
-    expect(checks).toContainEqual(expect.objectContaining({ area: "queue", check: "database", status: "ok", detail: `${masked} reachable, schema version 1` }));
+    expect(checks).toContainEqual(expect.objectContaining({ area: "queue", check: "database", status: "ok", detail: `${masked} reachable, schema version ${SCHEMA_VERSION}` }));
     expect(checks).toContainEqual(expect.objectContaining({ area: "codex", check: "pause", status: "warn", detail: expect.stringContaining("codex paused until") }));
     expect(result.stdout).not.toMatch(PASSWORD);
     const down = await run(["--store", `postgres://x:hidden@127.0.0.1:${await freePort()}/db`, "doctor", "--vendor", "codex", "--no-service", "--json"], { cwd: hostB, env });
