@@ -15,7 +15,7 @@ import { MIGRATIONS } from "../../src/store/postgres/migrations.js";
 import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/store.js";
 import { materializeTask } from "../../src/supervisor/materialize.js";
 import { run } from "../cli/cli-helpers.js";
-import { usePostgres } from "../helpers/postgres.js";
+import { freePort, usePostgres } from "../helpers/postgres.js";
 import { hasPython, pythonTool } from "../interop/python-tool.js";
 
 const server = usePostgres();
@@ -70,6 +70,11 @@ describe.runIf(hasPython)("migrate-queue: a Python-written queue folder into Pos
     expect(notQueue.errLines).toEqual([`agent-lanes: --from ${root} is not a queue folder: it holds no tasks/ folder; did you mean --from ${queue}?`]);
     const notUrl = await ours(["migrate-queue", "--from", queue, "--to", path.join(root, "other")]);
     expect(notUrl.errLines).toEqual([`agent-lanes: --to must be a postgres:// URL, got ${path.join(root, "other")} (a queue folder needs no migration: point queue_root at it)`]);
+    const port = await freePort();
+    const down = await ours(["migrate-queue", "--from", queue, "--to", `postgres://someone:s3cret@127.0.0.1:${port}/lanes`]);
+    expect(down.exitCode).toBe(1);
+    expect(down.errLines).toEqual([expect.stringMatching(new RegExp(`^agent-lanes: cannot reach the PostgreSQL queue at postgres://someone:\\*\\*\\*@127\\.0\\.0\\.1:${port}/lanes: .*ECONNREFUSED.*\\(start the server or fix the URL in --to;`))]);
+    expect(down.stderr).not.toMatch(/s3cret/);
     const noTo = await ours(["migrate-queue", "--from", queue]);
     expect(noTo.errLines[0]).toMatch(/missing required option --to postgres:\/\/.*AGENT_LANES_STORE/);
   });

@@ -16,7 +16,7 @@ import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { SchemaVersionError, StoreError, ValidationError } from "../errors.js";
+import { SchemaVersionError, StoreError, StoreUnavailableError, ValidationError } from "../errors.js";
 import { readEventLines } from "../events.js";
 import { isValidTaskId, queuePaths } from "../layout.js";
 import { finishedAt, responseFetched } from "../prune.js";
@@ -26,7 +26,7 @@ import { parseIso } from "../time.js";
 import type { Task, TaskEvent, TaskResponse } from "../types.js";
 import { schemaVersion } from "./migrations.js";
 import { CHANNEL } from "./notifier.js";
-import { openPostgresStore } from "./store.js";
+import { openPostgresStore as openStoreAt } from "./store.js";
 import { maskUrl } from "./url.js";
 
 export interface CopyQueueOptions {
@@ -127,7 +127,14 @@ export async function copyQueue(options: CopyQueueOptions): Promise<CopyQueueRes
     throw new ValidationError(`--from ${from} is not a queue folder: it holds no tasks/ folder${hint}`);
   }
 
-  // Opening the store checks the server and the schema with the store's own messages; it migrates unless this is a dry run.
+  // Opening the store checks the server and the schema with the store's own messages (naming --to); it migrates unless this is a dry run.
+  const openPostgresStore = (url: string, opts: Parameters<typeof openStoreAt>[1]) =>
+    openStoreAt(url, opts).catch((error: unknown) => {
+      if (error instanceof StoreUnavailableError) {
+        throw new StoreUnavailableError(error.message.replace("fix the URL in --store, queue_root or AGENT_LANES_STORE", "fix the URL in --to"), { cause: error.cause });
+      }
+      throw error;
+    });
   let migrated: CopyQueueResult["migrated"] = [];
   let schemaReady = true;
   if (options.dryRun) {
