@@ -1,8 +1,14 @@
-// Bundle the one-shot CLI into one file, dist/src/cli/agent-lanes.bundle.js,
-// which dist/src/cli/main.js loads once Node's compile cache is on: one read
-// and one compile instead of some forty module resolutions and loads per
-// command. It sits beside the tsc output of program.js, so every path the code
-// finds relative to its own module (package.json, templates/) resolves alike.
+// Bundle the one-shot CLI into one script, dist/src/cli/agent-lanes.bundle.cjs,
+// which dist/src/cli/main.js compiles with V8's code cache (src/cli/load-bundle.ts):
+// one read and, from the second run on, no parse or compile of the code a
+// command runs, instead of some forty module resolutions, loads and compiles.
+// It sits beside the tsc output of program.js, so every path the code finds
+// relative to its own module (package.json, templates/) resolves alike.
+//
+// The script is a function body in CommonJS form. Its loader passes in
+// `require` (Node's built-ins, koffi), `__agentLanesUrl` (the bundle's URL,
+// what `import.meta.url` means here) and `__agentLanesImport` (import() from
+// the loader's module: a script compiled by vm has no module loader of its own).
 //
 // Left outside, loaded from the tsc output by their import():
 // - the long-running commands (serve, dispatch, demo, service, mcp): a one-shot
@@ -12,30 +18,84 @@
 // - koffi, a native module, loaded only by commands that take the lock;
 //   chokidar (watchers of long waits) and tar (prune --archive): only a few
 //   commands need them, and every command would otherwise compile them.
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { build } from "esbuild";
 
+const root = new URL("..", import.meta.url).pathname;
 const LONG_RUNNING = /^\.\/commands\/(serve|dispatch|demo|service|mcp)\.js$/;
+/**
+ * What only rare commands import, by import(): doctor's checks, the vendor
+ * adapters, the service backends and the worktree sweep of prune bring execa
+ * and some 300 KB with them, which every command would read and deserialise.
+ */
+const RARE = /\/(src\/doctor\/index|vendors\/registry|src\/supervisor\/worktrees|src\/config\/dispatch)\.js$/;
+const outfile = path.join(root, "dist/src/cli/agent-lanes.bundle.cjs");
+
+/**
+ * Built-ins loaded on first use rather than when the bundle starts: node:crypto
+ * brings some twenty internal modules and is needed only to hash or to make a
+ * token; commander requires node:child_process (net, dgram, streams) for
+ * executable subcommands, which this program has none of. A missing name
+ * here fails the build (esbuild checks named imports).
+ */
+const LAZY_BUILTINS = {
+  "node:crypto": ["createHash", "randomBytes", "randomUUID", "timingSafeEqual"],
+  "node:child_process": ["spawn", "spawnSync", "execFile", "execFileSync", "fork"],
+};
+const lazyBuiltins = {
+  name: "lazy-builtins",
+  setup(b) {
+    b.onResolve({ filter: /^node:(crypto|child_process)$/ }, (args) =>
+      args.namespace === "lazy-builtin" ? { path: args.path, external: true } : { path: args.path, namespace: "lazy-builtin" },
+    );
+    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({
+      loader: "js",
+      contents:
+        `let loaded;\nconst load = () => (loaded ??= require(${JSON.stringify(args.path)}));\n` +
+        LAZY_BUILTINS[args.path].map((name) => `export function ${name}(...args) { return load().${name}(...args); }\n`).join("") +
+        // commander's require() sees a plain object with these functions
+        `export default { ${LAZY_BUILTINS[args.path].join(", ")} };\n`,
+    }));
+  },
+};
 
 await build({
   entryPoints: [new URL("../src/cli/program.ts", import.meta.url).pathname],
-  outfile: new URL("../dist/src/cli/agent-lanes.bundle.js", import.meta.url).pathname,
+  outfile,
   bundle: true,
   platform: "node",
-  format: "esm",
+  format: "cjs",
   target: "node20",
   external: ["koffi", "chokidar", "tar"],
+  define: { "import.meta.url": "__agentLanesUrl" },
   plugins: [
+    lazyBuiltins,
     {
       name: "long-running-commands-stay-outside",
       setup(b) {
         b.onResolve({ filter: LONG_RUNNING }, (args) => ({ path: args.path, external: true }));
+        // A rare module stays in dist/, named relative to the bundle (which sits in dist/src/cli/).
+        b.onResolve({ filter: /\.js$/ }, (args) => {
+          if (args.kind !== "dynamic-import" || !args.path.startsWith(".")) return undefined;
+          const target = path.resolve(args.resolveDir, args.path);
+          if (!RARE.test(target)) return undefined;
+          const built = path.join(root, "dist", path.relative(root, target));
+          return { path: `./${path.relative(path.dirname(outfile), built)}`.replace(/^\.\/\.\.\//, "../"), external: true };
+        });
       },
     },
   ],
   minifyWhitespace: true,
   minifySyntax: true,
-  // Bundled CommonJS packages call require() for Node built-ins.
-  banner: { js: 'import { createRequire as __agentLanesRequire } from "node:module"; const require = __agentLanesRequire(import.meta.url);' },
   legalComments: "none",
   logLevel: "warning",
 });
+
+// Every import() left in the script loads a module kept outside (above) or a
+// vendor module by its URL; the loader's __agentLanesImport does it, relative
+// to the bundle as import() was (a vm-compiled script has no module loader).
+const text = readFileSync(outfile, "utf8");
+writeFileSync(outfile, text.replace(/\bimport\(/g, "__agentLanesImport("));
+// The ESM bundle of earlier builds is no longer loaded.
+rmSync(new URL("../dist/src/cli/agent-lanes.bundle.js", import.meta.url).pathname, { force: true });

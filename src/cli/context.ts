@@ -33,7 +33,8 @@ export function globals(cmd: Command): GlobalOptions {
   return {
     config: all.config ?? DEFAULT_CONFIG_PATH,
     configGiven: source !== undefined && source !== "default",
-    store: all.store,
+    // --store, else AGENT_LANES_STORE (a folder or a postgres:// URL), else the config's queue_root.
+    store: all.store ?? (process.env.AGENT_LANES_STORE || undefined),
     json: Boolean(all.json),
     debug: Boolean(all.debug) || process.env.AGENT_LANES_DEBUG === "1",
     lockTimeoutSeconds: all.lockTimeout ?? CLI_DEFAULTS.lockTimeoutSeconds,
@@ -61,8 +62,16 @@ export async function requireConfig(cmd: Command): Promise<EngineConfig> {
 export interface QueueContext {
   /** null when --store was given and there is no config file. */
   config: EngineConfig | null;
+  /** The queue folder; for a PostgreSQL queue, this host's folder for local state (store.root). */
   queueRoot: string;
+  /** The queue as messages show it: the folder, or the URL with its password masked. */
+  queueLabel: string;
   store: Store;
+}
+
+export interface OpenQueueOptions {
+  /** Bring a PostgreSQL queue's schema up to date (dispatch, serve, migrate). */
+  migrate?: boolean;
 }
 
 /**
@@ -71,14 +80,15 @@ export interface QueueContext {
  * missing), commands that need no workspace facts still work.
  * The caller closes the store (or uses withQueue).
  */
-export async function openQueue(cmd: Command): Promise<QueueContext> {
+export async function openQueue(cmd: Command, options: OpenQueueOptions = {}): Promise<QueueContext> {
   const g = globals(cmd);
   let config: EngineConfig | null = null;
   const configExists = existsSync(path.resolve(g.config));
   if (configExists || !g.store || g.configGiven) config = await requireConfig(cmd);
-  const queueRoot = g.store ? path.resolve(g.store) : (config as EngineConfig).queue_root;
-  const { openStore } = await import("../store/file-store.js");
-  const store = openStore(queueRoot, {
+  const { isPostgresUrl, openStore } = await import("../store/open.js");
+  const target = g.store ? (isPostgresUrl(g.store) ? g.store.trim() : path.resolve(g.store)) : (config as EngineConfig).queue_root;
+  const store = await openStore(target, {
+    migrate: options.migrate,
     pollMs: safetyPollMs(),
     lockTimeoutMs: g.lockTimeoutSeconds * 1000,
     requestMaxBytes: config?.request_max_bytes,
@@ -88,12 +98,12 @@ export async function openQueue(cmd: Command): Promise<QueueContext> {
           `giving up after ${timeoutMs / 1000} s (--lock-timeout)`,
       ),
   });
-  return { config, queueRoot, store };
+  return { config, queueRoot: store.root, queueLabel: store.location ?? store.root, store };
 }
 
 /** Run `body` with this invocation's queue and close the store afterwards, whatever happens. */
-export async function withQueue<T>(cmd: Command, body: (queue: QueueContext) => Promise<T>): Promise<T> {
-  const queue = await openQueue(cmd);
+export async function withQueue<T>(cmd: Command, body: (queue: QueueContext) => Promise<T>, options: OpenQueueOptions = {}): Promise<T> {
+  const queue = await openQueue(cmd, options);
   try {
     return await body(queue);
   } finally {

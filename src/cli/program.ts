@@ -51,7 +51,7 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     .description("Hand tasks between AI coding agents through a queue folder.")
     .version(packageVersion(), "-V, --version")
     .option("--config <path>", "engine config (handoff.yaml)", DEFAULT_CONFIG_PATH)
-    .option("--store <path>", "queue folder (overrides queue_root of the config)")
+    .option("--store <path|url>", "queue folder or postgres://user@host/db URL (overrides queue_root of the config; else AGENT_LANES_STORE)")
     .option("--json", "print JSON payloads (also accepted after the command)")
     .option("--debug", "print stack traces on errors (or AGENT_LANES_DEBUG=1)")
     .option("--lock-timeout <seconds>", "commands that change the queue give up waiting for its lock after this long", positiveSeconds("--lock-timeout"), CLI_DEFAULTS.lockTimeoutSeconds)
@@ -92,7 +92,7 @@ function describe(error: unknown): string {
  */
 const EXPECTED_ERRORS = new Set([
   "StoreError", "InvalidTaskIdError", "UnknownTaskError", "TransitionError", "ValidationError", "CorruptFileError",
-  "LockTimeoutError", "UnsafeFileError", "RootNotAllowedError", "TooDeepError",
+  "LockTimeoutError", "UnsafeFileError", "RootNotAllowedError", "TooDeepError", "StoreUnavailableError", "SchemaVersionError",
   "ConfigError", "InitError", "OptionsError", "VendorModuleError", "CommandLineError", "ServerConfigError", "DemoError", "ServiceError",
 ]);
 
@@ -129,11 +129,14 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   }
 }
 
-// A reader that stops early (`agent-lanes list | head -1`) is not an error.
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code === "EPIPE") process.exit(process.exitCode ?? EXIT.ok);
-  throw error;
-});
-
-const code = await main();
-process.exitCode = code;
+/**
+ * Run the command line of this process and set its exit code. A reader that
+ * stops early (`agent-lanes list | head -1`) is not an error.
+ */
+export async function run(): Promise<void> {
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? EXIT.ok);
+    throw error;
+  });
+  process.exitCode = await main();
+}

@@ -68,7 +68,8 @@ export interface TaskFacts {
 
 export async function readFacts(store: Store, task: Task): Promise<TaskFacts> {
   const [responseExists, events] = await Promise.all([
-    fileExists(queuePaths(store.root).responseFile(task.id)),
+    // A database queue has no response.json to look at: ask the store.
+    store.kind === "postgres" ? store.getResponse(task.id).then((r) => r !== null, () => false) : fileExists(queuePaths(store.root).responseFile(task.id)),
     store.readEvents(task.id).catch(() => [] as TaskEvent[]),
   ]);
   return { responseExists, lastEvent: events.at(-1) ?? null };

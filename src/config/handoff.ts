@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseDocument } from "yaml";
 import { UnsafeFileError } from "../store/errors.js";
+import { isPostgresUrl } from "../store/postgres/url.js";
 import { DEFAULT_REQUEST_MAX_BYTES, readRegularFile } from "../store/safe-file.js";
 import { ConfigError } from "./errors.js";
 
@@ -33,7 +34,7 @@ export interface EngineConfig {
   dir: string;
   workspace_id: string;
   workspace_root: string;
-  /** The queue folder; `--store` wins over the file's `queue_root`. */
+  /** The queue folder, or a postgres:// URL; `--store` wins over the file's `queue_root`. */
   queue_root: string;
   lanes: Record<string, LaneConfig>;
   /** Legacy submit default, absolute, or null. */
@@ -82,10 +83,12 @@ export async function loadEngineConfig(configPath: string, options: LoadEngineCo
   }
 
   const workspaceRoot = await resolveReal(resolveUserPath(dir, pathValue(raw, "workspace_root", file) ?? ENGINE_DEFAULTS.workspaceRoot));
+  // A postgres:// URL (issue 18) names a database, not a folder: kept as written.
+  const queueTarget = (base: string, value: string): string => (isPostgresUrl(value) ? value.trim() : resolveUserPath(base, value));
   const queueRoot =
     options.storeOverride != null && options.storeOverride !== ""
-      ? resolveUserPath(cwd, options.storeOverride)
-      : resolveUserPath(dir, pathValue(raw, "queue_root", file) ?? ENGINE_DEFAULTS.queueRoot);
+      ? queueTarget(cwd, options.storeOverride)
+      : queueTarget(dir, pathValue(raw, "queue_root", file) ?? ENGINE_DEFAULTS.queueRoot);
   const worktree = pathValue(raw, "worktree_path", file);
 
   return {
@@ -93,7 +96,7 @@ export async function loadEngineConfig(configPath: string, options: LoadEngineCo
     dir,
     workspace_id: workspaceId.trim(),
     workspace_root: workspaceRoot,
-    queue_root: await resolveReal(queueRoot),
+    queue_root: isPostgresUrl(queueRoot) ? queueRoot : await resolveReal(queueRoot),
     lanes: loadLanes(raw.lanes, file),
     worktree_path: worktree === null ? null : await resolveReal(resolveUserPath(dir, worktree)),
     expected_branch: optionalString(raw.expected_branch, "expected_branch", file),

@@ -59,7 +59,7 @@ export interface DoctorOptions {
   vendors: DoctorVendorInput[];
   /** True when the user named the vendor (--vendor): a missing CLI is then a failure, not a skip. */
   explicit: boolean;
-  /** The queue folder, or null when there is no config and no --store. */
+  /** The queue folder or postgres:// URL, or null when there is no config and no --store. */
   queueRoot: string | null;
   /** Why queueRoot is null (shown with the skip). */
   queueProblem?: string;
@@ -77,9 +77,13 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   const env = options.env ?? process.env;
   const home = options.home ?? env.HOME ?? os.homedir();
   const results: CheckResult[] = [];
-  for (const vendor of options.vendors) results.push(...(await vendorChecks(vendor, options, env, home)));
-  results.push(...(await queueChecks(options)));
-  if (options.service !== false) results.push(...(await serviceChecks(options)));
+  try {
+    for (const vendor of options.vendors) results.push(...(await vendorChecks(vendor, options, env, home)));
+    results.push(...(await queueChecks(options)));
+    if (options.service !== false) results.push(...(await serviceChecks(options)));
+  } finally {
+    await closeDoctorQueues();
+  }
   return results;
 }
 
@@ -263,7 +267,11 @@ async function geminiTrusts(home: string, folder: string): Promise<boolean> {
 async function pauseCheck(name: string, queueRoot: string | null): Promise<CheckResult[]> {
   if (!queueRoot) return [];
   const { describePause, readPause } = await import("../supervisor/pauses.js");
-  const read = await readPause(queueRoot, name).catch((error: Error) => ({ pause: null, warning: error.message }));
+  const { isPostgresUrl } = await import("../store/postgres/url.js");
+  // A PostgreSQL queue keeps its pauses in the database (an unreachable one is the queue check's to report).
+  const target = isPostgresUrl(queueRoot) ? await openDatabaseQueue(queueRoot).catch(() => null) : queueRoot;
+  if (target === null) return [];
+  const read = await readPause(target, name).catch((error: Error) => ({ pause: null, warning: error.message }));
   if (read.warning) return [bad("warn", name, "pause", read.warning, `remove the file: agent-lanes resume --vendor ${name}`)];
   if (!read.pause) return [ok(name, "pause", "no pause in force")];
   const text = describePause(read.pause);
@@ -271,9 +279,42 @@ async function pauseCheck(name: string, queueRoot: string | null): Promise<Check
   return [bad("warn", name, "pause", text, `wait for it, or lift it now: agent-lanes resume --vendor ${name}`)];
 }
 
+/** The PostgreSQL queue at `url`, opened once per doctor run (closed at exit by the process ending). */
+const databaseQueues = new Map<string, Promise<import("../store/types.js").Store>>();
+function openDatabaseQueue(url: string): Promise<import("../store/types.js").Store> {
+  let opened = databaseQueues.get(url);
+  if (!opened) {
+    opened = import("../store/open.js").then(({ openStore }) => openStore(url));
+    databaseQueues.set(url, opened);
+  }
+  return opened;
+}
+
+/** A PostgreSQL queue: reachable, with the schema this build knows. */
+async function databaseChecks(url: string): Promise<CheckResult[]> {
+  const { maskUrl } = await import("../store/postgres/url.js");
+  try {
+    const store = await openDatabaseQueue(url);
+    const { SCHEMA_VERSION } = await import("../store/postgres/migrations.js");
+    return [ok("queue", "database", `${maskUrl(url)} reachable, schema version ${SCHEMA_VERSION}`)];
+  } catch (error) {
+    const fix = (error as { code?: string }).code === "schema_mismatch" ? "see the message: agent-lanes migrate --store URL, or upgrade agent-lanes" : "start the PostgreSQL server or fix the URL (--store, queue_root, AGENT_LANES_STORE)";
+    return [bad("fail", "queue", "database", (error as Error).message, fix)];
+  }
+}
+
+/** Close the PostgreSQL queues doctor opened. */
+export async function closeDoctorQueues(): Promise<void> {
+  const all = [...databaseQueues.values()];
+  databaseQueues.clear();
+  await Promise.all(all.map((p) => p.then((s) => s.close(), () => undefined)));
+}
+
 async function queueChecks(options: DoctorOptions): Promise<CheckResult[]> {
   const root = options.queueRoot;
   if (!root) return [bad("skip", "queue", "writable", options.queueProblem ?? "no queue: no handoff.yaml here and no --store", "run agent-lanes init in the workspace, or pass --store DIR")];
+  const { isPostgresUrl } = await import("../store/postgres/url.js");
+  if (isPostgresUrl(root)) return databaseChecks(root);
   const results: CheckResult[] = [];
   if (!(await exists(root))) {
     return [bad("warn", "queue", "writable", `${root} does not exist yet`, "run agent-lanes init (or submit a first task) to create it")];

@@ -1,17 +1,20 @@
-// A dispatcher event (plus the task's response, for verdicts and reasons)
+// A dispatcher event (task events carry the answer, for verdicts and reasons)
 // as the notification people read: a title and a line or two.
 
 import type { DispatcherEvent } from "../supervisor/observer.js";
 import type { TaskResponse } from "../store/types.js";
 import type { Notification, NotifyEventType } from "./types.js";
 
-const firstLine = (text: string | null | undefined, max = 200): string => (text ?? "").split("\n").find((l) => l.trim() !== "")?.trim().slice(0, max) ?? "";
+/** The first non-blank line, cut to `max`; looks at the text's head only (an answer may be megabytes). */
+const firstLine = (text: string | null | undefined, max = 200): string =>
+  (text ?? "").slice(0, 16 * 1024).split("\n").find((l) => l.trim() !== "")?.trim().slice(0, max) ?? "";
 
-export function toNotification(event: DispatcherEvent, response: TaskResponse | null, at: string): Notification {
+export function toNotification(event: DispatcherEvent, at: string): Notification {
   switch (event.type) {
     case "task.completed":
     case "task.failed": {
       const { task } = event;
+      const response: TaskResponse | null = event.response ?? null;
       const done = event.type === "task.completed";
       const verdict = response?.verdict ?? null;
       const counts = verdict ? ` (${response?.blocking_count ?? 0} blocking, ${response?.nonblocking_count ?? 0} non-blocking)` : "";

@@ -1,12 +1,23 @@
 // The notifier: a DispatcherObserver that turns dispatcher events into
 // notifications for each sink — filtered by event and lane, sent once per
-// transition (dedup.ts), at most `max` per window per sink with the rest
-// folded into one digest at the window's end, each delivery under a timeout.
-// observe() only queues: the dispatcher never waits for a sink, and a sink's
-// failure is logged once (and once more when it works again).
+// transition, at most `max` per window per sink with the rest folded into one
+// digest at the window's end, each delivery under a timeout.
+//
+// Off the dispatcher's hot path: observe() only pushes the event onto an
+// array. A timer drains the array in batches (every `batchMs`), so a burst of
+// finished tasks costs one wake-up, not one per task; task events carry their
+// answer, so nothing is read back from the store; and deliveries run a few at
+// a time per sink. A sink's failure is logged once (and once more when it
+// works again).
+//
+// Once per transition: a task's completion or failure is observed only by the
+// dispatcher whose response the store accepted (a task is answered once, by
+// one claim), so task events need no marker on disk, only a guard against the
+// same event twice in this process. Pauses are different: every dispatcher of
+// the vendor reads the pause file, and again after each restart, so a pause
+// is sent by whoever first creates its marker (dedup.ts).
 
 import PQueue from "p-queue";
-import type { Store } from "../store/types.js";
 import type { DispatcherEvent, DispatcherObserver } from "../supervisor/observer.js";
 import { createDedup, type Dedup } from "./dedup.js";
 import { digestOf, toNotification } from "./message.js";
@@ -20,16 +31,16 @@ export interface NotifierLog {
 
 export interface NotifierOptions {
   config: NotifyConfig;
-  /** The queue folder: dedup markers live under it. */
+  /** The queue folder: pause markers live under it. */
   queueRoot: string;
-  /** For the verdict and reason of finished tasks. */
-  store: Pick<Store, "getResponse">;
   log: NotifierLog;
   /** @default () => new Date() */
   now?: () => Date;
   /** Tests: replace the sinks built from config (same order). */
   sinks?: Sink[];
   dedup?: Dedup;
+  /** How long events gather before a batch is handled. @default NOTIFY_DEFAULTS.batchMs */
+  batchMs?: number;
 }
 
 export interface NotifierStats {
@@ -37,10 +48,12 @@ export interface NotifierStats {
   sinks: Record<string, { sent: number; failed: number; held: number }>;
   /** Events dropped because too many were waiting. */
   dropped: number;
+  /** Batches handled (each one wake-up of the notifier). */
+  batches: number;
 }
 
 export interface Notifier extends DispatcherObserver {
-  /** Deliver what is held (digests at once), wait for deliveries up to a few seconds. Idempotent. */
+  /** Handle what is queued, deliver what is held (digests at once), wait for deliveries up to a few seconds. Idempotent. */
   close(): Promise<void>;
   stats(): NotifierStats;
 }
@@ -48,6 +61,8 @@ export interface Notifier extends DispatcherObserver {
 interface Lane {
   sink: Sink;
   filter: SinkConfig;
+  /** Deliveries in flight or waiting, a few at a time. */
+  out: PQueue;
   windowStart: number;
   sentInWindow: number;
   held: Notification[];
@@ -63,14 +78,29 @@ function wanted(filter: SinkConfig, n: Notification): boolean {
   return true;
 }
 
+/** Task events this process already handled, oldest forgotten first. */
+class RecentKeys {
+  private readonly keys = new Set<string>();
+  constructor(private readonly max: number) {}
+  /** True the first time `key` is seen. */
+  add(key: string): boolean {
+    if (this.keys.has(key)) return false;
+    this.keys.add(key);
+    if (this.keys.size > this.max) this.keys.delete(this.keys.values().next().value as string);
+    return true;
+  }
+}
+
 export function createNotifier(options: NotifierOptions): Notifier {
   const { config, log } = options;
   const now = options.now ?? (() => new Date());
   const dedup = options.dedup ?? createDedup(options.queueRoot);
+  const batchMs = options.batchMs ?? NOTIFY_DEFAULTS.batchMs;
   const windowMs = config.rateLimit.perSeconds * 1000;
   const lanes: Lane[] = config.sinks.map((filter, i) => ({
     sink: options.sinks?.[i] ?? createSink(filter.spec),
     filter,
+    out: new PQueue({ concurrency: NOTIFY_DEFAULTS.deliveriesPerSink }),
     windowStart: 0,
     sentInWindow: 0,
     held: [],
@@ -78,10 +108,12 @@ export function createNotifier(options: NotifierOptions): Notifier {
     failing: false,
     counts: { sent: 0, failed: 0, held: 0 },
   }));
-  // Handling an event reads a response and creates a marker (about a millisecond):
-  // one at a time, so notifications start in the order the transitions happened.
-  const handling = new PQueue({ concurrency: 1 });
-  const deliveries = new Set<Promise<void>>();
+  const recent = new RecentKeys(NOTIFY_DEFAULTS.recentTaskKeys);
+  let pending: DispatcherEvent[] = [];
+  let batchTimer: NodeJS.Timeout | null = null;
+  /** The batch being handled; the next waits for it (notifications keep the order of the transitions). */
+  let handling: Promise<void> = Promise.resolve();
+  let batches = 0;
   let dropped = 0;
   let droppedLogged = false;
   let closed: Promise<void> | null = null;
@@ -89,7 +121,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   void dedup.prune(NOTIFY_DEFAULTS.markerMaxAgeMs, now()).catch(() => undefined);
 
   function deliver(lane: Lane, n: Notification): void {
-    const run = (async () => {
+    void lane.out.add(async () => {
       try {
         await lane.sink.send(n, AbortSignal.timeout(config.timeoutMs));
         lane.counts.sent += 1;
@@ -103,9 +135,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
         }
         lane.failing = true;
       }
-    })();
-    deliveries.add(run);
-    void run.finally(() => deliveries.delete(run));
+    });
   }
 
   function flushDigest(lane: Lane): void {
@@ -125,7 +155,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
       lane.windowStart = at;
       lane.sentInWindow = 0;
     }
-    if (lane.held.length === 0 && lane.sentInWindow < config.rateLimit.max) {
+    // A sink that cannot keep up has its backlog folded into the digest too.
+    if (lane.held.length === 0 && lane.sentInWindow < config.rateLimit.max && lane.out.size < NOTIFY_DEFAULTS.maxPending) {
       lane.sentInWindow += 1;
       deliver(lane, n);
       return;
@@ -138,33 +169,55 @@ export function createNotifier(options: NotifierOptions): Notifier {
     }
   }
 
-  async function handle(event: DispatcherEvent): Promise<void> {
-    const task = event.type === "task.completed" || event.type === "task.failed" ? event.task : null;
-    const response = task ? await options.store.getResponse(task.id).catch(() => null) : null;
-    const n = toNotification(event, response, now().toISOString());
-    for (const lane of lanes) {
-      if (!wanted(lane.filter, n)) continue;
-      let first = true;
-      try {
-        first = await dedup.claim(lane.sink.id, n.key);
-      } catch (error) {
-        // A marker that cannot be written: better a possible duplicate than a lost notification.
-        if (!lane.failing) log.warn(`notifications: cannot record that ${n.key} was sent (${error instanceof Error ? error.message : String(error)})`);
+  async function handleBatch(events: readonly DispatcherEvent[]): Promise<void> {
+    batches += 1;
+    const at = now().toISOString();
+    for (const event of events) {
+      const n = toNotification(event, at);
+      const isTask = event.type === "task.completed" || event.type === "task.failed";
+      if (isTask && !recent.add(n.key)) continue;
+      for (const lane of lanes) {
+        if (!wanted(lane.filter, n)) continue;
+        let first = true;
+        if (!isTask) {
+          try {
+            first = await dedup.claim(lane.sink.id, n.key);
+          } catch (error) {
+            // A marker that cannot be written: better a possible duplicate than a lost notification.
+            if (!lane.failing) log.warn(`notifications: cannot record that ${n.key} was sent (${error instanceof Error ? error.message : String(error)})`);
+          }
+        }
+        if (first) offer(lane, n);
       }
-      if (first) offer(lane, n);
     }
+  }
+
+  /** Hand what is pending to the handler, after the batch before it. */
+  function drain(): Promise<void> {
+    if (batchTimer) clearTimeout(batchTimer);
+    batchTimer = null;
+    if (pending.length > 0) {
+      const events = pending;
+      pending = [];
+      handling = handling.then(() => handleBatch(events)).catch(() => undefined);
+    }
+    return handling;
   }
 
   return {
     observe(event) {
       if (closed) return;
-      if (handling.size >= NOTIFY_DEFAULTS.maxPending) {
+      if (pending.length >= NOTIFY_DEFAULTS.maxPending) {
         dropped += 1;
         if (!droppedLogged) log.warn(`notifications: more than ${NOTIFY_DEFAULTS.maxPending} events waiting; dropping the excess`);
         droppedLogged = true;
         return;
       }
-      void handling.add(() => handle(event)).catch(() => undefined);
+      pending.push(event);
+      if (!batchTimer) {
+        batchTimer = setTimeout(() => void drain(), batchMs);
+        batchTimer.unref();
+      }
     },
     close() {
       closed ??= (async () => {
@@ -173,9 +226,9 @@ export function createNotifier(options: NotifierOptions): Notifier {
           timer = setTimeout(resolve, NOTIFY_DEFAULTS.closeTimeoutMs);
           timer.unref();
         });
-        await Promise.race([handling.onIdle(), limit]);
+        await Promise.race([drain(), limit]);
         for (const lane of lanes) flushDigest(lane);
-        await Promise.race([Promise.allSettled([...deliveries]), limit]);
+        await Promise.race([Promise.all(lanes.map((lane) => lane.out.onIdle())), limit]);
         clearTimeout(timer);
       })();
       return closed;
@@ -183,7 +236,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
     stats() {
       const sinks: NotifierStats["sinks"] = {};
       for (const lane of lanes) sinks[lane.sink.id] = { ...lane.counts };
-      return { sinks, dropped };
+      return { sinks, dropped, batches };
     },
   };
 }

@@ -63,8 +63,14 @@ export const NOTIFY_DEFAULTS = {
   ratePerSeconds: 60,
   /** @default 5000 */
   timeoutMs: 5000,
-  /** Notifications waiting for delivery per sink before the oldest are folded into the digest. @default 1000 */
+  /** Events waiting to be handled, and deliveries waiting per sink, before the excess is dropped (events) or folded into the digest (deliveries). @default 1000 */
   maxPending: 1000,
+  /** Events gather this long before the notifier handles them as one batch (one wake-up for a burst). @default 200 */
+  batchMs: 200,
+  /** Deliveries in flight at once per sink. @default 4 */
+  deliveriesPerSink: 4,
+  /** Task transitions remembered per process, against observing one twice. @default 10000 */
+  recentTaskKeys: 10_000,
   /** Dedup markers older than this are removed at start. @default 14 days */
   markerMaxAgeMs: 14 * 24 * 60 * 60 * 1000,
   /** close() waits this long for deliveries in flight. @default 3000 */

@@ -19,7 +19,7 @@ import { createEventFeed, type FeedEvent } from "./event-feed.js";
 import type { Handler, Route, RouteDeps } from "./routes.js";
 import { BODY_SCHEMAS, REPLY_SCHEMAS } from "./schemas.js";
 import type { ServerLogger } from "./server.js";
-import { confineWorkspaceRoot } from "./workspace-roots.js";
+import { assertAllowedRoot } from "../store/allowed-roots.js";
 
 export interface DashboardOptions {
   deps: RouteDeps;
@@ -260,7 +260,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
     return { status: 200, body: { runs: out } };
   };
 
-  const pauses: Handler = async () => ({ status: 200, body: { pauses: (await listPauses(store.root)).pauses } });
+  const pauses: Handler = async () => ({ status: 200, body: { pauses: (await listPauses(store)).pauses } });
 
   async function factsOf(task: Task): Promise<{ vendor: string; cost: number; finished: number | null }> {
     const known = responseFacts.get(task.id);
@@ -331,7 +331,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
     if (task.state !== "failed") {
       throw new TransitionError("invalid_state", `cannot retry task ${taskId}: it is ${task.state}; only a failed task is retried`, { taskId });
     }
-    const workspaceRoot = await confineWorkspaceRoot(task.workspace_root, allowedRoots);
+    const workspaceRoot = await assertAllowedRoot(task.workspace_root, allowedRoots);
     const earlier = (await s.list()).filter((t) => t.metadata?.retry_of === taskId).length;
     const copy = await s.create({
       workspace_id: task.workspace_id,
@@ -354,7 +354,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
     const vendor = params.vendor ?? "";
     let removed: boolean;
     try {
-      removed = await clearPause(s.root, vendor);
+      removed = await clearPause(s, vendor);
     } catch (error) {
       throw new HttpError(400, (error as Error).message);
     }

@@ -63,7 +63,7 @@ export function createEventFeed(store: Store, options: EventFeedOptions): EventF
 
   async function pass(): Promise<void> {
     const tasks = await store.list();
-    const { pauses } = await listPauses(store.root);
+    const { pauses } = await listPauses(store);
     const runs = await runIds(store.root);
     const next: Snapshot = {
       tasks: new Map(tasks.map((t) => [t.id, { state: t.state, updated_at: t.updated_at }])),

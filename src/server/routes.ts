@@ -20,7 +20,7 @@ import { HttpError } from "./errors.js";
 import type { LongPoll, LongPollRegistry } from "./long-poll.js";
 import type { NextWaiters } from "./next-waiters.js";
 import { BODY_SCHEMAS, REPLY_SCHEMAS } from "./schemas.js";
-import { confineWorkspaceRoot } from "./workspace-roots.js";
+import { assertAllowedRoot } from "../store/allowed-roots.js";
 
 /** What a handler answers; null when there is no one left to answer (client gone). */
 export type Reply = { status: number; body: unknown } | null;
@@ -83,7 +83,7 @@ function nothingFound(poll: LongPoll | null, idle: Reply): Reply {
 }
 
 const createTask: Handler = async ({ store, allowedRoots }, { body: b }) => {
-  const workspaceRoot = await confineWorkspaceRoot(requiredString(b, "workspace_root"), allowedRoots);
+  const workspaceRoot = await assertAllowedRoot(requiredString(b, "workspace_root"), allowedRoots);
   const task = await store.create({
     workspace_id: requiredString(b, "workspace_id"),
     correlation_id: requiredString(b, "correlation_id"),

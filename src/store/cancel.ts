@@ -5,8 +5,8 @@
 
 import { isTerminal, loadTask, locked, sha256File, type StoreContext } from "./context.js";
 import { TransitionError, ValidationError, showValue } from "./errors.js";
-import { recordResponse, settleFromResponse } from "./respond.js";
-import type { CancelInput, RespondResult } from "./types.js";
+import { recordResponse, settleFromResponse, type ResponseFields } from "./respond.js";
+import type { CancelInput, RespondResult, Task } from "./types.js";
 
 /** The response body of a cancelled task: `cancelled`, `cancelled by <by>`, `…: <reason>`. */
 export function cancelBody(input: CancelInput): string {
@@ -23,42 +23,61 @@ function optionalText(field: string, value: unknown, taskId: string): string | u
   return value.replace(/\s+/g, " ").trim() || undefined;
 }
 
+/** who and why, one line each; validated before anything is read. */
+export function checkCancelInput(taskId: string, input: CancelInput = {}): { by: string | undefined; reason: string | undefined } {
+  return { by: optionalText("by", input.by, taskId), reason: optionalText("reason", input.reason, taskId) };
+}
+
+/** Only a queued task can be cancelled. */
+export function refuseCancel(task: Task): void {
+  const taskId = task.id;
+  if (isTerminal(task)) {
+    throw new TransitionError("invalid_state", `cannot cancel task ${taskId}: it is already ${task.state}`, { taskId });
+  }
+  if (task.state !== "queued") {
+    throw new TransitionError(
+      "invalid_state",
+      `cannot cancel task ${taskId}: it is ${task.state} by ${task.claim_owner ?? "unknown"}; only queued tasks can be cancelled (release the claim first)`,
+      { taskId },
+    );
+  }
+}
+
+/** The response and event of a cancel; `current` is the request's hash now (null when unreadable). */
+export function cancelResponse(
+  task: Task,
+  by: string | undefined,
+  reason: string | undefined,
+  current: string | null,
+): { fields: ResponseFields; event: { message: string; data: Record<string, unknown> } } {
+  const body = cancelBody({ by, reason });
+  return {
+    fields: {
+      reviewer: by ?? "agent-lanes",
+      status: "failed",
+      body,
+      reviewed_request_sha256: current,
+      request_changed_before_response: current !== task.request_sha256,
+      follow_up_required: false,
+      verdict: null,
+      blocking_count: 0,
+      nonblocking_count: 0,
+      metadata: { cancelled: true },
+    },
+    event: { message: body, data: { cancelled: true, ...(reason ? { reason } : {}) } },
+  };
+}
+
 export function cancelTask(ctx: StoreContext, taskId: string, input: CancelInput = {}): Promise<RespondResult> {
   // Validated before the lock, like release: nothing is written on bad input.
-  const by = optionalText("by", input.by, taskId);
-  const reason = optionalText("reason", input.reason, taskId);
+  const { by, reason } = checkCancelInput(taskId, input);
   return locked(ctx, async () => {
     let task = await loadTask(ctx, taskId);
     task = (await settleFromResponse(ctx, task)) ?? task;
-    if (isTerminal(task)) {
-      throw new TransitionError("invalid_state", `cannot cancel task ${taskId}: it is already ${task.state}`, { taskId });
-    }
-    if (task.state !== "queued") {
-      throw new TransitionError(
-        "invalid_state",
-        `cannot cancel task ${taskId}: it is ${task.state} by ${task.claim_owner ?? "unknown"}; only queued tasks can be cancelled (release the claim first)`,
-        { taskId },
-      );
-    }
+    refuseCancel(task);
     // A request that is no longer a readable regular file must not stop a cancel.
     const current = await sha256File(ctx, task.request_path, taskId).catch(() => null);
-    const body = cancelBody({ by, reason });
-    return recordResponse(
-      ctx,
-      task,
-      {
-        reviewer: by ?? "agent-lanes",
-        status: "failed",
-        body,
-        reviewed_request_sha256: current,
-        request_changed_before_response: current !== task.request_sha256,
-        follow_up_required: false,
-        verdict: null,
-        blocking_count: 0,
-        nonblocking_count: 0,
-        metadata: { cancelled: true },
-      },
-      { message: body, data: { cancelled: true, ...(reason ? { reason } : {}) } },
-    );
+    const { fields, event } = cancelResponse(task, by, reason, current);
+    return recordResponse(ctx, task, fields, event);
   });
 }

@@ -23,16 +23,56 @@ export interface ChangeNotifierOptions {
   onError?: (error: Error) => void;
 }
 
-/** Start watching `tasksDir`; resolves once the watcher is ready (no event is missed after that). */
-export async function createChangeNotifier(tasksDir: string, options: ChangeNotifierOptions = {}): Promise<ChangeNotifier> {
-  let generation = 0;
-  const waiters = new Set<() => void>();
-  let closed = false;
+/** The change counter every notifier keeps: bump() counts a change and wakes the waiters of wait(). */
+export interface Generations {
+  readonly generation: number;
+  bump(): void;
+  wait(timeoutMs: number, since: number, signal?: AbortSignal): Promise<void>;
+  /** Wake every waiter for good (close). */
+  close(): void;
+}
 
-  const bump = (): void => {
-    generation += 1;
+export function createGenerations(): Generations {
+  let generation = 0;
+  let closed = false;
+  const waiters = new Set<() => void>();
+  const wakeAll = (): void => {
     for (const wake of [...waiters]) wake();
   };
+  return {
+    get generation() {
+      return generation;
+    },
+    bump() {
+      generation += 1;
+      wakeAll();
+    },
+    wait(timeoutMs, since, signal) {
+      if (closed || generation > since || signal?.aborted) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          signal?.removeEventListener("abort", done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(0, timeoutMs));
+        waiters.add(done);
+        signal?.addEventListener("abort", done, { once: true });
+      });
+    },
+    close() {
+      closed = true;
+      wakeAll();
+    },
+  };
+}
+
+/** Start watching `tasksDir`; resolves once the watcher is ready (no event is missed after that). */
+export async function createChangeNotifier(tasksDir: string, options: ChangeNotifierOptions = {}): Promise<ChangeNotifier> {
+  const generations = createGenerations();
+  let closed = false;
+  const bump = (): void => generations.bump();
 
   /** Tasks whose folders changed since the last takeTouched(); null once a change may have been missed. */
   let touched: Set<string> | null = new Set();
@@ -161,22 +201,9 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
       return taken;
     },
     get generation() {
-      return generation;
+      return generations.generation;
     },
-    wait(timeoutMs, since, signal) {
-      if (closed || generation > since || signal?.aborted) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          waiters.delete(done);
-          signal?.removeEventListener("abort", done);
-          resolve();
-        };
-        const timer = setTimeout(done, Math.max(0, timeoutMs));
-        waiters.add(done);
-        signal?.addEventListener("abort", done, { once: true });
-      });
-    },
+    wait: (timeoutMs, since, signal) => generations.wait(timeoutMs, since, signal),
     track(taskDirs) {
       tracked = new Set(taskDirs);
       sync();
@@ -198,7 +225,7 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
     async close() {
       if (closed) return;
       closed = true;
-      for (const wake of [...waiters]) wake();
+      generations.close();
       tasksWatcher?.close();
       for (const w of pendingWatchers.values()) w.close();
       pendingWatchers.clear();

@@ -30,13 +30,19 @@ export function checkLeaseSeconds(value: unknown): number {
  * dependencies, and the lane's WIP limit (`running` counts the live leases of
  * a lane from the queue itself, so every dispatcher on the queue sees the same count).
  */
-async function refuseUnscheduled(ctx: StoreContext, task: Task, now: Date, maxRunning: number | null, running: (lane: string) => Promise<number>): Promise<void> {
+export async function refuseUnscheduled(
+  stateOf: (taskId: string) => Promise<string>,
+  task: Task,
+  now: Date,
+  maxRunning: number | null,
+  running: (lane: string) => Promise<number>,
+): Promise<void> {
   const schedule = readSchedule(task);
   if (schedule.notBefore && schedule.notBefore.getTime() > now.getTime()) {
     throw new TransitionError("not_due", `cannot claim ${task.id}; not before ${isoFromDate(schedule.notBefore)}`, { taskId: task.id });
   }
   for (const dep of schedule.dependsOn) {
-    const state = await loadTask(ctx, dep).then((t) => t.state, () => "missing");
+    const state = await stateOf(dep);
     if (state !== "completed") {
       throw new TransitionError("not_due", `cannot claim ${task.id}; it depends on ${dep}, which is ${state === "missing" ? "not in the queue" : state}`, { taskId: task.id });
     }
@@ -49,7 +55,8 @@ async function refuseUnscheduled(ctx: StoreContext, task: Task, now: Date, maxRu
 /** Live leases of `lane`, for the WIP limit; `running` is the store's count under the lock already held. */
 export type LaneRunningCount = (lane: string) => Promise<number>;
 
-export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput, running: LaneRunningCount = async () => 0): Promise<Task> {
+/** A claim's input, checked before anything is read. */
+export function checkClaimInput(taskId: string, input: ClaimInput): { owner: string; leaseSeconds: number; maxRunning: number | null } {
   const leaseSeconds = checkLeaseSeconds(input.leaseSeconds ?? DEFAULT_LEASE_SECONDS);
   const owner = input.owner;
   if (typeof owner !== "string" || owner === "") throw new ValidationError("owner is required and must be a non-empty string");
@@ -58,17 +65,28 @@ export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput, 
   if (maxRunning !== null && (!Number.isInteger(maxRunning) || maxRunning < 1)) {
     throw new ValidationError(`Expected \`max_running\` to be a whole number >= 1, got \`${showValue(maxRunning)}\``);
   }
+  return { owner, leaseSeconds, maxRunning };
+}
+
+/** Refuse a finished task and a live lease (`now` is the store's clock). */
+export function refuseUnclaimable(task: Task, now: Date): void {
+  if (isTerminal(task)) {
+    throw new TransitionError("invalid_state", `cannot claim ${task.id}; task is ${task.state}`, { taskId: task.id });
+  }
+  if (task.state === "claimed" && !leaseExpired(task, now)) {
+    throw new TransitionError("lease_held", `cannot claim ${task.id}; active lease held by ${task.claim_owner ?? "unknown"}`, { taskId: task.id });
+  }
+}
+
+export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput, running: LaneRunningCount = async () => 0): Promise<Task> {
+  const { owner, leaseSeconds, maxRunning } = checkClaimInput(taskId, input);
   return locked(ctx, async () => {
     const loaded = await loadTask(ctx, taskId);
     const task = (await settleFromResponse(ctx, loaded)) ?? loaded;
     const now = ctx.now();
-    if (isTerminal(task)) {
-      throw new TransitionError("invalid_state", `cannot claim ${taskId}; task is ${task.state}`, { taskId });
-    }
-    if (task.state === "claimed" && !leaseExpired(task, now)) {
-      throw new TransitionError("lease_held", `cannot claim ${taskId}; active lease held by ${task.claim_owner ?? "unknown"}`, { taskId });
-    }
-    await refuseUnscheduled(ctx, task, now, maxRunning, running);
+    refuseUnclaimable(task, now);
+    const stateOf = (dep: string): Promise<string> => loadTask(ctx, dep).then((t) => t.state, () => "missing");
+    await refuseUnscheduled(stateOf, task, now, maxRunning, running);
     const current = await sha256File(ctx, task.request_path, taskId);
     if (current === null) {
       throw new TransitionError("request_changed", `request source is missing for ${taskId}: ${task.request_path}; restore it or resubmit the task`, { taskId });

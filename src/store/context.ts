@@ -7,6 +7,7 @@ import { appendEventLine } from "./events.js";
 import type { QueuePaths } from "./layout.js";
 import { withLock, type LockOptions } from "./lock.js";
 import { readTaskFile } from "./records.js";
+import { UnsafeFileError } from "./errors.js";
 import { hashRegularFile } from "./safe-file.js";
 import { parseIso } from "./time.js";
 import type { EventInput, Task, TaskEvent } from "./types.js";
@@ -73,6 +74,22 @@ export function isTerminal(task: Task): boolean {
  * missing. Called under the lock: a request swapped for a FIFO, a device or a
  * huge file throws UnsafeFileError at once instead of blocking every command.
  */
-export function sha256File(ctx: StoreContext, file: string, taskId: string): Promise<string | null> {
-  return hashRegularFile(file, { label: "request_path", maxBytes: ctx.requestMaxBytes, taskId });
+export async function sha256File(ctx: StoreContext, file: string, taskId: string): Promise<string | null> {
+  try {
+    return await hashRegularFile(file, { label: "request_path", maxBytes: ctx.requestMaxBytes, taskId });
+  } catch (error) {
+    // A request path that became a folder or unreadable (or a task.json naming one) is the task's problem,
+    // reported as a StoreError naming it, never a raw errno out of claim, respond or cancel.
+    const what = UNREADABLE[(error as NodeJS.ErrnoException).code ?? ""];
+    if (what) throw new UnsafeFileError(file, `request_path of task ${taskId} ${what}: ${file} (restore the request file or resubmit the task)`, { taskId, cause: error });
+    throw error;
+  }
 }
+
+const UNREADABLE: Record<string, string> = {
+  EISDIR: "is a folder, not a file",
+  EACCES: "cannot be read (permission denied)",
+  EPERM: "cannot be read (operation not permitted)",
+  ELOOP: "has too many symbolic links",
+  ENAMETOOLONG: "has a name that is too long",
+};

@@ -1,13 +1,14 @@
 // create: validate a submission, record the request's hash, write the task
 // folder (task.json, the `created` event) and the correlation index entry.
 
+import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureDir, writeJsonAtomic } from "./atomic.js";
 import { addEvent, loadTask, locked, saveTask, type StoreContext } from "./context.js";
 import { assertJsonDepth, assertOneLineName } from "./input-shape.js";
-import { hashRegularFile } from "./safe-file.js";
+import { hashRegularFile, readRegularFile } from "./safe-file.js";
 import { UnknownTaskError, ValidationError } from "./errors.js";
 import { MAX_NAME_LENGTH, MAX_TASK_ID_LENGTH, assertTaskId, confine, isInside, makeTaskId, queuePaths } from "./layout.js";
 import { scheduleMetadata } from "./schedule.js";
@@ -61,14 +62,31 @@ async function confineReal(field: string, value: string, root: string): Promise<
   return confine(field, await realResolve(lexical), root);
 }
 
-/** sha256 of a request or supporting file: a regular file (never a FIFO, device or kernel file), at most request_max_bytes. */
-async function hashExisting(ctx: StoreContext, field: string, file: string): Promise<string> {
+/** A request or supporting file as submitted: its hash, and its bytes when the store carries them. */
+interface SubmittedFile {
+  sha256: string;
+  content: Buffer | null;
+}
+
+/**
+ * sha256 of a request or supporting file: a regular file (never a FIFO,
+ * device or kernel file), at most request_max_bytes. With `keep` the bytes are
+ * read once and hashed from memory, so the hash is that of the bytes kept.
+ */
+async function hashExisting(maxBytes: number, field: string, file: string, keep: boolean): Promise<SubmittedFile> {
   const stat = await fs.stat(file).catch(() => null);
   if (stat === null) throw new ValidationError(`${field} does not exist or is not a file: ${file}`);
   if (stat.isDirectory()) throw new ValidationError(`${field} is a folder, not a file: ${file}`);
-  const sha = await hashRegularFile(file, { label: field, maxBytes: ctx.requestMaxBytes });
+  if (keep) {
+    const content = await readRegularFile(file, { label: field, maxBytes }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") throw new ValidationError(`${field} does not exist: ${file}`);
+      throw error;
+    });
+    return { sha256: createHash("sha256").update(content).digest("hex"), content };
+  }
+  const sha = await hashRegularFile(file, { label: field, maxBytes });
   if (sha === null) throw new ValidationError(`${field} does not exist: ${file}`);
-  return sha;
+  return { sha256: sha, content: null };
 }
 
 /**
@@ -108,8 +126,98 @@ function checkMetadataIds(metadata: Record<string, unknown>): void {
   if (parent !== undefined && parent !== null && parent !== "") assertTaskId(parent);
 }
 
+/** What a store needs to validate a submission. */
+export interface CreateChecks {
+  /** Largest request or supporting file. */
+  requestMaxBytes: number;
+  now: Date;
+  /** An existing task, or null when unknown (dependency checks). */
+  lookup(taskId: string): Promise<Task | null>;
+  /** Refuses a response_path the store must never overwrite (the file store's own folder). */
+  refuse?(target: string): Promise<void>;
+  /** Keep the bytes of the request and supporting files (a store that carries them). */
+  keepContent?: boolean;
+}
+
+/** The fields a submission decides (the rest are the state machine's). */
+export type TaskFields = Pick<
+  Task,
+  | "workspace_id" | "correlation_id" | "source_agent" | "lane" | "workspace_root" | "worktree_path" | "expected_branch"
+  | "request_path" | "request_sha256" | "supporting_paths" | "response_path" | "prompt" | "metadata"
+>;
+
+/** A validated submission: every field of the new task but its id, state and timestamps. */
+export interface ValidatedTask {
+  fields: TaskFields;
+  /** With keepContent: the request's bytes, then each supporting file's, in order. */
+  contents: { request: Buffer | null; supporting: Array<Buffer | null> };
+}
+
+/** The fields of a new queued task around `fields`, stamped `createdAt`. */
+export function newTask(id: string, fields: ValidatedTask["fields"], createdAt: string): Task {
+  return {
+    id,
+    ...fields,
+    state: "queued",
+    created_at: createdAt,
+    updated_at: createdAt,
+    claim_owner: null,
+    claim_token: null,
+    lease_expires_at: null,
+    claimed_at: null,
+    completed_at: null,
+    failed_at: null,
+    failure_reason: null,
+  };
+}
+
 /** Validate `input` and write a new queued task. */
 export async function createTask(ctx: StoreContext, input: CreateTaskInput): Promise<Task> {
+  const { fields } = await validateCreate(input, {
+    requestMaxBytes: ctx.requestMaxBytes,
+    now: ctx.now(),
+    lookup: (id) =>
+      loadTask(ctx, id).catch((error) => {
+        if (error instanceof UnknownTaskError) return null;
+        throw error;
+      }),
+    refuse: (target) => refuseQueueTarget(ctx, target),
+  });
+  const { workspace_id: workspaceId, correlation_id: correlationId, lane, request_sha256: requestSha } = fields;
+  return locked(ctx, async () => {
+    await ensureDir(ctx.paths.tasks);
+    // The id embeds the microsecond; if another writer took the same one, move on a microsecond.
+    let micros = nowMicros();
+    let id = makeTaskId(formatIdStamp(micros), correlationId, requestSha);
+    for (;;) {
+      try {
+        await fs.mkdir(ctx.paths.taskDir(id), { mode: 0o700 });
+        await fs.chmod(ctx.paths.taskDir(id), 0o700).catch(() => undefined);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+        micros = nowMicros();
+        id = makeTaskId(formatIdStamp(micros), correlationId, requestSha);
+      }
+    }
+    const createdAt = formatIso(micros);
+    const task = newTask(id, fields, createdAt);
+    await saveTask(ctx, task);
+    await addEvent(ctx, id, { type: "created", message: `task created on lane ${lane}`, data: { lane } });
+    await ensureDir(ctx.paths.correlations);
+    await writeJsonAtomic(ctx.paths.correlationFile(workspaceId, correlationId), {
+      workspace_id: workspaceId,
+      correlation_id: correlationId,
+      task_id: id,
+      updated_at: createdAt,
+    });
+    ctx.onWrite(id);
+    return task;
+  });
+}
+
+/** Validate a submission (every rule of PROTOCOL.md §4) and hash its files; writes nothing. */
+export async function validateCreate(input: CreateTaskInput, checks: CreateChecks): Promise<ValidatedTask> {
   const workspaceId = requireText("workspace_id", input.workspace_id);
   const correlationId = requireText("correlation_id", input.correlation_id);
   const lane = requireText("lane", input.lane);
@@ -137,9 +245,11 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
 
   const requestPath = await confineReal("request_path", expandHome(input.request_path), workspaceRoot);
   const responsePath = await confineReal("response_path", expandHome(input.response_path), workspaceRoot);
-  await refuseQueueTarget(ctx, responsePath);
-  const requestSha = await hashExisting(ctx, "request_path", requestPath);
+  await checks.refuse?.(responsePath);
+  const keep = checks.keepContent === true;
+  const request = await hashExisting(checks.requestMaxBytes, "request_path", requestPath, keep);
   const supporting: SupportingPath[] = [];
+  const supportingContent: Array<Buffer | null> = [];
   const supportingInput: unknown = input.supporting_paths ?? [];
   if (!Array.isArray(supportingInput)) throw new ValidationError("supporting_paths must be a list of paths or {path: ...}");
   for (const entry of supportingInput as CreateTaskInput["supporting_paths"] & unknown[]) {
@@ -147,37 +257,16 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
     if (typeof raw !== "string" || raw === "") throw new ValidationError("supporting_paths entries must be paths or {path: ...}");
     noNul("supporting_paths", raw);
     const file = await confineReal("supporting_paths", expandHome(raw), workspaceRoot);
-    supporting.push({ path: file, sha256: await hashExisting(ctx, "supporting_paths", file) });
+    const submitted = await hashExisting(checks.requestMaxBytes, "supporting_paths", file, keep);
+    supporting.push({ path: file, sha256: submitted.sha256 });
+    supportingContent.push(submitted.content);
   }
   // The agent runs in worktree_path: it must lie inside workspace_root like every other path.
   const worktree = worktreeInput ? await confineReal("worktree_path", expandHome(worktreeInput), workspaceRoot) : null;
   // not_before / priority / depends_on live in metadata (the Python tool keeps them as they are).
-  const schedule = await scheduleMetadata(input, metadata, ctx.now(), (id) =>
-    loadTask(ctx, id).catch((error) => {
-      if (error instanceof UnknownTaskError) return null;
-      throw error;
-    }),
-  );
-
-  return locked(ctx, async () => {
-    await ensureDir(ctx.paths.tasks);
-    // The id embeds the microsecond; if another writer took the same one, move on a microsecond.
-    let micros = nowMicros();
-    let id = makeTaskId(formatIdStamp(micros), correlationId, requestSha);
-    for (;;) {
-      try {
-        await fs.mkdir(ctx.paths.taskDir(id), { mode: 0o700 });
-        await fs.chmod(ctx.paths.taskDir(id), 0o700).catch(() => undefined);
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-        micros = nowMicros();
-        id = makeTaskId(formatIdStamp(micros), correlationId, requestSha);
-      }
-    }
-    const createdAt = formatIso(micros);
-    const task: Task = {
-      id,
+  const schedule = await scheduleMetadata(input, metadata, checks.now, checks.lookup);
+  return {
+    fields: {
       workspace_id: workspaceId,
       correlation_id: correlationId,
       source_agent: sourceAgent,
@@ -186,32 +275,12 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
       worktree_path: worktree,
       expected_branch: expectedBranch,
       request_path: requestPath,
-      request_sha256: requestSha,
+      request_sha256: request.sha256,
       supporting_paths: supporting,
       response_path: responsePath,
       prompt,
       metadata: { ...metadata, ...schedule },
-      state: "queued",
-      created_at: createdAt,
-      updated_at: createdAt,
-      claim_owner: null,
-      claim_token: null,
-      lease_expires_at: null,
-      claimed_at: null,
-      completed_at: null,
-      failed_at: null,
-      failure_reason: null,
-    };
-    await saveTask(ctx, task);
-    await addEvent(ctx, id, { type: "created", message: `task created on lane ${lane}`, data: { lane } });
-    await ensureDir(ctx.paths.correlations);
-    await writeJsonAtomic(ctx.paths.correlationFile(workspaceId, correlationId), {
-      workspace_id: workspaceId,
-      correlation_id: correlationId,
-      task_id: id,
-      updated_at: createdAt,
-    });
-    ctx.onWrite(id);
-    return task;
-  });
+    },
+    contents: { request: request.content, supporting: supportingContent },
+  };
 }

@@ -16,7 +16,9 @@ export type StoreErrorCode =
   | "unsafe_file"
   | "file_too_large"
   | "root_not_allowed"
-  | "too_deep";
+  | "too_deep"
+  | "store_unavailable"
+  | "schema_mismatch";
 
 /** Base class: every store failure a user can cause or fix. */
 export class StoreError extends Error {
@@ -135,5 +137,25 @@ export class TooDeepError extends StoreError {
   override name = "TooDeepError";
   constructor(message: string, options: { taskId?: string } = {}) {
     super("too_deep", message, options);
+  }
+}
+
+/** A PostgreSQL queue that cannot be reached (server down, wrong URL, refused login); the message names the URL, password masked. */
+export class StoreUnavailableError extends StoreError {
+  override name = "StoreUnavailableError";
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super("store_unavailable", message, options);
+  }
+}
+
+/** A PostgreSQL queue whose schema is older (run `agent-lanes migrate`) or newer (upgrade agent-lanes) than this build. */
+export class SchemaVersionError extends StoreError {
+  override name = "SchemaVersionError";
+  readonly current: number;
+  readonly latest: number;
+  constructor(message: string, current: number, latest: number) {
+    super("schema_mismatch", message);
+    this.current = current;
+    this.latest = latest;
   }
 }

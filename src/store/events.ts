@@ -4,6 +4,8 @@
 
 import { closeSync, constants, fstatSync, readSync, writeSync } from "node:fs";
 import { currentBatch, fsyncFd, syncLater } from "./durability.js";
+import { TransitionError, ValidationError } from "./errors.js";
+import { assertJsonDepth, assertOneLineName } from "./input-shape.js";
 import { toJsonLine } from "./json.js";
 import { openOwnFd, readOwnFile } from "./safe-file.js";
 import { isoNow } from "./time.js";
@@ -68,4 +70,24 @@ export async function readEventLines(file: string): Promise<TaskEvent[]> {
     }
   }
   return events;
+}
+
+/** Event types only the store writes, each with its transition (PROTOCOL.md §6); appendEvent refuses them. */
+export const STORE_EVENT_TYPES: ReadonlySet<string> = new Set(["created", "claimed", "renewed", "released", "response"]);
+
+/** appendEvent's input rules, checked before anything is read or written. */
+export function checkEventInput(taskId: string, event: EventInput): void {
+  if (typeof event?.type !== "string" || event.type === "") {
+    throw new TransitionError("invalid_input", "event type is required and must be a non-empty string", { taskId });
+  }
+  // The store writes these itself, with the transition they record; a forged
+  // `claimed` would count as a dispatcher attempt (see supervisor/attempts.ts).
+  if (STORE_EVENT_TYPES.has(event.type)) {
+    throw new ValidationError(
+      `event type ${event.type} is written by the store itself (${[...STORE_EVENT_TYPES].join(", ")}); use another type, e.g. note or progress`,
+      { taskId },
+    );
+  }
+  assertOneLineName("event type", event.type, { taskId });
+  if (event.data !== undefined) assertJsonDepth(event.data, "event data", { taskId });
 }

@@ -8,12 +8,14 @@ import { cancelTask } from "./cancel.js";
 import { claimTask } from "./claim.js";
 import { addEvent, isClaimable, isTerminal, leaseExpired, loadTask, locked, type StoreContext } from "./context.js";
 import { createTask, refuseQueueTarget } from "./create.js";
-import { TransitionError, UnknownTaskError, ValidationError } from "./errors.js";
-import { assertJsonDepth, assertOneLineName } from "./input-shape.js";
-import { readEventLines } from "./events.js";
+import { UnknownTaskError } from "./errors.js";
+import { checkEventInput, readEventLines } from "./events.js";
 import { assertTaskId, queuePaths } from "./layout.js";
+import { filePauses } from "./pause-records.js";
 import { readResponseFile } from "./records.js";
 import { writeResponseBody } from "./response-output.js";
+import { derivedReads } from "./derived.js";
+import { waitLoop } from "./wait.js";
 import { releaseTask } from "./release.js";
 import { renewTask } from "./renew.js";
 import { respondTask } from "./respond.js";
@@ -42,8 +44,7 @@ export interface OpenStoreOptions {
   requestMaxBytes?: number;
 }
 
-/** Event types only the store writes, each with its transition (PROTOCOL.md §6); appendEvent refuses them. */
-export const STORE_EVENT_TYPES: ReadonlySet<string> = new Set(["created", "claimed", "renewed", "released", "response"]);
+export { STORE_EVENT_TYPES } from "./events.js";
 
 /** The Store of a queue folder. */
 export type FileStore = Store;
@@ -170,7 +171,14 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
   async function summaries(opts: ListOptions, withFacts: boolean): Promise<TaskSummary[]> {
     const wantFinished = !opts.activeOnly && (!opts.states || opts.states.some((s) => s === "completed" || s === "failed"));
     const scan = await scanAll(wantFinished);
-    return materialize(paths, selectRows(scan, scanner.order, opts), withFacts);
+    const stale: string[] = [];
+    const shown = await materialize(paths, selectRows(scan, scanner.order, opts), withFacts, (id) => stale.push(id));
+    if (stale.length === 0) return shown;
+    // A task the scanner held as finished has another task.json now (its folder
+    // replaced, restored or edited): it is read again, and listed, run or
+    // reported as what it is now. Once: the second scan reads those files.
+    for (const id of stale) scanner.recheck(id);
+    return materialize(paths, selectRows(await scanAll(wantFinished), scanner.order, opts), withFacts);
   }
 
   async function getResponse(taskId: string): Promise<TaskResponse | null> {
@@ -180,23 +188,11 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
 
   async function waitForResponse(taskId: string, opts: WaitOptions = {}): Promise<TaskResponse | null> {
     assertTaskId(taskId);
-    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
     await loadTask(ctx, taskId); // an unknown task is an error before any watcher starts
     const n = await changes();
     const unpin = n.pin(paths.taskDir(taskId));
     try {
-      for (;;) {
-        const since = n.generation;
-        const response = await getResponse(taskId);
-        if (response) return response;
-        const task = await loadTask(ctx, taskId);
-        if (task.state === "failed") {
-          throw new TransitionError("invalid_state", `task ${taskId} failed without a response: ${task.failure_reason ?? "no reason recorded"}`, { taskId });
-        }
-        const left = deadline - Date.now();
-        if (left <= 0 || opts.signal?.aborted) return null;
-        await n.wait(Math.min(pollMs, left), since, opts.signal);
-      }
+      return await waitLoop(taskId, opts, { get: (id) => loadTask(ctx, id), getResponse, notifier: n, pollMs });
     } finally {
       unpin();
     }
@@ -213,19 +209,15 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
 
   const store: FileStore = {
     root: paths.root,
+    kind: "file",
+    location: paths.root,
+    pauses: filePauses(paths.root),
     create: (input) => withQueue(() => createTask(ctx, input)),
     get: async (taskId) => {
       assertTaskId(taskId);
       return loadTask(ctx, taskId);
     },
-    async list(opts: ListOptions = {}) {
-      return (await summaries(opts, false)).map((s) => s.task);
-    },
-    summaries: (opts: ListOptions = {}) => summaries(opts, true),
-    async next(lane, opts = {}) {
-      const [first] = await available({ ...opts, lanes: [lane] });
-      return first ?? null;
-    },
+    ...derivedReads(summaries, available),
     available,
     problems: () => [...lastProblems],
     claim: (taskId, input) => withTask(taskId, () => claimTask(ctx, taskId, input, liveLeases)),
@@ -235,19 +227,7 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     cancel: (taskId, input) => withTask(taskId, () => cancelTask(ctx, taskId, input)),
     async appendEvent(taskId, event): Promise<TaskEvent> {
       assertTaskId(taskId);
-      if (typeof event?.type !== "string" || event.type === "") {
-        throw new TransitionError("invalid_input", "event type is required and must be a non-empty string", { taskId });
-      }
-      // The store writes these itself, with the transition they record; a forged
-      // `claimed` would count as a dispatcher attempt (see supervisor/attempts.ts).
-      if (STORE_EVENT_TYPES.has(event.type)) {
-        throw new ValidationError(
-          `event type ${event.type} is written by the store itself (${[...STORE_EVENT_TYPES].join(", ")}); use another type, e.g. note or progress`,
-          { taskId },
-        );
-      }
-      assertOneLineName("event type", event.type, { taskId });
-      if (event.data !== undefined) assertJsonDepth(event.data, "event data", { taskId });
+      checkEventInput(taskId, event);
       return withTask(taskId, () =>
         locked(ctx, async () => {
           await loadTask(ctx, taskId);

@@ -13,3 +13,7 @@ export { cancelBody } from "./cancel.js";
 export { assertAllowedRoot, resolveAllowedRoots } from "./allowed-roots.js";
 export { DEFAULT_REQUEST_MAX_BYTES } from "./safe-file.js";
 export { MAX_JSON_DEPTH, assertJsonDepth, assertOneLineName, jsonDepth, jsonTextDepth, parseDecimal } from "./input-shape.js";
+// A queue folder or a postgres:// URL (issue 18): openQueueStore picks the store.
+export { openStore as openQueueStore, isPostgresUrl, maskUrl, STORE_ENV, type OpenAnyStoreOptions } from "./open.js";
+export type { PostgresStore, PostgresStoreOptions } from "./postgres/store.js";
+export type { PauseBackend, PauseRecord, PauseRead } from "./pause-records.js";

@@ -73,7 +73,13 @@ const VIEWS_FILE_AT = 200;
  * for the same task.json (and, with facts, the same events.jsonl); anything
  * missing or stale is read from the task's files and appended to the cache.
  */
-export async function materialize(paths: QueuePaths, rows: readonly Row[], withFacts: boolean): Promise<TaskSummary[]> {
+export async function materialize(
+  paths: QueuePaths,
+  rows: readonly Row[],
+  withFacts: boolean,
+  /** Told of a finished row whose task.json is no longer the file the scan knew (unreadable, replaced, not finished). */
+  onStale?: (taskId: string) => void,
+): Promise<TaskSummary[]> {
   const cache = cachePaths(paths.root);
   const finishedCount = rows.reduce((n, r) => n + (r.finished ? 1 : 0), 0);
   const loaded = finishedCount >= VIEWS_FILE_AT ? await loadViews(cache) : null;
@@ -101,13 +107,16 @@ export async function materialize(paths: QueuePaths, rows: readonly Row[], withF
         try {
           task = await readTaskFile(paths.taskFile(e.id), e.id);
         } catch {
-          // Gone or broken since the scan (pruned, rewritten): the next scan reports it.
+          // Gone or broken since the scanner learnt it finished (pruned, the folder replaced): the caller rescans it.
+          onStale?.(e.id);
           return;
         }
         // The events file's identity before its read: an event appended meanwhile makes the entry stale, never wrong.
         const eventsBefore = statIdentity(paths.eventsFile(e.id));
         const facts = await readFacts(paths, e.id);
         const fileIdentity = statIdentity(paths.taskFile(e.id));
+        // A finished task's file is never rewritten; another file under its name (restored, recreated, edited) is news to the scanner.
+        if ((task.state !== "completed" && task.state !== "failed") || !sameIdentity(fileIdentity, e.identity)) onStale?.(e.id);
         // Cache only what is provably the file we read: finished, and the same file as the index entry.
         // (Only when the views file was read: a listing of a few finished tasks reads their files and needs no cache.)
         if (loaded && (task.state === "completed" || task.state === "failed") && sameIdentity(fileIdentity, e.identity) && orderKey(task) === e.order) {

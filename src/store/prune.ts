@@ -76,7 +76,7 @@ export interface PruneResult {
 
 export const DEFAULT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
-function finishedAt(task: Task): string {
+export function finishedAt(task: Task): string {
   return (task.state === "completed" ? task.completed_at : task.failed_at) ?? task.updated_at ?? task.created_at;
 }
 
@@ -117,17 +117,49 @@ async function indexFilesOf(correlationsDir: string, ids: ReadonlySet<string>): 
 }
 
 /** Apply a retention policy to the queue. */
-export async function pruneTasks(ctx: StoreContext, opts: PruneOptions = {}): Promise<PruneResult> {
-  const now = opts.now ?? ctx.now();
+/** The policy's numbers, checked. */
+export function checkPruneOptions(opts: PruneOptions): { olderThanMs: number; keepLast: number; states: Set<string> } {
   const olderThanMs = opts.olderThanMs ?? DEFAULT_RETENTION_MS;
   const keepLast = opts.keepLast ?? 0;
   if (!Number.isFinite(olderThanMs) || olderThanMs < 0) throw new ValidationError("older_than must be a duration >= 0");
   if (!Number.isInteger(keepLast) || keepLast < 0) throw new ValidationError("keep_last must be a whole number >= 0");
+  return { olderThanMs, keepLast, states: new Set<string>(opts.states ?? ["completed", "failed"]) };
+}
+
+/**
+ * Which of the selected finished tasks go: past keep_last (newest first by
+ * when they finished) and finished before `cutoff`; a task whose answer was
+ * not fetched stays unless forced (`unfetched` gives the detail, or null when fetched).
+ */
+export async function choosePrune(
+  selected: Task[],
+  policy: { keepLast: number; cutoff: number; force: boolean },
+  unfetched: (task: Task) => Promise<string | null>,
+): Promise<{ victims: Task[]; kept: KeptTask[] }> {
+  const sorted = [...selected].sort((a, b) => (finishedAt(a) < finishedAt(b) ? 1 : finishedAt(a) > finishedAt(b) ? -1 : 0));
+  const kept: KeptTask[] = [];
+  const victims: Task[] = [];
+  for (const [i, task] of sorted.entries()) {
+    if (i < policy.keepLast) continue;
+    const at = parseIso(finishedAt(task))?.getTime();
+    if (at === undefined || at > policy.cutoff) continue;
+    const detail = policy.force ? null : await unfetched(task);
+    if (detail !== null) {
+      kept.push({ id: task.id, lane: task.lane, state: task.state as "completed" | "failed", finished_at: finishedAt(task), reason: "response_not_fetched", detail });
+      continue;
+    }
+    victims.push(task);
+  }
+  return { victims, kept };
+}
+
+export async function pruneTasks(ctx: StoreContext, opts: PruneOptions = {}): Promise<PruneResult> {
+  const now = opts.now ?? ctx.now();
+  const { olderThanMs, keepLast, states } = checkPruneOptions(opts);
   const archiveDir = opts.archiveDir ? path.resolve(opts.archiveDir) : null;
   if (archiveDir && isInside(ctx.paths.tasks, archiveDir)) {
     throw new ValidationError(`the archive folder must lie outside the queue's tasks/ folder: ${archiveDir}`);
   }
-  const states = new Set<string>(opts.states ?? ["completed", "failed"]);
   const cutoff = now.getTime() - olderThanMs;
 
   return locked(ctx, async () => {
@@ -147,29 +179,12 @@ export async function pruneTasks(ctx: StoreContext, opts: PruneOptions = {}): Pr
       finishedTotal += 1;
       if ((opts.lane === undefined || task.lane === opts.lane) && states.has(task.state)) selected.push(task);
     }
-    // Newest first by when they finished; the first keep_last stay.
-    selected.sort((a, b) => (finishedAt(a) < finishedAt(b) ? 1 : finishedAt(a) > finishedAt(b) ? -1 : 0));
     const pruned: PrunedTask[] = [];
-    const kept: KeptTask[] = [];
-    const victims: Task[] = [];
-    for (const [i, task] of selected.entries()) {
-      if (i < keepLast) continue;
-      const at = parseIso(finishedAt(task))?.getTime();
-      if (at === undefined || at > cutoff) continue;
+    const { victims, kept } = await choosePrune(selected, { keepLast, cutoff, force: Boolean(opts.force) }, async (task) => {
       const response = await readResponseFile(ctx.paths.responseFile(task.id), task.id).catch(() => null);
-      if (!opts.force && !(await fetched(task, response))) {
-        kept.push({
-          id: task.id,
-          lane: task.lane,
-          state: task.state as "completed" | "failed",
-          finished_at: finishedAt(task),
-          reason: "response_not_fetched",
-          detail: `no file at ${path.resolve(task.workspace_root, task.response_path)} as new as the response: run wait ${task.id}, or prune with --force`,
-        });
-        continue;
-      }
-      victims.push(task);
-    }
+      if (await fetched(task, response)) return null;
+      return `no file at ${path.resolve(task.workspace_root, task.response_path)} as new as the response: run wait ${task.id}, or prune with --force`;
+    });
     const ids = new Set(victims.map((t) => t.id));
     const indexFiles = await indexFilesOf(ctx.paths.correlations, ids);
     const archives = new Set<string>();

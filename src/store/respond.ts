@@ -18,14 +18,14 @@ function count(field: string, value: unknown): number {
   return n;
 }
 
-function terminalError(task: Task): TransitionError {
+export function terminalError(task: Task): TransitionError {
   return task.state === "completed"
     ? new TransitionError("invalid_state", `task is already completed: ${task.id}`, { taskId: task.id })
     : new TransitionError("invalid_state", `task is failed: ${task.id}`, { taskId: task.id });
 }
 
 /** The task as it must be once `response` is recorded. */
-function finished(task: Task, response: TaskResponse, stamp: string): Task {
+export function finished(task: Task, response: TaskResponse, stamp: string): Task {
   const failed = response.status === "failed";
   return {
     ...task,
@@ -52,7 +52,8 @@ export async function settleFromResponse(ctx: StoreContext, task: Task): Promise
   return done;
 }
 
-export function respondTask(ctx: StoreContext, taskId: string, input: RespondInput): Promise<RespondResult> {
+/** A respond's input, checked before anything is read: the response's fields but the request facts. */
+export function checkRespondInput(taskId: string, input: RespondInput): Omit<ResponseFields, "reviewed_request_sha256" | "request_changed_before_response"> & { expectSha: string | null } {
   const status = input.status ?? "completed";
   if (status !== "completed" && status !== "failed") {
     throw new ValidationError(`Expected \`status\` to be completed or failed, got \`${showValue(status)}\``);
@@ -79,21 +80,42 @@ export function respondTask(ctx: StoreContext, taskId: string, input: RespondInp
     throw new ValidationError("metadata must be a mapping (an object of key: value)");
   }
   assertJsonDepth(metadata, "metadata", { taskId });
+  return {
+    reviewer,
+    status,
+    body: input.body,
+    follow_up_required: followUp,
+    verdict,
+    blocking_count: blocking,
+    nonblocking_count: nonblocking,
+    metadata: { ...metadata },
+    expectSha,
+  };
+}
 
+/** Refuse respond on a finished task, with a wrong token, or with an --expect-sha256 that is not the task's. */
+export function refuseResponse(task: Task, claimToken: unknown, expectSha: string | null): void {
+  const taskId = task.id;
+  if (isTerminal(task)) throw terminalError(task);
+  if (task.state === "claimed" && (typeof claimToken !== "string" || claimToken !== task.claim_token)) {
+    throw new TransitionError("token_mismatch", "claim token does not match active lease", { taskId });
+  }
+  if (expectSha && expectSha !== task.request_sha256) {
+    throw new TransitionError(
+      "request_changed",
+      `reviewed request hash does not match task ${taskId}: task has ${task.request_sha256}, --expect-sha256 was ${expectSha}`,
+      { taskId },
+    );
+  }
+}
+
+export function respondTask(ctx: StoreContext, taskId: string, input: RespondInput): Promise<RespondResult> {
+  const { expectSha, ...fields } = checkRespondInput(taskId, input);
+  const status = fields.status;
   return locked(ctx, async () => {
     let task = await loadTask(ctx, taskId);
     task = (await settleFromResponse(ctx, task)) ?? task;
-    if (isTerminal(task)) throw terminalError(task);
-    if (task.state === "claimed" && (typeof input.claimToken !== "string" || input.claimToken !== task.claim_token)) {
-      throw new TransitionError("token_mismatch", "claim token does not match active lease", { taskId });
-    }
-    if (expectSha && expectSha !== task.request_sha256) {
-      throw new TransitionError(
-        "request_changed",
-        `reviewed request hash does not match task ${taskId}: task has ${task.request_sha256}, --expect-sha256 was ${expectSha}`,
-        { taskId },
-      );
-    }
+    refuseResponse(task, input.claimToken, expectSha);
     // A request now unreadable as a regular file (a FIFO, a device, too large)
     // counts as changed: a failure can still be recorded, a completion cannot.
     let unreadable: string | null = null;
@@ -107,23 +129,12 @@ export function respondTask(ctx: StoreContext, taskId: string, input: RespondInp
       const now = unreadable ?? `${task.request_path} ${current === null ? "is missing" : `now hashes to ${current}`}`;
       throw new TransitionError("request_changed", `request changed before response for ${taskId}: ${now}; respond with --status failed or resubmit the task`, { taskId });
     }
-    return recordResponse(ctx, task, {
-      reviewer,
-      status,
-      body: input.body,
-      reviewed_request_sha256: current,
-      request_changed_before_response: changed,
-      follow_up_required: followUp,
-      verdict,
-      blocking_count: blocking,
-      nonblocking_count: nonblocking,
-      metadata: { ...metadata },
-    });
+    return recordResponse(ctx, task, { ...fields, reviewed_request_sha256: current, request_changed_before_response: changed });
   });
 }
 
 /** What a transition decides of response.json (task_id and created_at are filled in). */
-type ResponseFields = Pick<
+export type ResponseFields = Pick<
   TaskResponse,
   | "reviewer" | "status" | "body" | "reviewed_request_sha256" | "request_changed_before_response"
   | "follow_up_required" | "verdict" | "blocking_count" | "nonblocking_count" | "metadata"

@@ -87,6 +87,8 @@ export interface Scanner {
   order(task: Task): string;
   /** Forget a finished task (prune removed it). */
   forget(taskId: string): void;
+  /** Read this task's file again at the next scan, though it was known finished (its task.json was replaced). */
+  recheck(taskId: string): void;
   clear(): void;
 }
 
@@ -197,6 +199,9 @@ export function createScanner(tasksDir: string): Scanner {
         if (present && !listing.ids.has(name)) {
           listing.ids.add(name);
           added.push(name);
+        } else if (present && finished.delete(name)) {
+          // An event on a finished task's name: its folder was removed and made again (or renamed over). Read it anew.
+          added.push(name);
         } else if (!present && listing.ids.delete(name)) {
           live.delete(name);
           finished.delete(name);
@@ -209,13 +214,19 @@ export function createScanner(tasksDir: string): Scanner {
     if (changed === null && listing && listing.trusted && listing.ino === dirStat.ino && listing.mtimeMs === dirStat.mtimeMs) {
       return { ids: listing.ids, added: [] };
     }
-    const names = await fs.readdir(tasksDir);
+    // d_type comes with the listing: a plain file where a task folder belongs is not a task (and is ignored).
+    const dirents: Dirent[] = await fs.readdir(tasksDir, { withFileTypes: true });
     const ids = new Set<string>();
-    for (const name of names) if (!name.startsWith(".") && (listing?.ids.has(name) || isValidTaskId(name))) ids.add(name);
+    for (const d of dirents) {
+      const name = d.name;
+      if (name.startsWith(".") || !(d.isDirectory() || d.isSymbolicLink())) continue;
+      if (listing?.ids.has(name) || isValidTaskId(name)) ids.add(name);
+    }
     // An unchanged mtime proves an unchanged folder only once it is older than the racy window.
     listing = { ino: dirStat.ino, mtimeMs: dirStat.mtimeMs, ids, fullAt: checkedAt, trusted: dirStat.mtimeMs < checkedAt - RACY_WINDOW_MS };
     for (const id of live.keys()) if (!ids.has(id)) live.delete(id);
     for (const id of finished) if (!ids.has(id)) finished.delete(id);
+    for (const id of awaited) if (!ids.has(id)) awaited.delete(id);
     return { ids, added: null };
   }
 
@@ -255,7 +266,7 @@ export function createScanner(tasksDir: string): Scanner {
     const wantFinished = options.finished === true;
     // Live tasks whose folders no event named keep their parsed copy unchecked.
     const nowMs = Date.now();
-    const touched = options.touched && listed.added !== null && nowMs - liveCheckedAt < FULL_RELIST_MS ? new Set(options.touched) : null;
+    const touched = options.touched && listed.added !== null && nowMs - liveCheckedAt < FULL_RELIST_MS ? new Set([...options.touched, ...listed.added]) : null;
     if (touched === null) liveCheckedAt = nowMs;
     // The ids worth looking at: every one after a full listing or when finished
     // tasks are asked for; else the live ones and what events added.
@@ -379,6 +390,12 @@ export function createScanner(tasksDir: string): Scanner {
       finished.delete(taskId);
       live.delete(taskId);
       listing = null;
+    },
+    recheck: (taskId) => {
+      finished.delete(taskId);
+      live.delete(taskId);
+      // Looked at by every scan until read, whichever ids that scan considers (as a folder still being created is).
+      awaited.add(taskId);
     },
     clear: () => {
       awaited.clear();

@@ -2,6 +2,7 @@
 // server, dispatcher) talks to. Field names are the on-disk JSON keys of
 // PROTOCOL.md §4–6: they are snake_case on purpose and must not be renamed.
 
+import type { PauseBackend } from "./pause-records.js";
 import type { PruneOptions, PruneResult } from "./prune.js";
 
 export type { PruneOptions, PruneResult, PrunedTask, KeptTask } from "./prune.js";
@@ -239,6 +240,15 @@ export interface ChangeNotifier {
   close(): Promise<void>;
 }
 
+/** A request or supporting file as the PostgreSQL store carries it (submitted bytes, hashed at submit). */
+export interface StoredFile {
+  role: "request" | "supporting";
+  /** The path the submitter named (absolute, inside its workspace_root). */
+  path: string;
+  sha256: string;
+  content: Buffer;
+}
+
 /**
  * The queue. Every mutation holds the queue's flock; reads that change nothing
  * (get, getResponse, readEvents, list, next, available) take no lock because
@@ -302,6 +312,21 @@ export interface Store {
    * returns their paths. Never touches a live write.
    */
   sweepTempFiles(options?: { olderThanMs?: number }): Promise<string[]>;
+
+  /** Vendor pauses of this queue: get/set/clear/list (store/pause-records.ts). */
+  readonly pauses: PauseBackend;
+
+  /** Which implementation: a queue folder, or a PostgreSQL database. @default "file" */
+  readonly kind?: "file" | "postgres";
+
+  /** The queue for messages: the folder, or the database URL with its password masked. @default root */
+  readonly location?: string;
+
+  /**
+   * PostgreSQL only (hosts share no files): the request and supporting files
+   * as submitted, for the dispatcher to materialise in a private folder.
+   */
+  requestFiles?(taskId: string): Promise<StoredFile[]>;
 
   /** Releases watchers and caches. Idempotent. */
   close(): Promise<void>;

@@ -3,10 +3,11 @@
 // must return at once; the dispatcher never waits on it, and a throwing
 // observer is ignored (STYLE.md 6: an observer never breaks the core loop).
 
-import type { Task } from "../store/types.js";
+import type { Task, TaskResponse } from "../store/types.js";
 
 export type DispatcherEvent =
-  | { type: "task.completed" | "task.failed"; task: Task; owner: string }
+  /** A response this dispatcher wrote: the finished task and its answer (an observer needs no store read). */
+  | { type: "task.completed" | "task.failed"; task: Task; response: TaskResponse; owner: string }
   | { type: "vendor.paused"; vendor: string; kind: string; until: string; reason: string; owner: string }
   | { type: "dispatcher.stopped"; vendor: string; owner: string; reason: string; exitCode: number };
 

@@ -1,13 +1,25 @@
-// Per-vendor claim pauses, shared through the queue folder: one small JSON
-// file per vendor at <queue_root>/pauses/<vendor>.json. Every supervisor of
-// that vendor on the queue reads it before claiming, so a usage limit hit by
-// one stops them all until the reset. A broken file must never stop a
+// Per-vendor claim pauses, shared through the queue: one record per vendor,
+// kept by the store (the file store's <queue_root>/pauses/<vendor>.json, the
+// PostgreSQL store's pauses table; store/pause-records.ts). Every supervisor
+// of that vendor on the queue reads it before claiming, so a usage limit hit
+// by one stops them all until the reset. A broken record must never stop a
 // dispatcher: it reads as "no pause" plus a warning to log.
+// Each function takes the queue as a store (its `pauses`), a PauseBackend, or
+// a queue folder's path (the file store's pauses).
 
-import { promises as fs } from "node:fs";
-import path from "node:path";
-import { ensureDir, writeJsonAtomic } from "../store/atomic.js";
+import { filePauses, pausePath, type PauseBackend, type PauseKind, type PauseRead, type PauseRecord } from "../store/pause-records.js";
 import { parseIso } from "../store/time.js";
+
+export { pausePath, type PauseBackend, type PauseKind, type PauseRead, type PauseRecord };
+
+/** Where pauses are read and written: a store (its `pauses`, else its folder), a PauseBackend, or a queue folder. */
+export type PauseTarget = string | PauseBackend | { pauses?: PauseBackend; root: string };
+
+function backendOf(target: PauseTarget): PauseBackend {
+  if (typeof target === "string") return filePauses(target);
+  if ("root" in target) return target.pauses ?? filePauses(target.root);
+  return target;
+}
 
 /** Timings of pauses. */
 export const PAUSE_DEFAULTS = {
@@ -30,34 +42,6 @@ export const PAUSE_DEFAULTS = {
 } as const;
 
 export type PauseTimings = { -readonly [K in keyof typeof PAUSE_DEFAULTS]: number };
-
-/** Why claiming is paused: a vendor limit, a CLI that needs a login, the daily cost fuse, or a person. */
-export type PauseKind = "usage-limit" | "needs-login" | "budget" | "manual" | (string & {});
-
-/** The pause file, as written (snake_case: it lives in the queue folder). */
-export interface PauseRecord {
-  vendor: string;
-  /** ISO-8601 UTC with Z: claiming resumes at this instant. */
-  until: string;
-  reason: string;
-  kind: PauseKind;
-  set_at: string;
-  /** Owner id of the supervisor that set it. */
-  set_by: string;
-  /** 1 for a first pause, +1 for each pause that follows within consecutiveWindowSeconds. */
-  consecutive: number;
-  /** The reset time the vendor announced (before jitter), or null when it gave none. */
-  reset_at: string | null;
-  /** needs-login: what a person should do to end it (present only then). */
-  fix?: string;
-}
-
-export interface PauseRead {
-  /** The active pause, or null (none, expired, or unreadable). */
-  pause: PauseRecord | null;
-  /** Set when a pause file was malformed and ignored. */
-  warning: string | null;
-}
 
 export interface SetPauseInput {
   /** The reset time the vendor announced; null/undefined = exponential backoff. */
@@ -83,19 +67,9 @@ export interface PauseClock {
   timings?: Partial<PauseTimings>;
 }
 
-const VENDOR_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
-
-/** <queue_root>/pauses/<vendor>.json; throws on a vendor name that is no safe file name. */
-export function pausePath(queueRoot: string, vendor: string): string {
-  if (!VENDOR_NAME.test(vendor) || vendor.includes("..")) {
-    throw new Error(`invalid vendor name for a pause file: ${JSON.stringify(vendor)} (letters, digits, '.', '_' or '-')`);
-  }
-  return path.join(queueRoot, "pauses", `${vendor}.json`);
-}
-
 /** The vendor's active pause, or null when there is none or it has expired. */
-export async function readPause(queueRoot: string, vendor: string, now: Date = new Date()): Promise<PauseRead> {
-  const read = await readPauseFile(pausePath(queueRoot, vendor));
+export async function readPause(target: PauseTarget, vendor: string, now: Date = new Date()): Promise<PauseRead> {
+  const read = await backendOf(target).get(vendor);
   if (!read.pause) return read;
   return { pause: untilOf(read.pause) > now.getTime() ? read.pause : null, warning: null };
 }
@@ -107,12 +81,12 @@ export async function readPause(queueRoot: string, vendor: string, now: Date = n
  * cap. An active pause that already lasts longer is kept: a pause is only
  * ever extended. Returns the pause now in force.
  */
-export async function setPause(queueRoot: string, vendor: string, input: SetPauseInput, clock: PauseClock = {}): Promise<PauseRecord> {
-  const file = pausePath(queueRoot, vendor);
+export async function setPause(target: PauseTarget, vendor: string, input: SetPauseInput, clock: PauseClock = {}): Promise<PauseRecord> {
+  const backend = backendOf(target);
   const now = clock.now ?? new Date();
   const random = clock.random ?? Math.random;
   const timings: PauseTimings = { ...PAUSE_DEFAULTS, ...(clock.timings ?? {}) };
-  const previous = (await readPauseFile(file)).pause;
+  const previous = (await backend.get(vendor)).pause;
 
   const recent = previous !== null && now.getTime() - untilOf(previous) <= timings.consecutiveWindowSeconds * 1000;
   // Several runs hitting the same wall while its pause is in force (concurrent
@@ -145,8 +119,7 @@ export async function setPause(queueRoot: string, vendor: string, input: SetPaus
     reset_at: resetAt ? isoSeconds(resetAt) : null,
     ...(input.fix ? { fix: input.fix } : {}),
   };
-  await ensureDir(path.dirname(file));
-  await writeJsonAtomic(file, record);
+  await backend.set(record);
   return record;
 }
 
@@ -158,23 +131,17 @@ export function backoffMs(consecutive: number, timings: Pick<PauseTimings, "back
 }
 
 /**
- * Removes the vendor's pause file. With `onlyExpired` an active pause is left
+ * Removes the vendor's pause. With `onlyExpired` an active pause is left
  * alone: a supervisor whose run succeeded must not lift a limit another one
  * has just hit. Returns true when a file was removed.
  */
-export async function clearPause(queueRoot: string, vendor: string, options: { onlyExpired?: boolean; now?: Date } = {}): Promise<boolean> {
-  const file = pausePath(queueRoot, vendor);
+export async function clearPause(target: PauseTarget, vendor: string, options: { onlyExpired?: boolean; now?: Date } = {}): Promise<boolean> {
+  const backend = backendOf(target);
   if (options.onlyExpired) {
-    const { pause } = await readPauseFile(file);
+    const { pause } = await backend.get(vendor);
     if (pause && untilOf(pause) > (options.now ?? new Date()).getTime()) return false;
   }
-  try {
-    await fs.unlink(file);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw error;
-  }
+  return backend.clear(vendor);
 }
 
 /** A pause as `status --all` shows it. */
@@ -184,26 +151,13 @@ export interface PauseView extends PauseRecord {
   remaining_seconds: number;
 }
 
-/** Every pause file of the queue, active or expired, sorted by vendor; malformed ones become warnings. */
-export async function listPauses(queueRoot: string, now: Date = new Date()): Promise<{ pauses: PauseView[]; warnings: string[] }> {
-  const dir = path.join(queueRoot, "pauses");
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { pauses: [], warnings: [] };
-    throw error;
-  }
-  const pauses: PauseView[] = [];
-  const warnings: string[] = [];
-  // Temp files of an atomic write in progress start with "." and are skipped.
-  for (const name of names.filter((n) => n.endsWith(".json") && !n.startsWith(".")).sort()) {
-    const read = await readPauseFile(path.join(dir, name));
-    if (read.warning) warnings.push(read.warning);
-    if (!read.pause) continue;
-    const remainingMs = untilOf(read.pause) - now.getTime();
-    pauses.push({ ...read.pause, active: remainingMs > 0, remaining_seconds: Math.max(0, Math.ceil(remainingMs / 1000)) });
-  }
+/** Every pause of the queue, active or expired, sorted by vendor; malformed ones become warnings. */
+export async function listPauses(target: PauseTarget, now: Date = new Date()): Promise<{ pauses: PauseView[]; warnings: string[] }> {
+  const { records, warnings } = await backendOf(target).list();
+  const pauses = records.map((pause) => {
+    const remainingMs = untilOf(pause) - now.getTime();
+    return { ...pause, active: remainingMs > 0, remaining_seconds: Math.max(0, Math.ceil(remainingMs / 1000)) };
+  });
   return { pauses, warnings };
 }
 
@@ -224,41 +178,6 @@ export function describePause(pause: PauseRecord, now: Date = new Date()): strin
 /** The instant a pause ends, in ms. */
 export function untilOf(pause: PauseRecord): number {
   return parseIso(pause.until)?.getTime() ?? 0;
-}
-
-async function readPauseFile(file: string): Promise<PauseRead> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { pause: null, warning: null };
-    return { pause: null, warning: `pause file ${file} cannot be read (${(error as Error).message}); ignoring it` };
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (error) {
-    return { pause: null, warning: `pause file ${file} is not valid JSON (${(error as Error).message}); ignoring it` };
-  }
-  const record = data as Partial<PauseRecord> | null;
-  if (record === null || typeof record !== "object" || Array.isArray(record) || parseIso(record.until) === null) {
-    return { pause: null, warning: `pause file ${file} has no valid "until" timestamp; ignoring it` };
-  }
-  const vendor = path.basename(file, ".json");
-  return {
-    pause: {
-      vendor: typeof record.vendor === "string" ? record.vendor : vendor,
-      until: record.until as string,
-      reason: typeof record.reason === "string" ? record.reason : "",
-      kind: typeof record.kind === "string" ? record.kind : "usage-limit",
-      set_at: typeof record.set_at === "string" ? record.set_at : "",
-      set_by: typeof record.set_by === "string" ? record.set_by : "",
-      consecutive: typeof record.consecutive === "number" && record.consecutive >= 1 ? Math.floor(record.consecutive) : 1,
-      reset_at: typeof record.reset_at === "string" ? record.reset_at : null,
-      ...(typeof record.fix === "string" && record.fix !== "" ? { fix: record.fix } : {}),
-    },
-    warning: null,
-  };
 }
 
 function isoSeconds(date: Date): string {

@@ -7,7 +7,7 @@
 
 import { promises as fs } from "node:fs";
 import type { ChildResult, Invocation, Outcome, VendorAdapter, VendorConfig } from "../../vendors/types.js";
-import type { Store, Task } from "../store/types.js";
+import type { RespondResult, Store, Task } from "../store/types.js";
 import { EVENT, firstLine } from "./attempts.js";
 import { executeRun, type RunChildFn } from "./execute-run.js";
 import { buildInput } from "./input.js";
@@ -18,6 +18,7 @@ import { planResume, RESUME_FAILED_EVENT, type ResumePlan } from "./resume.js";
 import type { Settlement } from "./settle.js";
 import { giveUp, settleTask, type TaskEnd } from "./settle-task.js";
 import { errorMessage, openTrip, type Trip } from "./trip.js";
+import { materializeTask, type MaterializedTask } from "./materialize.js";
 import { finishTaskWorktree, prepareTaskWorktree, wantsWorktree, type TaskWorktree } from "./worktrees.js";
 
 export type { RunChildFn } from "./execute-run.js";
@@ -37,6 +38,8 @@ export interface TaskRunnerDeps {
   /** Every outcome, for the daily cost fuse. */
   onOutcome(outcome: Outcome): void;
   keeperClock?: KeeperClock;
+  /** Each response written (TripDeps.onAnswered): the dispatcher's task.completed / task.failed events. */
+  onAnswered?(result: RespondResult): void;
 }
 
 /** worktree_path when it is an existing folder, else workspace_root. */
@@ -52,7 +55,9 @@ export async function workingDirectory(task: Task): Promise<string> {
  * A run ready to start, or why it cannot (nothing ran: another dispatcher's host may do better).
  * `worktree`: the task's own git worktree (worktrees.ts); `resume`: the vendor session it continues (resume.ts).
  */
-export type PreparedRun = { invocation: Invocation; adapter: VendorAdapter; worktree: TaskWorktree | null; resume: ResumePlan | null } | { failure: Outcome };
+export type PreparedRun =
+  | { invocation: Invocation; adapter: VendorAdapter; worktree: TaskWorktree | null; resume: ResumePlan | null; materialized: MaterializedTask | null }
+  | { failure: Outcome };
 
 /** The parent's session to continue, or null (logged with the reason at debug level). */
 async function resumeFor(trip: Trip, cwd: string, deps: TaskRunnerDeps): Promise<ResumePlan | null> {
@@ -71,10 +76,14 @@ export async function prepareRun(trip: Trip, deps: TaskRunnerDeps): Promise<Prep
     trip.log.warn(data, message);
     warnings.push(trip.event(EVENT.warning, message, data));
   };
+  let materialized: MaterializedTask | null = null;
   try {
-    let cwd = await workingDirectory(trip.task);
+    // A PostgreSQL queue carries the request: it is written to a private folder of this host first.
+    materialized = await materializeTask(trip.task, deps.store);
+    if (materialized) trip.log.info({ folder: materialized.workspace }, "request materialised from the database");
+    let cwd = materialized ? materialized.workspace : await workingDirectory(trip.task);
     // The task as the agent sees it: in its own worktree, when it runs in one.
-    let task = trip.task;
+    let task = materialized ? materialized.task : trip.task;
     let worktree: TaskWorktree | null = null;
     if (wantsWorktree(task, deps.options.worktree)) {
       const prepared = await prepareTaskWorktree(task, cwd, deps.store.root);
@@ -89,8 +98,9 @@ export async function prepareRun(trip: Trip, deps: TaskRunnerDeps): Promise<Prep
     const resume = adapter.supportsResume ? await resumeFor(trip, cwd, deps) : null;
     const { input } = await buildInput(task, cwd, deps.store, { supportsEffort: adapter.supportsEffort === true, resumedFrom: resume?.parentId ?? null });
     const invocation = adapter.invocation(task, { input, cwd, attempt: trip.info.attempt, config: vendorConfig, warn, resumeSession: resume?.sessionId ?? null });
-    return { invocation, adapter, worktree, resume };
+    return { invocation, adapter, worktree, resume, materialized };
   } catch (error) {
+    await materialized?.remove().catch(() => undefined);
     return { failure: { kind: "failed", body: `${deps.options.vendor} dispatcher could not prepare the run: ${errorMessage(error)}`, retry: true } };
   } finally {
     await Promise.all(warnings);
@@ -165,12 +175,14 @@ export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<
   trip.log.info("task claimed");
 
   const keeper = keepLease(trip, deps);
+  let cleanup: (() => Promise<void>) | null = null;
   try {
     const prepared = await prepareRun(trip, deps);
     if ("failure" in prepared) {
       await keeper.stop();
       return await settleTask(trip, prepared.failure, null, deps);
     }
+    cleanup = prepared.materialized?.remove ?? null;
     let run = await executeRun(trip, prepared.invocation, keeper, { ...deps, queueRoot: deps.store.root });
     await keeper.stop();
     // The child may have ended on its own after the claim was already gone: still a zombie's result.
@@ -183,5 +195,6 @@ export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<
     return (await trip.release(`dispatcher error: ${firstLine(errorMessage(error))}`)) ? "released" : "dropped";
   } finally {
     await keeper.stop();
+    await cleanup?.().catch((error: unknown) => trip.log.warn({ err: errorMessage(error) }, "could not remove the materialised request folder"));
   }
 }

@@ -109,8 +109,9 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
   let store = deps.store;
   if (!store) {
     if (!options.queueRoot) throw new TypeError("startDispatcher needs `queueRoot` (or an injected store)");
-    const { openStore } = await import("../store/file-store.js");
-    store = openStore(options.queueRoot);
+    // A folder or a postgres:// URL; a database's schema is brought up to date.
+    const { openStore } = await import("../store/open.js");
+    store = await openStore(options.queueRoot, { migrate: true });
     ownStore = true;
   }
   const queueStore: Store = store;
@@ -166,7 +167,8 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
   let reportedPause: string | null = null;
   let pauseText: string | null = null;
   // While paused, the pauses folder is watched: removing the file
-  // (`agent-lanes resume --vendor X`) wakes the loop at once.
+  // (`agent-lanes resume --vendor X`) wakes the loop at once. (A PostgreSQL
+  // queue has no such folder: its notifications wake the loop instead.)
   let pauseWatcher: FSWatcher | null = null;
   const watchPauses = (): void => {
     if (pauseWatcher) return;
@@ -198,7 +200,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     extra: { fix?: string; dated?: boolean } = {},
   ): Promise<{ until: string }> {
     const record = await setPause(
-      queueStore.root,
+      queueStore,
       options.vendor,
       { until, reason, kind, owner: options.owner, jitter: true, fix: extra.fix, dated: extra.dated },
       { now: now(), timings: { resetJitterSeconds: options.pauseJitterSeconds } },
@@ -218,6 +220,8 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     runChild: deps.runChild ?? runChild,
     killSignal: killChildren.signal,
     keeperClock: deps.keeperClock,
+    // Told when the answer is written: the event carries the answer, so an observer reads nothing back.
+    onAnswered: ({ task, response }) => observe({ type: `task.${response.status}`, task, response, owner: options.owner }),
     onUsageLimit: (settlement) =>
       pauseVendor(settlement.resetAt, settlement.message, settlement.pauseKind, { fix: settlement.fix, dated: settlement.resetDated }),
     onOutcome: (outcome) => {
@@ -234,7 +238,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
 
   /** Reads the vendor's pause file; returns ms until it ends, or null when claiming may go on. */
   async function pauseRemainingMs(at: Date): Promise<number | null> {
-    const read = await readPause(queueStore.root, options.vendor, at);
+    const read = await readPause(queueStore, options.vendor, at);
     if (read.warning && read.warning !== pauseWarning) log.warn(read.warning);
     pauseWarning = read.warning;
     if (read.pause) {
@@ -265,7 +269,6 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
         (end: TaskEnd | void) => {
           const key = ({ completed: "completed", failed: "failed", released: "released", "usage-limit": "usageLimits", dropped: "dropped" } as const)[end as TaskEnd];
           if (key) counts[key] += 1;
-          if (end === "completed" || end === "failed") observe({ type: `task.${end}`, task, owner: options.owner });
         },
         (error: unknown) => {
           counts.dropped += 1;
@@ -282,14 +285,14 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
   /** A failed, missing or cyclic dependency: the task can never run, so it fails with a reason naming it. */
   async function failDoomed({ task, reason, dependency }: Doomed): Promise<void> {
     try {
-      await queueStore.respond(task.id, {
+      const answered = await queueStore.respond(task.id, {
         status: "failed",
         body: `${reason}\n\nTask ${task.id} depended on ${dependency} (metadata.depends_on) and was not run.\n`,
         reviewer: options.owner,
         metadata: { failed_dependency: dependency, dispatcher: options.owner },
       });
       counts.failed += 1;
-      observe({ type: "task.failed", task, owner: options.owner });
+      observe({ type: "task.failed", task: answered.task, response: answered.response, owner: options.owner });
       log.warn({ task_id: task.id, dependency }, `failed without running: ${reason}`);
     } catch (error) {
       // Another dispatcher got there first, or the task was claimed meanwhile.

@@ -4,7 +4,7 @@
 // lets an error escape into the dispatcher's loop.
 
 import { StoreError } from "../store/errors.js";
-import type { Store, Task } from "../store/types.js";
+import type { RespondResult, Store, Task } from "../store/types.js";
 import { attemptInfo, type AttemptInfo } from "./attempts.js";
 import { isClaimLost } from "./lease-keeper.js";
 import type { Logger } from "./log.js";
@@ -15,6 +15,8 @@ export interface TripDeps {
   store: Store;
   options: ResolvedOptions;
   log: Logger;
+  /** Told of each response this dispatcher wrote (the finished task and its answer); must return at once. */
+  onAnswered?(result: RespondResult): void;
 }
 
 export interface Trip {
@@ -68,7 +70,8 @@ export async function openTrip(task: Task, deps: TripDeps): Promise<Trip> {
     for (let tries = 1; ; tries += 1) {
       const review = status === "completed" ? reviewOf(metadata) : {};
       try {
-        await store.respond(task.id, { body, status, claimToken: token, reviewer: options.owner, metadata, ...review });
+        const result = await store.respond(task.id, { body, status, claimToken: token, reviewer: options.owner, metadata, ...review });
+        deps.onAnswered?.(result);
         return true;
       } catch (error) {
         if (status === "completed" && error instanceof StoreError && error.code === "request_changed") {

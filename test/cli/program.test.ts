@@ -2,7 +2,7 @@
 // of the command, one-line errors (stack traces only on request), config
 // hints, self-test, and what a one-shot command loads at start-up.
 
-import { readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -135,23 +135,92 @@ describe("self-test", () => {
 });
 
 describe("start-up", () => {
-  it("a one-shot status loads one bundled file of ours, and neither the server, the supervisor, the service nor koffi", async () => {
-    const id = await ws.submit("startup");
+  /** Run `args` recording every ES module the loader loads and every require() (koffi is one), with the code cache in `cacheDir`. */
+  async function recordLoads(args: string[], cacheDir: string): Promise<{ exitCode: number; stdout: string; esm: string[]; cjs: string[] }> {
+    const log = path.join(ws.root, `loads-${Date.now()}-${Math.random().toString(16).slice(2)}.txt`);
     const hooks = path.join(ws.root, "record-loads.mjs");
-    const log = path.join(ws.root, "loads.txt");
     await writeFile(
       hooks,
-      `import { appendFileSync } from "node:fs";\nexport async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + "\\n"); return next(url, context); }\n`,
+      `import { appendFileSync } from "node:fs";\nexport async function load(url, context, next) { appendFileSync(process.env.LOADS_LOG, "esm " + url + "\\n"); return next(url, context); }\n`,
     );
     const register = path.join(ws.root, "register.mjs");
     await writeFile(register, `import { register } from "node:module";\nregister(${JSON.stringify(`file://${hooks}`)});\n`);
+    const requires = path.join(ws.root, "record-requires.cjs");
+    await writeFile(
+      requires,
+      `const Module = require("node:module"); const { appendFileSync } = require("node:fs"); const load = Module._load;\n` +
+        `Module._load = function (request, ...rest) { appendFileSync(process.env.LOADS_LOG, "cjs " + request + "\\n"); return load.call(this, request, ...rest); };\n`,
+    );
     const { execa } = await import("execa");
-    const result = await execa(process.execPath, ["--import", register, CLI, "status", id, "--json"], { cwd: ws.root, reject: false });
-    expect(result.exitCode).toBe(0);
-    const loaded = (await readFile(log, "utf8")).split("\n");
-    const ours = loaded.filter((url) => url.includes("/dist/"));
-    expect(ours.map((url) => path.basename(url)).sort()).toEqual(["agent-lanes.bundle.js", "main.js"]);
-    const heavy = loaded.filter((url) => /node_modules\/(execa|chokidar|pino|koffi)\/|\/dist\/src\/(server|supervisor|service)\//.test(url));
-    expect(heavy).toEqual([]);
+    const result = await execa(process.execPath, ["--require", requires, "--import", register, CLI, ...args], {
+      cwd: ws.root,
+      reject: false,
+      env: { LOADS_LOG: log, AGENT_LANES_COMPILE_CACHE: cacheDir },
+    });
+    const lines = (await readFile(log, "utf8")).split("\n");
+    return {
+      exitCode: result.exitCode ?? -1,
+      stdout: String(result.stdout),
+      esm: lines.filter((l) => l.startsWith("esm ")).map((l) => l.slice(4)),
+      cjs: lines.filter((l) => l.startsWith("cjs ")).map((l) => l.slice(4)),
+    };
+  }
+
+  it("a one-shot status compiles one bundled script of ours, and loads neither the server, the supervisor, the service, execa nor koffi", async () => {
+    const id = await ws.submit("startup");
+    const cacheDir = await mkdtemp(path.join(os.tmpdir(), "al-compile-cache-"));
+    try {
+      for (const round of ["compiles", "uses the cache"]) {
+        const loads = await recordLoads(["status", id, "--json"], cacheDir);
+        expect(loads.exitCode, round).toBe(0);
+        expect(JSON.parse(loads.stdout).task.id, round).toBe(id);
+        // The ES module loader loads only the entry; the bundle is compiled by vm (with V8's code cache), not loaded as a module.
+        expect(loads.esm.filter((url) => url.includes("/dist/")).map((url) => path.basename(url)), round).toEqual(["main.js"]);
+        const heavy = [...loads.esm, ...loads.cjs].filter((id) => /execa|chokidar|pino|koffi|fastify|node:child_process|\/dist\/src\/(server|supervisor|service)\//.test(id));
+        expect(heavy, round).toEqual([]);
+        // ... and its code cache entry is there, one per bundle.
+        const entries = (await readdir(path.join(cacheDir, "agent-lanes"))).filter((name) => name.endsWith(".v8cache"));
+        expect(entries, round).toHaveLength(1);
+      }
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it("a damaged code cache entry is rewritten, a cache folder others may write is never used, and `off` turns the cache off", async () => {
+    const id = await ws.submit("startup-cache");
+    const cacheDir = await mkdtemp(path.join(os.tmpdir(), "al-compile-cache-"));
+    try {
+      const first = await ws.run(["status", id, "--json"], { env: { AGENT_LANES_COMPILE_CACHE: cacheDir } });
+      expect(first.exitCode).toBe(0);
+      const folder = path.join(cacheDir, "agent-lanes");
+      const [entry] = await readdir(folder);
+      const file = path.join(folder, entry as string);
+      const good = await readFile(file);
+      await writeFile(file, Buffer.from("not a V8 code cache"));
+      const damaged = await ws.run(["status", id, "--json"], { env: { AGENT_LANES_COMPILE_CACHE: cacheDir } });
+      expect(damaged.exitCode).toBe(0);
+      expect(damaged.json<{ task: { id: string } }>().task.id).toBe(id);
+      expect((await readFile(file)).length).toBeGreaterThan(1000); // rewritten from the compiled script
+      expect((await readFile(file)).subarray(0, 19).toString()).not.toBe("not a V8 code cache");
+      expect(good.length).toBeGreaterThan(1000);
+
+      // A folder group- or world-writable: someone else could plant code in it.
+      const open = await mkdtemp(path.join(os.tmpdir(), "al-compile-cache-open-"));
+      try {
+        await mkdir(path.join(open, "agent-lanes"), { mode: 0o777 });
+        await chmod(path.join(open, "agent-lanes"), 0o777);
+        const unsafe = await ws.run(["status", id, "--json"], { env: { AGENT_LANES_COMPILE_CACHE: open } });
+        expect(unsafe.exitCode).toBe(0);
+        expect(await readdir(path.join(open, "agent-lanes"))).toEqual([]);
+      } finally {
+        await rm(open, { recursive: true, force: true });
+      }
+      const off = await ws.run(["status", id, "--json"], { env: { AGENT_LANES_COMPILE_CACHE: "off", NODE_COMPILE_CACHE: undefined } });
+      expect(off.exitCode).toBe(0);
+      expect(off.json<{ task: { id: string } }>().task.id).toBe(id);
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
   });
 });

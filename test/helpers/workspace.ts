@@ -19,9 +19,26 @@ export interface TestWorkspace {
 let counter = 0;
 
 export async function makeWorkspace(options: OpenStoreOptions = {}): Promise<TestWorkspace> {
+  return makeWorkspaceOn((root) => {
+    const queue = path.join(root, "handoff", "state");
+    return { queue, store: openStore(queue, options) };
+  });
+}
+
+/**
+ * A workspace whose store `open` makes (given the workspace root): the
+ * shared store suite runs the same tests on a queue folder and on PostgreSQL.
+ */
+export async function makeWorkspaceOn(open: (root: string) => { queue: string; store: Store } | Promise<{ queue: string; store: Store }>): Promise<TestWorkspace> {
   const root = await mkdtemp(path.join(os.tmpdir(), "agent-lanes-test-"));
-  const queue = path.join(root, "handoff", "state");
-  const store = openStore(queue, options);
+  let opened: { queue: string; store: Store };
+  try {
+    opened = await open(root);
+  } catch (error) {
+    await rm(root, { recursive: true, force: true });
+    throw error;
+  }
+  const { queue, store } = opened;
   const file = async (relative: string, content = "request\n"): Promise<string> => {
     const target = path.join(root, relative);
     await mkdir(path.dirname(target), { recursive: true });

@@ -1,8 +1,9 @@
 // `agent-lanes dispatch --notify URL` as users run it, against a webhook sink
 // started by the test: exactly one notification per transition for 20 tasks,
-// and a vendor pause announced once however often dispatchers restart.
+// a burst over the rate limit folded into one digest, and a vendor pause
+// announced once however often dispatchers restart.
 
-import { appendFile } from "node:fs/promises";
+import { appendFile, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
@@ -84,6 +85,32 @@ describe("dispatch --notify", () => {
       else expect(String(n?.text)).toContain("failed:");
     }
     expect(hook.received.filter((r) => r.json?.event === "task.failed")).toHaveLength(4);
+  }, 120_000);
+
+  it("a burst of 30 finished tasks over a limit of 5: five notifications, then one digest of the other 25", async () => {
+    const config = await readFile(ws.config, "utf8");
+    await writeFile(ws.config, config.replace("rate_limit: { max: 100, per_seconds: 60 }", "rate_limit: { max: 5, per_seconds: 3600 }"));
+    const before = hook.received.length;
+    const request = path.join(ws.root, await ws.file("requests/burst.md", "burst\n"));
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const task = await store.create({ workspace_id: "ws", correlation_id: `burst-${i}`, lane: "default", workspace_root: ws.root, request_path: request, response_path: path.join(ws.root, "responses", `burst-${i}.md`) });
+      ids.push(task.id);
+    }
+    const child = dispatch();
+    await until("30 finished tasks", async () => (await Promise.all(ids.map((id) => store.get(id)))).every((t) => t.state === "completed"));
+    await until("5 notifications", () => hook.received.length - before >= 5);
+    // The rest is held for the window's end (an hour); a clean stop sends it as one digest.
+    await stop(child);
+    const burst = hook.received.slice(before).map((r) => r.json as Record<string, unknown>);
+    const single = burst.filter((n) => n.event === "task.completed");
+    const digests = burst.filter((n) => n.event === "digest");
+    expect(single).toHaveLength(5);
+    expect(digests).toHaveLength(1);
+    expect(burst).toHaveLength(6);
+    expect(digests[0]).toMatchObject({ title: "agent-lanes: 25 more events", counts: { "task.completed": 25 }, text: "25 completed (lanes: default)" });
+    expect(new Set(single.map((n) => n.task_id)).size).toBe(5);
+    for (const n of single) expect(ids).toContain(n.task_id);
   }, 120_000);
 
   it("a vendor pause is announced once, though two dispatcher runs in turn see it", async () => {

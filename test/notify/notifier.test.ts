@@ -2,7 +2,7 @@
 // filters, the digest of a burst, dedup across notifiers (restarts), and a
 // sink that fails or hangs never holding up observe().
 
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -32,15 +32,18 @@ function task(i: number, lane = "default"): Task {
   return { id: `20260101T000000000000Z-t${i}-000000000000`, lane, correlation_id: `t${i}`, response_path: `/ws/r${i}.md`, failure_reason: null } as unknown as Task;
 }
 
+/** The answers the events carry (the dispatcher passes the response it wrote). */
 const responses = new Map<string, TaskResponse>();
-const store = { getResponse: async (id: string) => responses.get(id) ?? null };
-
-const completed = (i: number, lane?: string): DispatcherEvent => ({ type: "task.completed", task: task(i, lane), owner: "d1" });
+const answer = (t: Task, status: "completed" | "failed"): TaskResponse =>
+  responses.get(t.id) ?? ({ task_id: t.id, status, verdict: null, blocking_count: 0, nonblocking_count: 0, body: "" } as unknown as TaskResponse);
+const ended = (type: "task.completed" | "task.failed", t: Task): DispatcherEvent => ({ type, task: t, response: answer(t, type === "task.completed" ? "completed" : "failed"), owner: "d1" });
+const completed = (i: number, lane?: string): DispatcherEvent => ended("task.completed", task(i, lane));
+const failedTask = (i: number, lane?: string): DispatcherEvent => ended("task.failed", task(i, lane));
 
 function notifier(section: unknown, flags: string[] = [hookFlag()]) {
   const config = resolveNotifyConfig(section, flags);
   if (!config) throw new Error("no sinks");
-  return createNotifier({ config, queueRoot: queue, store, log });
+  return createNotifier({ config, queueRoot: queue, log, batchMs: 20 });
 }
 const hookFlag = () => hook.url;
 const events = () => hook.received.map((r) => r.json?.event);
@@ -51,7 +54,7 @@ describe("notifier", () => {
     responses.set(task(2).id, { verdict: null, blocking_count: 0, nonblocking_count: 0, body: "agent crashed: exit 3\nstack" } as TaskResponse);
     const n = notifier({ rate_limit: { max: 100 } });
     n.observe(completed(1));
-    n.observe({ type: "task.failed", task: task(2), owner: "d1" });
+    n.observe(failedTask(2));
     n.observe({ type: "vendor.paused", vendor: "claude", kind: "usage-limit", until: "2026-01-01T05:00:00Z", reason: "5-hour limit reached", owner: "d1" });
     n.observe({ type: "dispatcher.stopped", vendor: "claude", owner: "d1", reason: "loop crashed: EIO", exitCode: 1 });
     n.observe(completed(1)); // the same transition again: not resent
@@ -64,6 +67,18 @@ describe("notifier", () => {
     expect(paused).toMatchObject({ event: "vendor.paused", vendor: "claude", kind: "usage-limit", until: "2026-01-01T05:00:00Z" });
     expect(stopped).toMatchObject({ event: "dispatcher.stopped", title: "agent-lanes: dispatcher d1 stopped unexpectedly" });
     expect(hook.received[0]?.headers["content-type"]).toBe("application/json");
+  });
+
+  it("handles a burst as one batch, with no store read and nothing written to disk per task", async () => {
+    const n = notifier({ rate_limit: { max: 1000 } });
+    for (let i = 0; i < 200; i++) n.observe(completed(800 + i));
+    await n.close();
+    expect(hook.received).toHaveLength(200);
+    expect(new Set(hook.received.map((r) => r.json?.task_id)).size).toBe(200);
+    // One wake-up for the burst; the answer came with the event (the notifier has no store to read).
+    expect(n.stats().batches).toBe(1);
+    // Task transitions are unique by the store's one-response rule: no marker file per task.
+    expect(await readdir(path.join(queue, "notify", "sent")).catch(() => [])).toEqual([]);
   });
 
   it("turns a burst of 100 completions into 10 notifications and one digest of the other 90", async () => {
@@ -87,8 +102,8 @@ describe("notifier", () => {
 
   it("filters by event and by lane (lanes only filter task events)", async () => {
     const n = notifier({ events: ["task.failed", "vendor.paused"], lanes: ["review"], rate_limit: { max: 100 } });
-    n.observe({ type: "task.failed", task: task(400, "review"), owner: "d" });
-    n.observe({ type: "task.failed", task: task(401, "default"), owner: "d" });
+    n.observe(failedTask(400, "review"));
+    n.observe(failedTask(401, "default"));
     n.observe(completed(402, "review"));
     n.observe({ type: "vendor.paused", vendor: "codex", kind: "budget", until: "2026-01-02T00:00:00Z", reason: "daily cost", owner: "d" });
     await n.close();

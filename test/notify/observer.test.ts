@@ -43,6 +43,13 @@ describe("dispatcher observer", () => {
     const summary = seen.map((e) => (e.type === "vendor.paused" ? [e.type, e.vendor, e.kind, e.reason] : "task" in e ? [e.type, e.task.id] : [e.type]));
     expect(summary).toEqual(expect.arrayContaining([["task.completed", ok.id], ["task.failed", bad.id], ["vendor.paused", "fake", "usage-limit", "limit (test)"]]));
     expect(summary).toHaveLength(3);
+    // Task events carry the answer the dispatcher wrote and the finished task: an observer reads nothing back.
+    for (const e of seen) {
+      if (e.type !== "task.completed" && e.type !== "task.failed") continue;
+      const stored = await ws.store.getResponse(e.task.id);
+      expect(e.response).toEqual(stored);
+      expect(e.task.state).toBe(e.type === "task.completed" ? "completed" : "failed");
+    }
   });
 
   it("reports an unexpected stop (the loop crashed) with the reason and exit code", async () => {

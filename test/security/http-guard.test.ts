@@ -108,13 +108,29 @@ describe("workspace roots are the operator's", () => {
     for (const root of ["/", sibling, escape, os.homedir()]) {
       const reply = await h.api("POST", "/tasks", await taskBody({ workspace_root: root, request_path: "/etc/hostname" }));
       expect(reply.status, root).toBe(400);
-      expect(reply.body.error, root).toMatch(/workspace_root is outside the roots this server allows.*--allow-root/);
+      expect(reply.body.error, root).toMatch(/workspace_root is outside the allowed roots.*--allow-root/);
       expect(JSON.stringify(reply.body)).not.toMatch(/sha256/);
     }
     expect(await h.ws.store.list()).toEqual([]);
     await mkdir(path.join(h.ws.root, "sub"), { recursive: true });
     const inner = await h.ws.file("sub/req.md", "inner\n");
     expect((await h.api("POST", "/tasks", await taskBody({ workspace_root: path.join(h.ws.root, "sub"), request_path: inner }))).status).toBe(201);
+  });
+
+  it("a file, a relative path or a missing folder as workspace_root is a 400 naming it (the store's root_not_allowed)", async () => {
+    h = await startServer();
+    const file = await h.ws.file("not-a-folder.md", "x\n");
+    const cases: Array<[unknown, RegExp]> = [
+      [file, /^workspace_root is not a folder: .*not-a-folder\.md$/],
+      ["relative/dir", /^workspace_root must be an absolute path to a folder, got "relative\/dir"$/],
+      [path.join(h.ws.root, "missing"), /^workspace_root is outside the allowed roots: .*missing \(allowed: /],
+    ];
+    for (const [root, message] of cases) {
+      const reply = await h.api("POST", "/tasks", await taskBody({ workspace_root: root }));
+      expect(reply.status, String(root)).toBe(400);
+      expect(reply.body.error, String(root)).toMatch(message);
+    }
+    expect(await h.ws.store.list()).toEqual([]);
   });
 
   it("with no allowed root every task is refused", async () => {

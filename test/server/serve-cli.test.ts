@@ -97,6 +97,17 @@ describe("agent-lanes serve (process)", () => {
     expect(lines[0]).toMatch(/--token.*AGENT_LANES_TOKEN/);
   });
 
+  it("refuses an --allow-root that is not a folder, in one line naming it and the flag", async () => {
+    ws = await makeWorkspace();
+    const missing = path.join(ws.root, "no-such-dir");
+    const run = serve(["--allow-root", missing]);
+    await expect(run.listening).rejects.toThrow();
+    expect((await run.exit).code).toBe(1);
+    const lines = run.stderr().trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`allowed root is not a folder: ${missing} (check --allow-root`);
+  });
+
   it("off loopback with AGENT_LANES_TOKEN: warns on stderr and requires the token", async () => {
     ws = await makeWorkspace();
     const run = serve(["--host", "0.0.0.0"], { AGENT_LANES_TOKEN: "env-token" });

@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { registerClaimCommands } from "./claim.js";
 import { registerDoctorCommand } from "./doctor.js";
+import { registerMigrateCommand } from "./migrate.js";
 import { registerPruneCommand } from "./prune.js";
 import { registerInitCommands } from "./init-cli.js";
 import { registerRespondCommand } from "./respond.js";
@@ -27,4 +28,5 @@ export function registerCoreCommands(program: Command): void {
   registerResumeCommand(program);
   registerDoctorCommand(program);
   registerPruneCommand(program);
+  registerMigrateCommand(program);
 }

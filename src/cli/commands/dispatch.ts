@@ -129,7 +129,8 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
   // Every flag is checked before the queue is touched.
   const options = resolveOptions(input);
 
-  const queue = await openQueue(cmd);
+  // A PostgreSQL queue's schema is brought up to date here (never destructive).
+  const queue = await openQueue(cmd, { migrate: true });
   const { laneLimitsOf } = await import("../../config/handoff.js");
   const laneLimits = laneLimitsOf(queue.config);
   const { createLogger } = await import("../../supervisor/log.js");
@@ -138,7 +139,7 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
   const { resolveNotifyConfig, createNotifier } = await import("../../notify/index.js");
   const notifyConfig = resolveNotifyConfig(queue.config?.raw.notify, flags.notify ?? [], queue.config?.path);
   const notifier = notifyConfig
-    ? createNotifier({ config: notifyConfig, queueRoot: queue.queueRoot, store: queue.store, log: { warn, info: (message) => log.info(message) } })
+    ? createNotifier({ config: notifyConfig, queueRoot: queue.queueRoot, log: { warn, info: (message) => log.info(message) } })
     : null;
 
   // Signals are handled from here on, start-up included: a SIGTERM while the

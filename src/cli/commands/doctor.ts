@@ -47,7 +47,8 @@ export function registerDoctorCommand(program: Command): void {
       } else if (!g.store) {
         queueProblem = `no ${g.config} here and no --store`;
       }
-      const queueRoot = g.store ? path.resolve(g.store) : (config?.queue_root ?? null);
+      const { isPostgresUrl } = await import("../../store/postgres/url.js");
+      const queueRoot = g.store ? (isPostgresUrl(g.store) ? g.store.trim() : path.resolve(g.store)) : (config?.queue_root ?? null);
       const vendors = [];
       for (const name of names) {
         const vendorConfig = await resolveVendorConfig(name, { dispatchSection: config?.dispatch, dispatchFile: config?.path, vendorConfigPath: opts.vendorConfig });

@@ -1,6 +1,7 @@
 // `resume --vendor X`: lifts a vendor's shared pause (removes
-// <queue>/pauses/<vendor>.json). Every dispatcher of that vendor on the queue
-// watches the folder while paused and claims again at once: the way back
+// <queue>/pauses/<vendor>.json, or the vendor's row of a PostgreSQL queue).
+// Every dispatcher of that vendor on the queue is woken while paused and
+// claims again at once: the way back
 // after logging a CLI in (a `needs-login` pause), or to end a limit pause
 // early by hand.
 
@@ -24,24 +25,24 @@ export function registerResumeCommand(program: Command): void {
       examples("claude /login && agent-lanes resume --vendor claude", "agent-lanes resume --vendor codex --json", "agent-lanes status --all   # shows the pauses in force"),
     )
     .action(async (opts: { vendor: string }, cmd: Command) => {
-      const { clearPause, describePause, pausePath, readPause } = await import("../../supervisor/pauses.js");
+      const { clearPause, describePause, readPause } = await import("../../supervisor/pauses.js");
       const vendor = opts.vendor.trim();
-      await withQueue(cmd, async ({ queueRoot }) => {
+      await withQueue(cmd, async ({ store, queueLabel }) => {
         let file: string;
         try {
-          file = pausePath(queueRoot, vendor);
+          file = store.pauses.where(vendor);
         } catch (error) {
           throw new CliError(`--vendor ${JSON.stringify(opts.vendor)}: ${(error as Error).message}`);
         }
         const now = new Date();
-        const { pause } = await readPause(queueRoot, vendor, now);
-        const removed = await clearPause(queueRoot, vendor);
+        const { pause } = await readPause(store, vendor, now);
+        const removed = await clearPause(store, vendor);
         const payload = { status: "ok", vendor, removed, active_pause: pause, pause_file: file };
         const text = removed
           ? pause
             ? [`${vendor}: pause lifted (${describePause(pause, now)}); its dispatchers claim again now`]
             : [`${vendor}: removed an expired pause file; nothing was paused`]
-          : [`${vendor}: no pause in force on ${queueRoot}; nothing to do`];
+          : [`${vendor}: no pause in force on ${queueLabel}; nothing to do`];
         await emit(cmd, payload, text);
       });
     });

@@ -63,21 +63,22 @@ async function runServe(cmd: Command, opts: ServeOptions, onListening?: (url: st
     process.stderr.write(`agent-lanes serve: warning: ${host} is not a loopback address; other machines can reach this API, every request must send Authorization: Bearer <token>\n`);
   }
 
-  const { store, config } = await openQueue(cmd);
+  // A PostgreSQL queue's schema is brought up to date here (never destructive).
+  const { store, config } = await openQueue(cmd, { migrate: true });
   const { pino } = await import("pino");
-  const { resolveAllowedRoots } = await import("../../server/workspace-roots.js");
+  const { resolveAllowedRoots } = await import("../../store/allowed-roots.js");
   const logger = pino({ level: opts.logLevel }, pino.destination(2));
   let server: ReturnType<typeof createServer> | undefined;
   try {
     // Over HTTP a task's workspace_root must lie inside a root the operator allows (issue 11).
-    const allowedRoots = await resolveAllowedRoots([...(config ? [config.workspace_root] : []), ...(opts.allowRoot ?? [])]);
+    const allowedRoots = await resolveAllowedRoots([...(config ? [config.workspace_root] : []), ...(opts.allowRoot ?? [])], { requireFolders: true });
     if (allowedRoots.length === 0) {
       process.stderr.write("agent-lanes serve: warning: no workspace root is allowed (no config, no --allow-root): POST /tasks will refuse every task\n");
     }
     server = createServer({ store, token: token ?? null, logger, allowedRoots, allowHosts: opts.allowHost ?? [] });
     const { url } = await server.listen(port, host);
     const stopped = firstStopSignal();
-    process.stderr.write(`agent-lanes serve: listening on ${url} (queue ${store.root})\n`);
+    process.stderr.write(`agent-lanes serve: listening on ${url} (queue ${store.location ?? store.root})\n`);
     onListening?.(url);
     const signal = await stopped;
     process.stderr.write(`agent-lanes serve: ${signal}, stopping\n`);

@@ -2,6 +2,7 @@
 // `list`: views of tasks (views.ts), the queue summary, vendor pauses and
 // unreadable task files, so nothing wrong in the queue stays invisible.
 
+import type { Store } from "../../store/types.js";
 import type { Command } from "commander";
 import { emit, emitList, globals, warn, withQueue } from "../context.js";
 import { CliError } from "../errors.js";
@@ -94,14 +95,14 @@ async function statusWatch(cmd: Command, opts: StatusOptions): Promise<void> {
     throw new CliError("status --watch needs a terminal (stdout is not a TTY); use status --all --json in scripts");
   }
   const { watchBoard } = await import("../watch.js");
-  await withQueue(cmd, async ({ store, queueRoot }) => {
+  await withQueue(cmd, async ({ store, queueLabel }) => {
     await watchBoard({
       store,
-      queueRoot,
+      queueRoot: queueLabel,
       lane: opts.lane,
       out: process.stdout,
       input: process.stdin,
-      pauses: async () => (await readPauses(queueRoot)).pauses.filter((p) => p.active),
+      pauses: async () => (await readPauses(store)).pauses.filter((p) => p.active),
     });
   });
 }
@@ -116,12 +117,12 @@ async function statusOne(cmd: Command, taskId: string): Promise<void> {
 
 async function statusAll(cmd: Command, opts: StatusOptions): Promise<void> {
   const views = await import("../views.js");
-  await withQueue(cmd, async ({ store, queueRoot }) => {
+  await withQueue(cmd, async ({ store, queueLabel }) => {
     const summaries = oldestFirst(await store.summaries(listOptions(opts)), opts);
     const scanProblems = store.problems();
     const list = views.viewsOfSummaries(summaries);
     const summary = views.summarize(list);
-    const { pauses, warnings } = await readPauses(queueRoot);
+    const { pauses, warnings } = await readPauses(store);
     const problems: Problem[] = [
       ...scanProblems.map((p) => ({ task_id: p.taskId, file: p.file, message: p.message })),
       ...warnings.map((message) => ({ task_id: null, file: null, message })),
@@ -132,9 +133,9 @@ async function statusAll(cmd: Command, opts: StatusOptions): Promise<void> {
     for (const login of activePauses.filter((p) => p.kind === "needs-login")) {
       nextAction += `; ${login.vendor} needs a login: ${login.fix ?? `log its CLI in, then agent-lanes resume --vendor ${login.vendor}`}`;
     }
-    const payload = { status: "ok", count: list.length, summary, next_action: nextAction, pauses, problems, queue_root: queueRoot };
+    const payload = { status: "ok", count: list.length, summary, next_action: nextAction, pauses, problems, queue_root: queueLabel };
     await emitList(cmd, payload, "tasks", list, () => [
-      `queue_root=${queueRoot}`,
+      `queue_root=${queueLabel}`,
       `summary: queued=${summary.queued} claimed=${summary.claimed} completed=${summary.completed} failed=${summary.failed} ` +
         `stale_claims=${summary.stale_claims} missing_response=${summary.missing_response}`,
       ...list.map(views.viewRow),
@@ -155,11 +156,11 @@ interface PauseEntry {
 }
 
 /** Vendor pauses of the queue (supervisor/pauses.ts); never fails the status command. */
-async function readPauses(queueRoot: string): Promise<{ pauses: PauseEntry[]; warnings: string[] }> {
+async function readPauses(store: Store): Promise<{ pauses: PauseEntry[]; warnings: string[] }> {
   try {
     const { listPauses, describePause } = await import("../../supervisor/pauses.js");
     const now = new Date();
-    const { pauses, warnings } = await listPauses(queueRoot, now);
+    const { pauses, warnings } = await listPauses(store, now);
     return { pauses: pauses.map((p) => ({ ...p, description: describePause(p, now) })), warnings };
   } catch (error) {
     return { pauses: [], warnings: [`cannot read vendor pauses: ${error instanceof Error ? error.message : String(error)}`] };

@@ -109,7 +109,7 @@ async function waitTask(cmd: Command, taskId: string, opts: WaitOptions): Promis
 
 async function waitLane(cmd: Command, name: string, lane: string, opts: WaitOptions): Promise<void> {
   const { waitForLaneTask } = await import("../long-poll.js");
-  await withQueue(cmd, async ({ store, queueRoot }) => {
+  await withQueue(cmd, async ({ store, queueLabel }) => {
     const task = await waitForLaneTask(store, lane, {
       timeoutMs: opts.timeout * 1000,
       heartbeatMs: heartbeatMs(opts),
@@ -125,7 +125,7 @@ async function waitLane(cmd: Command, name: string, lane: string, opts: WaitOpti
       await emit(cmd, { status: "task_available", lane, task }, [task.id]);
       return;
     }
-    const idle = await idlePayload(store, queueRoot, lane, opts.timeout);
+    const idle = await idlePayload(store, queueLabel, lane, opts.timeout);
     if (globals(cmd).json) await emit(cmd, idle);
     // Text mode keeps stdout empty when idle, so `id=$(agent-lanes next --lane L)` is a task id or nothing.
     // Python prints its message and the timeout; the key=value head keeps the line greppable.
