@@ -5,9 +5,14 @@
 // same queue in the same run (the two are interleaved run by run, so machine
 // load hits both alike), for 0, 10,000 and 50,000 finished tasks in the queue.
 // Listing commands are timed on a warm summary cache (one untimed run first,
-// for both tools). Prints markdown tables; a few minutes on 2 cores.
+// for both tools). Each row shows the ratio beside its target (issue 14: every
+// one-shot command <= 0.6x Python; with 50,000 finished tasks status --all
+// <= 0.3x and wait --lane <= 0.2x) and each tool's peak RSS (one more run of
+// each under /usr/bin/time, untimed). Prints markdown tables with the load
+// average before and after; a few minutes on 2 cores.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { openStore } from "../dist/src/index.js";
@@ -44,7 +49,21 @@ function baseline(runs) {
   return median(times);
 }
 
-/** Median ms of ours and of Python's for `runs` interleaved runs; `argsFor(i, who)` gives a run's arguments. */
+const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
+
+/** Peak RSS (MiB) of one run of `argv`, or null without /usr/bin/time. */
+function peakRss(argv, env) {
+  if (!TIME) return null;
+  const result = spawnSync(TIME, ["-f", "@@rss %M", ...argv], { cwd: ws.root, encoding: "utf8", env, maxBuffer: 1 << 30 });
+  const kb = /@@rss (\d+)/.exec(result.stderr ?? "")?.[1];
+  return kb ? Number(kb) / 1024 : null;
+}
+
+/**
+ * Median ms of ours and of Python's for `runs` interleaved runs (who goes
+ * first alternates), and each one's peak RSS; `argsFor(i, who)` gives a
+ * run's arguments (i = -1: the untimed warm-up, i = -2: the RSS run).
+ */
 function paired(runs, argsFor, warm = false) {
   const o = [];
   const p = [];
@@ -53,11 +72,31 @@ function paired(runs, argsFor, warm = false) {
     if (pyEnv) timed(python(argsFor(-1, "python")), pyEnv);
   }
   for (let i = 0; i < runs; i++) {
-    o.push(timed(ours(argsFor(i, "ours")), process.env));
-    if (pyEnv) p.push(timed(python(argsFor(i, "python")), pyEnv));
+    const runOurs = () => o.push(timed(ours(argsFor(i, "ours")), process.env));
+    const runPython = () => pyEnv && p.push(timed(python(argsFor(i, "python")), pyEnv));
+    if (i % 2 === 0) {
+      runOurs();
+      runPython();
+    } else {
+      runPython();
+      runOurs();
+    }
   }
-  return { ours: median(o), python: pyEnv ? median(p) : null };
+  return {
+    ours: median(o),
+    python: pyEnv ? median(p) : null,
+    oursRss: peakRss(ours(argsFor(-2, "ours")), process.env),
+    pythonRss: pyEnv ? peakRss(python(argsFor(-2, "python")), pyEnv) : null,
+  };
 }
+
+/** Issue 14's target for a command's ratio at this queue size. */
+function target(name, size) {
+  if (size >= 50_000 && name.startsWith("`status --all")) return 0.3;
+  if (size >= 50_000 && name.startsWith("`wait --lane")) return 0.2;
+  return 0.6;
+}
+const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" / ");
 
 let serial = 0;
 async function queued() {
@@ -77,16 +116,19 @@ for (const size of SIZES) {
   const rows = [];
   const row = (name, r, n) => rows.push([name, n, r]);
 
+  const loadBefore = load();
   row("`submit`", paired(runs, (i, who) => ["submit", "--lane", "default", "--request-from", ws.request, "--response-to", `out/s-${who}-${i}.md`, "--task-id", `s-${who}-${i}`]), runs);
   const one = await queued();
   row("`status TASK_ID --json`", paired(runs, () => ["status", one.id, "--json"]), runs);
   // claim and respond need a fresh task per run and tool
+  // (index runs: the RSS run, i = -2, takes the last one)
   const toClaim = { ours: [], python: [] };
-  for (let i = 0; i < runs; i++) for (const who of ["ours", "python"]) toClaim[who].push((await queued()).id);
-  row("`claim TASK_ID`", paired(runs, (i, who) => ["claim", toClaim[who][i], "--owner", "bench"]), runs);
+  for (let i = 0; i <= runs; i++) for (const who of ["ours", "python"]) toClaim[who].push((await queued()).id);
+  const at = (i) => (i === -2 ? runs : i);
+  row("`claim TASK_ID`", paired(runs, (i, who) => ["claim", toClaim[who][at(i)], "--owner", "bench"]), runs);
   const tokens = { ours: [], python: [] };
   for (const who of ["ours", "python"]) for (const id of toClaim[who]) tokens[who].push((await store.get(id)).claim_token);
-  row("`respond TASK_ID`", paired(runs, (i, who) => ["respond", toClaim[who][i], "--claim-token", tokens[who][i], "--body", "ok"]), runs);
+  row("`respond TASK_ID`", paired(runs, (i, who) => ["respond", toClaim[who][at(i)], "--claim-token", tokens[who][at(i)], "--body", "ok"]), runs);
   const answered = toClaim.ours[0];
   row("`wait TASK_ID` (answered)", paired(runs, () => ["wait", answered, "--timeout", "5", "--quiet"]), runs);
   row("`wait --lane idle --timeout 0 --json`", paired(heavy, () => ["wait", "--lane", "idle", "--timeout", "0", "--json"], true), heavy);
@@ -97,14 +139,19 @@ for (const size of SIZES) {
   const lines = [
     `#### bench/cli: one-shot commands, ${size.toLocaleString("en")} finished tasks (${machine()})`,
     "",
-    `\`node -e 0\`: ${Math.round(nodeMs)} ms (median of ${runs}).`,
+    `\`node -e 0\`: ${Math.round(nodeMs)} ms (median of ${runs}). 1-min load average before / after: ${loadBefore.split(" / ")[0]} / ${load().split(" / ")[0]}.`,
     "",
-    "| command | runs | ours (median) | Python 0.1.1 (median) | ours / Python | ours − `node -e 0` |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| command | runs | ours (median) | Python 0.1.1 (median) | ours / Python | target | ours − `node -e 0` | peak RSS ours / Python |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
+  const mib = (v) => (v === null ? "n/a" : `${Math.round(v)} MiB`);
   for (const [name, n, r] of rows) {
-    const ratio = r.python ? (r.ours / r.python).toFixed(2) + "×" : "n/a";
-    lines.push(`| ${name} | ${n} | ${Math.round(r.ours)} ms | ${r.python ? `${Math.round(r.python)} ms` : "n/a (no Python tool found)"} | ${ratio} | ${Math.round(r.ours - nodeMs)} ms |`);
+    const ratio = r.python ? r.ours / r.python : null;
+    const goal = target(name, size);
+    const verdict = ratio === null ? "" : ratio <= goal ? " met" : " **not met**";
+    lines.push(
+      `| ${name} | ${n} | ${Math.round(r.ours)} ms | ${r.python ? `${Math.round(r.python)} ms` : "n/a (no Python tool found)"} | ${ratio === null ? "n/a" : `${ratio.toFixed(2)}×`} | ≤ ${goal}×${verdict} | ${Math.round(r.ours - nodeMs)} ms | ${mib(r.oursRss)} / ${mib(r.pythonRss)} |`,
+    );
   }
   tables.push(lines.join("\n"));
   console.log(`${lines.join("\n")}\n`);

@@ -92,6 +92,7 @@ export async function openQueue(cmd: Command, options: OpenQueueOptions = {}): P
     pollMs: safetyPollMs(),
     lockTimeoutMs: g.lockTimeoutSeconds * 1000,
     requestMaxBytes: config?.request_max_bytes,
+    listingSnapshot: true,
     onLockWait: ({ lockPath, holderPid, timeoutMs }) =>
       warn(
         `agent-lanes: waiting for the queue lock ${lockPath}${holderPid === null ? "" : ` (held by pid ${holderPid})`}; ` +
@@ -126,9 +127,18 @@ export async function emit(cmd: Command, payload: unknown, textLines?: string[] 
 /**
  * Print a payload holding a long list under `listKey`: as emit, but the JSON
  * is written an item at a time (byte for byte what emit would print), so
- * status --all of a queue with fifty thousand tasks never builds one huge string.
+ * status --all of a queue with fifty thousand tasks never builds one huge
+ * string. `itemJson` gives an item's JSON text, indented by `pad`, as parts
+ * (a rendered view is bytes already); by default the item is serialised.
  */
-export async function emitList(cmd: Command, payload: Record<string, unknown>, listKey: string, items: readonly unknown[], textLines: () => string[]): Promise<void> {
+export async function emitList<T>(
+  cmd: Command,
+  payload: Record<string, unknown>,
+  listKey: string,
+  items: readonly T[],
+  textLines: () => string[],
+  itemJson?: (item: T, pad: string) => Array<string | Uint8Array>,
+): Promise<void> {
   if (!globals(cmd).json || items.length === 0) return emit(cmd, { ...payload, [listKey]: items }, textLines);
   const { toPythonJson } = await import("../store/json.js");
   const mark = "\u0001agent-lanes-items\u0001";
@@ -136,15 +146,25 @@ export async function emitList(cmd: Command, payload: Record<string, unknown>, l
   const quoted = toPythonJson(mark);
   const at = head.indexOf(quoted);
   const pad = head.slice(head.lastIndexOf("\n", at) + 1, at); // the indentation of the list's items
-  let chunk = head.slice(0, at);
+  const json = itemJson ?? ((item: T, itemPad: string) => [toPythonJson(item, 2).replaceAll("\n", `\n${itemPad}`)]);
+  let parts: Array<string | Uint8Array> = [head.slice(0, at)];
+  let size = 0;
+  const flush = (): void => {
+    process.stdout.write(Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p))));
+    parts = [];
+    size = 0;
+  };
+  const separator = `,\n${pad}`;
   for (let i = 0; i < items.length; i += 1) {
-    chunk += (i > 0 ? `,\n${pad}` : "") + toPythonJson(items[i], 2).replaceAll("\n", `\n${pad}`);
-    if (chunk.length >= 1 << 20) {
-      process.stdout.write(chunk);
-      chunk = "";
+    if (i > 0) parts.push(separator);
+    for (const part of json(items[i] as T, pad)) {
+      parts.push(part);
+      size += part.length;
     }
+    if (size >= 1 << 20) flush();
   }
-  process.stdout.write(`${chunk}${head.slice(at + quoted.length)}\n`);
+  parts.push(`${head.slice(at + quoted.length)}\n`);
+  flush();
 }
 
 /**

@@ -8,6 +8,9 @@ import { oneLine } from "./context.js";
 import { leaseExpired as isLeaseExpired, isTerminal } from "../store/context.js";
 import { queuePaths } from "../store/layout.js";
 import { parseIso } from "../store/time.js";
+import { toPythonJson } from "../store/json.js";
+import type { ListingItem } from "../store/listing.js";
+import type { FinishedRenderer, RenderedRecord, RenderedText } from "../store/rendered-cache.js";
 import type { ScanProblem, Store, Task, TaskEvent, TaskSummary } from "../store/types.js";
 
 /** Where an agent finds a task's files. */
@@ -155,12 +158,10 @@ export async function viewsOf(store: Store, tasks: readonly Task[], now: Date = 
   return views;
 }
 
-/** Views of tasks whose facts the store already has (store.summaries). */
-export function viewsOfSummaries(summaries: readonly TaskSummary[], now: Date = new Date()): TaskView[] {
-  return summaries.map((s) => toView(s.task, { responseExists: s.response_exists, lastEvent: s.last_event }, now));
-}
+/** What the summary, the queue's next_action and a text row need of a listed task. */
+export type RowFacts = Pick<TaskView, "id" | "state" | "lane" | "claim_owner" | "lease_expired" | "missing_response">;
 
-export function summarize(views: readonly TaskView[]): QueueSummary {
+export function summarize(views: readonly RowFacts[]): QueueSummary {
   const summary: QueueSummary = { queued: 0, claimed: 0, completed: 0, failed: 0, stale_claims: 0, missing_response: 0 };
   for (const view of views) {
     if (view.state in summary) summary[view.state as "queued" | "claimed" | "completed" | "failed"] += 1;
@@ -180,8 +181,8 @@ function pythonQueueAction(summary: QueueSummary): string {
 }
 
 /** The queue-level next_action of `status --all`: the Python tool's sentence, then the details. */
-export function queueNextAction(summary: QueueSummary, views: readonly TaskView[], problems: readonly ScanProblem[]): string {
-  const lanesOf = (pick: (v: TaskView) => boolean): string => [...new Set(views.filter(pick).map((v) => v.lane))].sort().join(", ");
+export function queueNextAction(summary: QueueSummary, views: readonly RowFacts[], problems: readonly ScanProblem[]): string {
+  const lanesOf = (pick: (v: RowFacts) => boolean): string => [...new Set(views.filter(pick).map((v) => v.lane))].sort().join(", ");
   const parts: string[] = [pythonQueueAction(summary)];
   if (problems.length > 0) parts.push(`${problems.length} unreadable task file(s): see problems and fix or remove them`);
   if (summary.stale_claims > 0) {
@@ -249,10 +250,91 @@ export function viewLines(view: TaskView): string[] {
 }
 
 /** One line per task for `status --all` in text mode. */
-export function viewRow(view: TaskView): string {
+export function viewRow(view: RowFacts): string {
   const who = view.state === "claimed" ? ` owner=${view.claim_owner ?? "none"}${view.lease_expired ? " lease_expired" : ""}` : "";
   const missing = view.missing_response ? " missing_response" : "";
   return oneLine(`${view.id} state=${view.state} lane=${view.lane}${who}${missing}`);
+}
+
+// --- Finished tasks' views as text (the rendered cache, store/rendered-cache.ts) ---
+
+/** Indentation of a task in the `tasks` list of list/status --all JSON (a key of the top-level object). */
+const LIST_ITEM_PAD = "    ";
+const AGE_KEY = `\n${LIST_ITEM_PAD}  "last_event_age_seconds": `;
+
+/** A finished task's VIEW as list --json prints it, without the age's digits (they depend on the clock). */
+function renderFinished(summary: TaskSummary): RenderedText {
+  const lastEvent = summary.last_event;
+  const since = lastEvent ? (parseIso(lastEvent.created_at)?.getTime() ?? null) : null;
+  // Rendered at the last event's own time: its age is 0, the one digit taken out below.
+  const view = toView(summary.task, { responseExists: summary.response_exists, lastEvent }, since === null ? new Date() : new Date(since));
+  let text = toPythonJson(view, 2).replaceAll("\n", `\n${LIST_ITEM_PAD}`);
+  let ageAt = -1;
+  if (since !== null) {
+    const at = text.indexOf(`${AGE_KEY}0`);
+    if (at === -1 || at !== text.lastIndexOf(`${AGE_KEY}0`)) throw new Error(`cannot render the view of ${summary.task.id}: last_event_age_seconds not found once`);
+    ageAt = at + AGE_KEY.length;
+    text = text.slice(0, ageAt) + text.slice(ageAt + 1);
+  }
+  return { text: Buffer.from(text, "latin1"), ageAt, since };
+}
+
+/** FNV-1a of a text, hex. */
+function fnv(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, "0");
+}
+
+/**
+ * The renderer's tag names its cache file: made from the text it renders for
+ * a few sample tasks, so any change to the view's layout or wording starts a
+ * fresh cache by itself.
+ */
+function rendererTag(): string {
+  const at = "2026-01-01T00:00:00Z";
+  const task = {
+    id: "20260101T000000000000Z-sample-000000000000", workspace_id: "w", correlation_id: "c", source_agent: "s", lane: "l",
+    workspace_root: "/w", worktree_path: null, expected_branch: null, request_path: "/w/r.md", request_sha256: "0",
+    supporting_paths: [{ path: "/w/s.md", sha256: "1" }], response_path: "/w/o.md", prompt: "", metadata: { k: "v" }, state: "completed",
+    created_at: at, updated_at: at, claim_owner: "o", claim_token: "t", lease_expires_at: at, claimed_at: at, completed_at: at, failed_at: null, failure_reason: null,
+  } as Task;
+  const samples: TaskSummary[] = [
+    { task, response_exists: true, last_event: { created_at: at, type: "response", message: "m", data: {} } },
+    { task: { ...task, state: "failed", completed_at: null, failed_at: at, failure_reason: "why" }, response_exists: false, last_event: null },
+  ];
+  return `v1-${fnv(samples.map((s) => { const r = renderFinished(s); return `${r.ageAt}:${r.text.toString("latin1")}`; }).join("\n"))}`;
+}
+
+let renderer: FinishedRenderer | null = null;
+export function finishedRenderer(): FinishedRenderer {
+  renderer ??= { tag: rendererTag(), render: renderFinished };
+  return renderer;
+}
+
+/** A listed task: its view (live, or read afresh), or a finished task's rendered text. */
+export type ListedTask = { view: TaskView; rendered?: undefined; row: RowFacts } | { view?: undefined; rendered: RenderedRecord; row: RowFacts };
+
+/** Views and rendered texts of a store's listing items. */
+export function listedTasks(items: readonly ListingItem[], now: Date = new Date()): ListedTask[] {
+  return items.map((item) => {
+    if (item.summary) {
+      const view = toView(item.summary.task, { responseExists: item.summary.response_exists, lastEvent: item.summary.last_event }, now);
+      return { view, row: view };
+    }
+    const r = item.rendered;
+    return { rendered: r, row: { id: r.id, state: item.state, lane: item.lane, claim_owner: null, lease_expired: false, missing_response: !r.response_exists } };
+  });
+}
+
+/** The JSON text of a listed task inside the `tasks` list (indented for it), as parts to write. */
+export function listedJson(item: ListedTask, now: Date, pad: string): Array<string | Uint8Array> {
+  if (item.view) return [toPythonJson(item.view, 2).replaceAll("\n", `\n${pad}`)];
+  if (pad !== LIST_ITEM_PAD) throw new Error(`a rendered view is indented for ${JSON.stringify(LIST_ITEM_PAD)}, not ${JSON.stringify(pad)}`);
+  const r = item.rendered;
+  if (r.ageAt < 0 || r.since === null) return [r.text];
+  const age = Math.max(0, Math.floor((now.getTime() - r.since) / 1000));
+  return [r.text.subarray(0, r.ageAt), String(age), r.text.subarray(r.ageAt)];
 }
 
 export { oneLine };

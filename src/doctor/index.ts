@@ -294,7 +294,7 @@ function openDatabaseQueue(url: string): Promise<import("../store/types.js").Sto
 async function databaseChecks(url: string): Promise<CheckResult[]> {
   const { maskUrl } = await import("../store/postgres/url.js");
   try {
-    const store = await openDatabaseQueue(url);
+    await openDatabaseQueue(url);
     const { SCHEMA_VERSION } = await import("../store/postgres/migrations.js");
     return [ok("queue", "database", `${maskUrl(url)} reachable, schema version ${SCHEMA_VERSION}`)];
   } catch (error) {

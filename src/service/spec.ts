@@ -7,6 +7,7 @@ import { CLI_ENTRY, DEFAULT_CONFIG, SERVICE_DEFAULTS, VENDOR_COMMANDS } from "./
 import { defaultInstanceName, findPackageRoot, homeDir, isValidName, launchdLogDir, type ServicePlatform } from "./paths.js";
 import { hasControlChars, isSystemdExecutable } from "./quote.js";
 import { ServiceError } from "./errors.js";
+import { isPostgresUrl } from "../store/postgres/url.js";
 
 /** What `service install` accepts; numbers may come as strings from argv. */
 export interface InstallOptions {
@@ -148,7 +149,8 @@ export function resolveServiceSpec(options: InstallOptions, context: SpecContext
 
   let store: string | null = null;
   if (options.store !== undefined) {
-    store = path.resolve(context.cwd, options.store);
+    // A postgres:// URL (issue 18) is kept as written; a folder is made absolute.
+    store = isPostgresUrl(options.store) ? options.store.trim() : path.resolve(context.cwd, options.store);
     checkPathText("--store", store);
   }
 

@@ -19,7 +19,7 @@ import { waitLoop } from "./wait.js";
 import { releaseTask } from "./release.js";
 import { renewTask } from "./renew.js";
 import { respondTask } from "./respond.js";
-import { materialize, selectRows } from "./listing.js";
+import { materialize, materializeRendered, selectRows } from "./listing.js";
 import type { LockWaitInfo } from "./lock.js";
 import { DEFAULT_REQUEST_MAX_BYTES } from "./safe-file.js";
 import { createScanner, type ScanResult } from "./scan.js";
@@ -40,6 +40,12 @@ export interface OpenStoreOptions {
   lockTimeoutMs?: number;
   /** Called once when a writer has waited 2 s for the queue lock (the CLI prints a line). */
   onLockWait?: (info: LockWaitInfo) => void;
+  /**
+   * Keep the listing snapshot in <queue>/cache/ (scan.ts): a one-shot process
+   * (the CLI) then lists neither the task folders nor the finished tasks'
+   * files while the tasks folder is unchanged. @default false
+   */
+  listingSnapshot?: boolean;
   /** Largest request or supporting file accepted and hashed. @default 8 MiB (DEFAULT_REQUEST_MAX_BYTES) */
   requestMaxBytes?: number;
 }
@@ -53,7 +59,7 @@ export type FileStore = Store;
 export function openStore(root: string, options: OpenStoreOptions = {}): FileStore {
   const paths = queuePaths(root);
   const pollMs = options.pollMs ?? 2000;
-  const scanner = createScanner(paths.tasks);
+  const scanner = createScanner(paths.tasks, { snapshot: options.listingSnapshot === true });
   let lastProblems: ScanProblem[] = [];
   let notifier: Promise<ChangeNotifier> | undefined;
   let closed: Promise<void> | undefined;
@@ -168,17 +174,28 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     return read.filter((t): t is Task => t !== null);
   }
 
-  async function summaries(opts: ListOptions, withFacts: boolean): Promise<TaskSummary[]> {
+  /** The rows a listing with these options shows (finished tasks scanned only when it may show some). */
+  async function listingRows(opts: ListOptions): Promise<ReturnType<typeof selectRows>> {
     const wantFinished = !opts.activeOnly && (!opts.states || opts.states.some((s) => s === "completed" || s === "failed"));
-    const scan = await scanAll(wantFinished);
+    return selectRows(await scanAll(wantFinished), scanner.order, opts);
+  }
+
+  /**
+   * Materialise a listing. A task the scanner held as finished that has
+   * another task.json now (its folder replaced, restored or edited) is read
+   * again, and listed, run or reported as what it is now. Once: the second
+   * scan reads those files.
+   */
+  async function listed<T>(opts: ListOptions, materializeRows: (rows: ReturnType<typeof selectRows>, onStale: (id: string) => void) => Promise<T>): Promise<T> {
     const stale: string[] = [];
-    const shown = await materialize(paths, selectRows(scan, scanner.order, opts), withFacts, (id) => stale.push(id));
+    const shown = await materializeRows(await listingRows(opts), (id) => stale.push(id));
     if (stale.length === 0) return shown;
-    // A task the scanner held as finished has another task.json now (its folder
-    // replaced, restored or edited): it is read again, and listed, run or
-    // reported as what it is now. Once: the second scan reads those files.
     for (const id of stale) scanner.recheck(id);
-    return materialize(paths, selectRows(await scanAll(wantFinished), scanner.order, opts), withFacts);
+    return materializeRows(await listingRows(opts), () => undefined);
+  }
+
+  async function summaries(opts: ListOptions, withFacts: boolean): Promise<TaskSummary[]> {
+    return listed(opts, (rows, onStale) => materialize(paths, rows, withFacts, onStale));
   }
 
   async function getResponse(taskId: string): Promise<TaskResponse | null> {
@@ -218,8 +235,16 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
       return loadTask(ctx, taskId);
     },
     ...derivedReads(summaries, available),
+    renderedSummaries: (opts, renderer) => listed(opts, (rows, onStale) => materializeRendered(paths, rows, renderer, onStale)),
     available,
     problems: () => [...lastProblems],
+    async laneHasTasks(lane) {
+      const scan = await scanAll(false);
+      if (scan.tasks.some((t) => t.lane === lane)) return true;
+      // Finished tasks by lane come with a listing snapshot; without one, a listing of the lane says it.
+      if (scan.finishedLanes) return (scan.finishedLanes.get(lane) ?? 0) > 0;
+      return (await summaries({ lane, limit: 1 }, false)).length > 0;
+    },
     claim: (taskId, input) => withTask(taskId, () => claimTask(ctx, taskId, input, liveLeases)),
     renew: (taskId, input) => withTask(taskId, () => renewTask(ctx, taskId, input)),
     release: (taskId, input) => withTask(taskId, () => releaseTask(ctx, taskId, input)),

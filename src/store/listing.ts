@@ -9,6 +9,7 @@ import type { QueuePaths } from "./layout.js";
 import { readTaskFile } from "./records.js";
 import { orderKey, type ScanResult } from "./scan.js";
 import { appendLines, cachePaths, loadViews, needsCompaction, rewriteLines, sameIdentity, statIdentity, viewLine, type IndexEntry, type ViewEntry } from "./summary-cache.js";
+import { appendRendered, loadRendered, renderedPath, rewriteRendered, type FinishedRenderer, type RenderedRecord } from "./rendered-cache.js";
 import type { ListOptions, Task, TaskEvent, TaskSummary } from "./types.js";
 
 /** One row of a listing before it is read: a live task (parsed) or a finished one (index entry). */
@@ -132,4 +133,81 @@ export async function materialize(
     await appendLines(cache, cache.views, appended);
   }
   return out.filter((s) => s !== undefined);
+}
+
+/** One item of a rendered listing: a task read and summarised, or a finished task's rendered view. */
+export type ListingItem =
+  | { summary: TaskSummary; rendered?: undefined }
+  | { summary?: undefined; rendered: RenderedRecord; state: "completed" | "failed"; lane: string };
+
+/**
+ * As materialize() with facts, but a finished task whose rendered view is in
+ * the rendered cache (rendered-cache.ts) for the same task.json and
+ * events.jsonl comes as that text, unread and unparsed; the rest are read,
+ * and finished ones rendered by `renderer` and added to the cache.
+ */
+export async function materializeRendered(
+  paths: QueuePaths,
+  rows: readonly Row[],
+  renderer: FinishedRenderer,
+  /** As materialize's: told of a finished row whose task.json is no longer the file the scan knew. */
+  onStale?: (taskId: string) => void,
+): Promise<ListingItem[]> {
+  const finishedCount = rows.reduce((n, r) => n + (r.finished ? 1 : 0), 0);
+  if (finishedCount < VIEWS_FILE_AT) return (await materialize(paths, rows, true, onStale)).map((summary) => ({ summary }));
+  const cache = cachePaths(paths.root);
+  const file = renderedPath(cache, renderer.tag);
+  const loaded = await loadRendered(file);
+  const out: Array<ListingItem | undefined> = new Array(rows.length);
+  const misses: number[] = [];
+  for (let i = 0; i < rows.length; i += 1) {
+    const e = (rows[i] as Row).finished;
+    const record = e ? loaded.records.get(e.id) : undefined;
+    if (e && record && sameIdentity(record.file, e.identity) && sameIdentity(record.events, statIdentity(paths.eventsFile(e.id)))) {
+      out[i] = { rendered: record, state: e.state, lane: e.lane };
+    } else misses.push(i);
+  }
+  const fresh: RenderedRecord[] = [];
+  const width = 32;
+  for (let i = 0; i < misses.length; i += width) {
+    await Promise.all(
+      misses.slice(i, i + width).map(async (at) => {
+        const row = rows[at] as Row;
+        if (row.live) {
+          out[at] = { summary: { task: row.live, ...(await readFacts(paths, row.live.id)) } };
+          return;
+        }
+        const e = row.finished as IndexEntry;
+        let task: Task;
+        try {
+          task = await readTaskFile(paths.taskFile(e.id), e.id);
+        } catch {
+          onStale?.(e.id); // gone or broken since the scanner learnt it finished: the caller rescans it
+          return;
+        }
+        // The events file's identity before its read: an event appended meanwhile makes the record stale, never wrong.
+        const eventsBefore = statIdentity(paths.eventsFile(e.id));
+        const facts = await readFacts(paths, e.id);
+        const summary: TaskSummary = { task, ...facts };
+        const fileIdentity = statIdentity(paths.taskFile(e.id));
+        const state = task.state === "completed" || task.state === "failed" ? task.state : null;
+        if (state === null || !sameIdentity(fileIdentity, e.identity)) onStale?.(e.id);
+        // Render only what is provably the file the index entry describes, and finished.
+        if (state !== null && sameIdentity(fileIdentity, e.identity) && orderKey(task) === e.order) {
+          const record: RenderedRecord = { id: e.id, file: e.identity, events: eventsBefore, response_exists: facts.response_exists, ...renderer.render(summary) };
+          fresh.push(record);
+          out[at] = { rendered: record, state, lane: task.lane };
+          return;
+        }
+        out[at] = { summary };
+      }),
+    );
+  }
+  if (loaded.damaged || needsCompaction(loaded.count + fresh.length, loaded.records.size + fresh.length)) {
+    for (const r of fresh) loaded.records.set(r.id, r);
+    await rewriteRendered(cache, file, loaded.records.values());
+  } else {
+    await appendRendered(cache, file, fresh);
+  }
+  return out.filter((item): item is ListingItem => item !== undefined);
 }

@@ -31,10 +31,13 @@ import {
   indexLine,
   loadIndex,
   needsCompaction,
+  readSnapshot,
   rewriteLines,
   sameIdentity,
   statIdentity,
+  writeSnapshot,
   type IndexEntry,
+  type ListingSnapshot,
 } from "./summary-cache.js";
 import type { ScanProblem, Task } from "./types.js";
 
@@ -78,6 +81,8 @@ export interface ScanResult {
   problems: ScanProblem[];
   /** Task folders being created (no task.json yet): a waiter watches them so the task.json landing wakes it. */
   pending: string[];
+  /** Finished tasks by lane, when this scanner knows them exactly (it started from a listing snapshot); else null. */
+  finishedLanes?: ReadonlyMap<string, number> | null;
 }
 
 export interface Scanner {
@@ -144,8 +149,41 @@ const CONSULT_CACHE_AT = 16;
 /** How long a loaded summary cache is reused. */
 const RECENT_INDEX_MS = 1000;
 
-export function createScanner(tasksDir: string): Scanner {
+export interface ScannerOptions {
+  /**
+   * Start from the listing snapshot in <queue>/cache/ (summary-cache.ts) while
+   * the tasks folder keeps the identity it describes, and write one after a
+   * full listing: for one-shot processes, which would otherwise list every
+   * task folder and stat every finished task's file on each run.
+   */
+  snapshot?: boolean;
+}
+
+export function createScanner(tasksDir: string, scannerOptions: ScannerOptions = {}): Scanner {
   const cache = cachePaths(path.dirname(tasksDir));
+  const useSnapshot = scannerOptions.snapshot === true;
+  /** The folder identity (ino:mtime) the snapshot on disk describes, as this process read or wrote it. */
+  let snapshotKey: string | null = null;
+  /** A snapshot whose finished tasks are not merged in yet: a scan of the live tasks never needs them. */
+  let deferred: ListingSnapshot | null = null;
+  /** With snapshots: the lane of each finished task this process knows (a snapshot records them). */
+  const finishedLane = useSnapshot ? new Map<string, string>() : null;
+  /** Finished tasks by lane while exactly known (from a snapshot, then counted on). */
+  let laneCounts: Map<string, number> | null = null;
+  /**
+   * Merge a deferred snapshot's finished tasks into the listing. They join as
+   * ids to look at, not as known finished tasks: a scan that needs them checks
+   * each against the summary cache and its task.json's identity, as after a
+   * full listing (only a scan of the live tasks skips them unchecked).
+   */
+  const absorb = (): void => {
+    if (!deferred || !listing) return;
+    for (const [id, lane] of deferred.finished()) {
+      listing.ids.add(id);
+      finishedLane?.set(id, lane);
+    }
+    deferred = null;
+  };
   /** Live tasks and unreadable files, by id. */
   const live = new Map<string, Entry>();
   /** Finished tasks: the id only. */
@@ -179,7 +217,7 @@ export function createScanner(tasksDir: string): Scanner {
    * event), and when the folder itself was replaced. `added` is null after a
    * full listing (every id is a candidate).
    */
-  async function listIds(changed: readonly string[] | null): Promise<{ ids: Set<string>; added: string[] | null } | null> {
+  async function listIds(changed: readonly string[] | null): Promise<{ ids: Set<string>; added: string[] | null; full?: boolean } | null> {
     let dirStat;
     try {
       dirStat = await fs.stat(tasksDir);
@@ -188,6 +226,7 @@ export function createScanner(tasksDir: string): Scanner {
       throw error;
     }
     const checkedAt = Date.now();
+    if (changed !== null) absorb();
     if (listing && listing.ino === dirStat.ino && changed !== null && checkedAt - listing.fullAt < FULL_RELIST_MS) {
       const added: string[] = [];
       for (const name of new Set(changed)) {
@@ -214,6 +253,21 @@ export function createScanner(tasksDir: string): Scanner {
     if (changed === null && listing && listing.trusted && listing.ino === dirStat.ino && listing.mtimeMs === dirStat.mtimeMs) {
       return { ids: listing.ids, added: [] };
     }
+    if (useSnapshot && changed === null && listing === null) {
+      // A fresh process: the snapshot names the folder's entries while the folder is unchanged.
+      const snapshot = await readSnapshot(cache, dirStat);
+      if (snapshot) {
+        const ids = new Set<string>(snapshot.live);
+        listing = { ino: dirStat.ino, mtimeMs: dirStat.mtimeMs, ids, fullAt: checkedAt, trusted: true };
+        deferred = snapshot;
+        laneCounts = new Map(Object.entries(snapshot.lanes));
+        snapshotKey = `${dirStat.ino}:${dirStat.mtimeMs}`;
+        return { ids, added: null };
+      }
+    }
+    // A snapshot's finished tasks join the ids (checked, as every id of a full listing is).
+    absorb();
+    laneCounts = null;
     // d_type comes with the listing: a plain file where a task folder belongs is not a task (and is ignored).
     const dirents: Dirent[] = await fs.readdir(tasksDir, { withFileTypes: true });
     const ids = new Set<string>();
@@ -227,7 +281,7 @@ export function createScanner(tasksDir: string): Scanner {
     for (const id of live.keys()) if (!ids.has(id)) live.delete(id);
     for (const id of finished) if (!ids.has(id)) finished.delete(id);
     for (const id of awaited) if (!ids.has(id)) awaited.delete(id);
-    return { ids, added: null };
+    return { ids, added: null, full: true };
   }
 
   const taskFile = (id: string): string => path.join(tasksDir, id, "task.json");
@@ -258,12 +312,15 @@ export function createScanner(tasksDir: string): Scanner {
   async function scan(options: ScanOptions = {}): Promise<ScanResult> {
     const listed = await listIds(options.changed ?? null);
     if (listed === null) {
+      deferred = null;
+      laneCounts = null;
       live.clear();
       finished.clear();
       listing = null;
       return { tasks: [], finished: [], finishedCount: 0, problems: [], pending: [] };
     }
     const wantFinished = options.finished === true;
+    if (wantFinished) absorb();
     // Live tasks whose folders no event named keep their parsed copy unchecked.
     const nowMs = Date.now();
     const touched = options.touched && listed.added !== null && nowMs - liveCheckedAt < FULL_RELIST_MS ? new Set([...options.touched, ...listed.added]) : null;
@@ -283,7 +340,10 @@ export function createScanner(tasksDir: string): Scanner {
       // (An entry whose file was rewritten since stays unknown and is read below.)
       await forEachIndexEntry(cache, (e) => {
         if (!listed.ids.has(e.id) || finished.has(e.id) || live.has(e.id)) return;
-        if (sameIdentity(e.identity, statIdentity(taskFile(e.id)))) finished.add(e.id);
+        if (sameIdentity(e.identity, statIdentity(taskFile(e.id)))) {
+          finished.add(e.id);
+          finishedLane?.set(e.id, e.lane);
+        }
       });
     }
     const finishedEntries: IndexEntry[] = [];
@@ -307,6 +367,7 @@ export function createScanner(tasksDir: string): Scanner {
         if (!known && ++checked % 4096 === 0) await new Promise((resolve) => setImmediate(resolve));
         if (known || sameIdentity(entry.identity, statIdentity(taskFile(id)))) {
           finished.add(id);
+          finishedLane?.set(id, entry.lane);
           if (wantFinished) finishedEntries.push(entry);
           continue;
         }
@@ -339,7 +400,9 @@ export function createScanner(tasksDir: string): Scanner {
         awaited.delete(id);
         if (isFinished(entry.task)) {
           live.delete(id);
+          if (!finished.has(id) && laneCounts) laneCounts.set(entry.task.lane, (laneCounts.get(entry.task.lane) ?? 0) + 1);
           finished.add(id);
+          finishedLane?.set(id, entry.task.lane);
           const indexEntry: IndexEntry = {
             id,
             identity: identityOf(entry),
@@ -380,13 +443,43 @@ export function createScanner(tasksDir: string): Scanner {
     } else {
       await appendLines(cache, cache.index, newLines);
     }
-    return { tasks, finished: finishedEntries, finishedCount: finished.size, problems, pending };
+    if (useSnapshot && listed.full && listing?.trusted && snapshotKey !== `${listing.ino}:${listing.mtimeMs}`) {
+      // Every entry of this full listing is now known finished (checked against its file) or not.
+      const liveIds: string[] = [];
+      const finishedIds = new Map<string, string>();
+      let complete = true;
+      for (const id of listing.ids) {
+        if (!finished.has(id)) liveIds.push(id);
+        else {
+          const lane = finishedLane?.get(id);
+          if (lane === undefined) complete = false;
+          else finishedIds.set(id, lane);
+        }
+      }
+      if (complete) {
+        snapshotKey = `${listing.ino}:${listing.mtimeMs}`;
+        await writeSnapshot(cache, [listing.ino, listing.mtimeMs], liveIds, finishedIds);
+        laneCounts = new Map();
+        for (const lane of finishedIds.values()) laneCounts.set(lane, (laneCounts.get(lane) ?? 0) + 1);
+      }
+    }
+    return {
+      tasks,
+      finished: finishedEntries,
+      finishedCount: finished.size + (deferred?.finishedCount ?? 0),
+      problems,
+      pending,
+      finishedLanes: laneCounts,
+    };
   }
 
   return {
     scan,
     order: (task) => live.get(task.id)?.order ?? orderKey(task),
     forget: (taskId) => {
+      deferred = null;
+      laneCounts = null;
+      finishedLane?.delete(taskId);
       finished.delete(taskId);
       live.delete(taskId);
       listing = null;
@@ -398,6 +491,9 @@ export function createScanner(tasksDir: string): Scanner {
       awaited.add(taskId);
     },
     clear: () => {
+      deferred = null;
+      laneCounts = null;
+      finishedLane?.clear();
       awaited.clear();
       if (recentTimer) clearTimeout(recentTimer);
       recent = null;

@@ -215,3 +215,105 @@ export function statIdentity(file: string): Identity | null {
 export function needsCompaction(lines: number, live: number): boolean {
   return lines > 1000 && lines > live * 2;
 }
+
+// --- The listing snapshot --------------------------------------------------
+//
+// tasks-listing.txt: what the tasks folder held when its (inode, mtime) was
+// `dir` — its finished tasks (each checked against its task.json's identity
+// when the snapshot was made) with their lanes, and everything else ("live":
+// queued, claimed, unreadable, being created). Every task folder made or
+// removed, by either tool, changes the tasks folder's mtime, and a finished
+// task's task.json is never rewritten (PROTOCOL.md §5: no transition leaves
+// completed or failed, in either implementation). So while the folder keeps
+// that identity, a one-shot process takes the finished tasks from here
+// without listing fifty thousand folders or stat'ing their files, and reads
+// only the live ones. Written only from a full listing whose folder mtime was
+// older than the racy window (scan.ts), by rename: never torn.
+//
+// Line 1: {"v":1,"dir":[ino,mtimeMs],"live":[ids],"finished":N,"lanes":{lane:N}};
+// then one finished task a line: its id, a tab, its lane as a JSON string.
+
+export interface ListingSnapshot {
+  dir: [ino: number, mtimeMs: number];
+  live: string[];
+  /** Finished tasks by lane. */
+  lanes: Record<string, number>;
+  finishedCount: number;
+  /** The finished tasks (id -> lane), parsed only when asked for. */
+  finished(): Map<string, string>;
+}
+
+export function snapshotPath(paths: CachePaths): string {
+  return path.join(paths.dir, "tasks-listing.txt");
+}
+
+/** The snapshot when it describes the folder with this identity; null when missing, stale or damaged. */
+export async function readSnapshot(paths: CachePaths, dir: { ino: number; mtimeMs: number }): Promise<ListingSnapshot | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(snapshotPath(paths), "utf8");
+  } catch {
+    return null;
+  }
+  const nl = text.indexOf("\n");
+  if (nl === -1) return null;
+  let head: { v?: unknown; dir?: unknown; live?: unknown; finished?: unknown; lanes?: unknown };
+  try {
+    head = JSON.parse(text.slice(0, nl)) as typeof head;
+  } catch {
+    return null;
+  }
+  if (head.v !== 1 || !Array.isArray(head.dir) || head.dir[0] !== dir.ino || head.dir[1] !== dir.mtimeMs) return null;
+  if (!Array.isArray(head.live) || !head.live.every((id) => typeof id === "string") || typeof head.finished !== "number") return null;
+  const lanes = head.lanes;
+  if (typeof lanes !== "object" || lanes === null || Array.isArray(lanes) || !Object.values(lanes).every((n) => typeof n === "number")) return null;
+  const finishedCount = head.finished;
+  // The body must hold exactly the count of lines the head announces: anything else is not this snapshot.
+  let lines = 0;
+  for (let at = text.indexOf("\n", nl + 1); at !== -1; at = text.indexOf("\n", at + 1)) lines += 1;
+  if (lines !== finishedCount || (text.length > nl + 1 && !text.endsWith("\n"))) return null;
+  return {
+    dir: [dir.ino, dir.mtimeMs],
+    live: head.live as string[],
+    lanes: lanes as Record<string, number>,
+    finishedCount,
+    finished() {
+      const map = new Map<string, string>();
+      for (let start = nl + 1; start < text.length; ) {
+        const end = text.indexOf("\n", start);
+        const tab = text.indexOf("\t", start);
+        if (tab !== -1 && tab < end) {
+          let lane: unknown = null;
+          try {
+            lane = JSON.parse(text.slice(tab + 1, end));
+          } catch {
+            lane = null;
+          }
+          if (typeof lane === "string") map.set(text.slice(start, tab), lane);
+        }
+        start = end + 1;
+      }
+      return map;
+    },
+  };
+}
+
+/** Replace the snapshot (best effort, no fsync: a cache). `finished` maps id -> lane. */
+export async function writeSnapshot(paths: CachePaths, dir: [number, number], live: readonly string[], finished: ReadonlyMap<string, string>): Promise<void> {
+  const file = snapshotPath(paths);
+  const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const lanes: Record<string, number> = {};
+  const body: string[] = [];
+  for (const [id, lane] of finished) {
+    lanes[lane] = (lanes[lane] ?? 0) + 1;
+    body.push(`${id}\t${JSON.stringify(lane)}\n`);
+  }
+  const head = JSON.stringify({ v: 1, dir, live, finished: finished.size, lanes });
+  try {
+    await fs.mkdir(paths.dir, { recursive: true, mode: STATE_DIR_MODE });
+    await fs.writeFile(temp, `${head}\n${body.join("")}`, { mode: STATE_FILE_MODE });
+    await fs.rename(temp, file);
+  } catch {
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+  }
+}

@@ -271,6 +271,17 @@ export interface Store {
   available(options?: AvailableOptions): Promise<Task[]>;
   /** Tasks whose task.json could not be parsed in the latest scan. */
   problems(): ScanProblem[];
+  /**
+   * Whether the lane holds any task, live or finished (the idle payload's
+   * no_task_submitted / no_queued_task). Optional: list({lane, limit: 1}) says the same, slower.
+   */
+  laneHasTasks?(lane: string): Promise<boolean>;
+  /**
+   * As summaries, but finished tasks come as their view's text from the
+   * rendered cache beside the queue when it holds them (rendered by `renderer`
+   * and added when it does not). Optional: stores without it are listed with summaries.
+   */
+  renderedSummaries?(options: ListOptions, renderer: import("./rendered-cache.js").FinishedRenderer): Promise<import("./listing.js").ListingItem[]>;
 
   claim(taskId: string, input: ClaimInput): Promise<Task>;
   renew(taskId: string, input: RenewInput): Promise<Task>;

@@ -171,4 +171,21 @@ describe("agent-lanes on a PostgreSQL queue", () => {
     }
     expect(toResult(await dispatcher).exitCode).toBe(0);
   }, 120_000);
+
+  it("doctor checks the database (reachable, schema) and reads the pauses there", async () => {
+    const store = await openPostgresStore(url, { localRoot: path.join(hostB, "host-d"), migrate: true });
+    await setPause(store, "codex", { reason: "limit", kind: "usage-limit", owner: "host-d", until: new Date(Date.now() + 3600_000), jitter: false });
+    await store.close();
+    const env = { HOME: hostB, PATH: path.dirname(process.execPath) };
+    const result = await run(["--store", url, "doctor", "--vendor", "codex", "--no-service", "--json"], { cwd: hostB, env });
+    const checks = result.json<{ checks: Array<{ area: string; check: string; status: string; detail: string }> }>().checks;
+    expect(checks).toContainEqual(expect.objectContaining({ area: "queue", check: "database", status: "ok", detail: `${masked} reachable, schema version 1` }));
+    expect(checks).toContainEqual(expect.objectContaining({ area: "codex", check: "pause", status: "warn", detail: expect.stringContaining("codex paused until") }));
+    expect(result.stdout).not.toMatch(PASSWORD);
+    const down = await run(["--store", `postgres://x:hidden@127.0.0.1:${await freePort()}/db`, "doctor", "--vendor", "codex", "--no-service", "--json"], { cwd: hostB, env });
+    const failed = down.json<{ checks: Array<{ area: string; check: string; status: string; detail: string }> }>().checks;
+    expect(failed).toContainEqual(expect.objectContaining({ area: "queue", check: "database", status: "fail", detail: expect.stringMatching(/^cannot reach the PostgreSQL queue at postgres:\/\/x:\*\*\*@/) }));
+    expect(down.stdout).not.toMatch(/hidden/);
+    expect(down.exitCode).toBe(1);
+  }, 60_000);
 });

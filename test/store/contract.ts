@@ -6,6 +6,7 @@
 // flock, torn lines, golden files, Python interop) stay in the file store's
 // own test files.
 
+import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -464,6 +465,40 @@ export function storeContract(backend: StoreBackend): void {
         expect((await ws.store.readEvents(t.id)).map((e) => e.type)).toEqual(["created", "claimed"]);
       }
     }, 60_000);
+  });
+
+  describe(`${backend.name} store: claims across processes`, () => {
+    const worker = path.resolve(__dirname, "../fixtures/store/claim-worker.mjs");
+    const runWorker = (args: string[], go = false): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [worker, ...args]);
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+        if (go) child.stdin.end("go\n");
+      });
+
+    it("two processes race for one task: exactly one wins, the other hears who", async () => {
+      const task = await ws.submit();
+      const outs = await Promise.all(["a", "b"].map((owner) => runWorker([ws.queue, owner, "one", task.id], true)));
+      const winners = outs.flatMap((o) => JSON.parse(o.stdout).won as string[]);
+      expect(winners).toEqual([task.id]);
+      expect(outs.map((o) => o.stderr).join("")).toMatch(/active lease held by (a|b)/);
+    });
+
+    it("4 processes drain 200 tasks: every task claimed exactly once", async () => {
+      const request = await ws.file("shared.md", "shared\n");
+      for (let i = 0; i < 200; i++) await ws.submit({ request_path: request, correlation_id: `p${i}` });
+      const outs = await Promise.all(Array.from({ length: 4 }, (_, i) => runWorker([ws.queue, `w${i}`, "all"])));
+      for (const o of outs) expect(o.code, o.stderr).toBe(0);
+      const claimed = outs.flatMap((o) => JSON.parse(o.stdout).won as string[]);
+      expect(claimed).toHaveLength(200);
+      expect(new Set(claimed).size).toBe(200);
+      const tasks = await ws.store.list();
+      expect(tasks.map((t) => t.state)).toEqual(Array(200).fill("claimed"));
+    }, 120_000);
   });
 
   describe(`${backend.name} store: prune`, () => {

@@ -5,7 +5,8 @@
 
 import { describe, expect, it } from "vitest";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/postgres/migrations.js";
-import { isPostgresUrl, localStateDir, maskUrl } from "../../src/store/postgres/url.js";
+import { localStateDir } from "../../src/store/postgres/local-dir.js";
+import { isPostgresUrl, maskUrl } from "../../src/store/postgres/url.js";
 
 describe("PostgreSQL migrations", () => {
   it("are numbered 1..n without gaps, each with a name", () => {

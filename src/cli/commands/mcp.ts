@@ -48,7 +48,8 @@ async function runServer(cmd: Command): Promise<void> {
 async function printConfig(cmd: Command, client: "claude" | "codex" | "gemini"): Promise<void> {
   const { CLIENT_TARGETS, clientSnippet, serverCommand } = await import("../../mcp/client-config.js");
   const g = globals(cmd);
-  const store = g.store ? path.resolve(g.store) : null;
+  const { isPostgresUrl } = await import("../../store/postgres/url.js");
+  const store = g.store ? (isPostgresUrl(g.store) ? g.store.trim() : path.resolve(g.store)) : null;
   // The config must exist unless a queue folder alone is named: a snippet naming a missing file would fail in the client instead of here.
   const config = !store || g.configGiven || existsSync(path.resolve(g.config)) ? (await requireConfig(cmd)).path : null;
   const server = serverCommand({

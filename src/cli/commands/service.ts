@@ -88,7 +88,7 @@ export function registerServiceCommand(program: Command, deps: ServiceCommandDep
     .description("render the unit or plist for this platform, then enable and start it")
     .option("--vendor <vendor>", "vendor the dispatcher serves (claude, codex, ...)")
     .option("--config <path>", "the queue's handoff.yaml (default: handoff/handoff.yaml)")
-    .option("--store <path>", "queue root, when not the config's queue_root")
+    .option("--store <path|url>", "queue folder or postgres:// URL, when not the config's queue_root")
     .option("--concurrency <n>", "agents run at once")
     .option("--grace-seconds <n>", "drain time on stop (dispatcher default 30); the stop timeout is this + 15")
     .option("--name <name>", "instance name (default: <vendor>-<project folder>)")

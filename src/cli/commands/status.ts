@@ -2,11 +2,11 @@
 // `list`: views of tasks (views.ts), the queue summary, vendor pauses and
 // unreadable task files, so nothing wrong in the queue stays invisible.
 
-import type { Store } from "../../store/types.js";
 import type { Command } from "commander";
 import { emit, emitList, globals, warn, withQueue } from "../context.js";
 import { CliError } from "../errors.js";
-import type { ListOptions, TaskState } from "../../store/types.js";
+import type { ListOptions, Store, TaskState } from "../../store/types.js";
+import type { ListedTask } from "../views.js";
 import { count, examples, sinceTime, states } from "../options.js";
 
 interface FilterOptions {
@@ -82,12 +82,31 @@ export function registerStatusCommands(program: Command): void {
     .action(async (opts: FilterOptions, cmd: Command) => {
       const views = await import("../views.js");
       await withQueue(cmd, async ({ store }) => {
-        const summaries = oldestFirst(await store.summaries(listOptions(opts)), opts);
+        const now = new Date();
+        // Text is one task id a line: the ids need no views.
+        const ids = globals(cmd).json ? null : oldestFirst(await store.list(listOptions(opts)), opts).map((t) => t.id);
+        const list = ids ? [] : await listed(store, opts, now);
         for (const problem of store.problems()) warn(`agent-lanes: warning: skipped unreadable task ${problem.taskId} (${problem.file}): ${problem.message}`);
-        const list = views.viewsOfSummaries(summaries);
-        await emitList(cmd, { status: "ok", count: list.length }, "tasks", list, () => list.map((t) => t.id));
+        if (ids) {
+          if (ids.length > 0) process.stdout.write(`${ids.join("\n")}\n`);
+          return;
+        }
+        await emitList(cmd, { status: "ok", count: list.length }, "tasks", list, () => list.map((t) => t.row.id), (item, pad) => views.listedJson(item, now, pad));
       });
     });
+}
+
+/**
+ * The tasks of list and status --all, oldest first: views of the live ones,
+ * and of finished ones their rendered text where the store keeps it (a queue
+ * with a long history prints it without parsing each task again).
+ */
+async function listed(store: Store, opts: FilterOptions, now: Date): Promise<ListedTask[]> {
+  const views = await import("../views.js");
+  const items = store.renderedSummaries
+    ? await store.renderedSummaries(listOptions(opts), views.finishedRenderer())
+    : (await store.summaries(listOptions(opts))).map((summary) => ({ summary }));
+  return oldestFirst(views.listedTasks(items, now), opts);
 }
 
 async function statusWatch(cmd: Command, opts: StatusOptions): Promise<void> {
@@ -118,17 +137,18 @@ async function statusOne(cmd: Command, taskId: string): Promise<void> {
 async function statusAll(cmd: Command, opts: StatusOptions): Promise<void> {
   const views = await import("../views.js");
   await withQueue(cmd, async ({ store, queueLabel }) => {
-    const summaries = oldestFirst(await store.summaries(listOptions(opts)), opts);
+    const now = new Date();
+    const list = await listed(store, opts, now);
     const scanProblems = store.problems();
-    const list = views.viewsOfSummaries(summaries);
-    const summary = views.summarize(list);
+    const rows = list.map((t) => t.row);
+    const summary = views.summarize(rows);
     const { pauses, warnings } = await readPauses(store);
     const problems: Problem[] = [
       ...scanProblems.map((p) => ({ task_id: p.taskId, file: p.file, message: p.message })),
       ...warnings.map((message) => ({ task_id: null, file: null, message })),
     ];
     const activePauses = pauses.filter((p) => p.active);
-    let nextAction = views.queueNextAction(summary, list, scanProblems);
+    let nextAction = views.queueNextAction(summary, rows, scanProblems);
     if (activePauses.length > 0) nextAction += `; paused vendor(s): ${activePauses.map((p) => p.vendor).join(", ")} (dispatchers of them claim nothing until the pause ends)`;
     for (const login of activePauses.filter((p) => p.kind === "needs-login")) {
       nextAction += `; ${login.vendor} needs a login: ${login.fix ?? `log its CLI in, then agent-lanes resume --vendor ${login.vendor}`}`;
@@ -138,11 +158,11 @@ async function statusAll(cmd: Command, opts: StatusOptions): Promise<void> {
       `queue_root=${queueLabel}`,
       `summary: queued=${summary.queued} claimed=${summary.claimed} completed=${summary.completed} failed=${summary.failed} ` +
         `stale_claims=${summary.stale_claims} missing_response=${summary.missing_response}`,
-      ...list.map(views.viewRow),
+      ...rows.map(views.viewRow),
       ...pauses.map((p) => `pause: ${p.description}${p.active ? "" : " (over)"}`),
       ...problems.map((p) => views.oneLine(`problem: ${p.file ? `${p.file}: ` : ""}${p.message}`)),
       `next_action=${nextAction}`,
-    ]);
+    ], (item, pad) => views.listedJson(item, now, pad));
   });
 }
 

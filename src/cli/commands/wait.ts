@@ -136,7 +136,7 @@ async function waitLane(cmd: Command, name: string, lane: string, opts: WaitOpti
 async function idlePayload(store: Store, queueRoot: string, lane: string, timeoutSeconds: number): Promise<IdlePayload> {
   // The Python tool's words, role words included (orchestrator prompts match
   // on them), then what only we add: which queue was looked at.
-  const anyTask = (await store.list({ lane, limit: 1 })).length > 0;
+  const anyTask = store.laneHasTasks ? await store.laneHasTasks(lane) : (await store.list({ lane, limit: 1 })).length > 0;
   const python =
     `No queued tasks found on lane ${lane}. If you are the polling monitor, keep waiting. ` +
     "If you are the orchestrator, submit a task when the next artifact is ready.";

@@ -58,7 +58,8 @@ import type {
 } from "../types.js";
 import { migrate, schemaVersion, SCHEMA_VERSION, type MigrateResult } from "./migrations.js";
 import { CHANNEL, createPgNotifier } from "./notifier.js";
-import { localStateDir, maskUrl } from "./url.js";
+import { localStateDir } from "./local-dir.js";
+import { maskUrl } from "./url.js";
 
 export interface PostgresStoreOptions {
   /** Safety poll of waiters when no notification arrives. @default 2000 */

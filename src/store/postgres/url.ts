@@ -1,11 +1,6 @@
-// PostgreSQL queue addresses: which targets are database URLs, how they are
-// shown (password masked), and the host-local folder that stands in for the
-// queue folder for what never leaves a host (run records of this host's
-// dispatchers, notification markers, worktrees).
-
-import { createHash } from "node:crypto";
-import os from "node:os";
-import path from "node:path";
+// PostgreSQL queue addresses: which targets are database URLs and how they
+// are shown (password masked). Loaded with every config, so it imports
+// nothing; the host-local folder of a database queue is local-dir.ts's.
 
 /** postgres://… or postgresql://… (the forms libpq and the pg driver accept). */
 export function isPostgresUrl(target: unknown): target is string {
@@ -33,16 +28,4 @@ export function urlLabel(url: string): string {
   } catch {
     return "postgres";
   }
-}
-
-/**
- * This host's folder for the queue at `url` ($XDG_STATE_HOME or
- * ~/.local/state, then agent-lanes/postgres/<host_port_db>-<hash>): the
- * Store's `root` for a PostgreSQL store. Nothing shared lives there.
- */
-export function localStateDir(url: string, env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.AGENT_LANES_STATE_DIR || (env.XDG_STATE_HOME ? path.join(env.XDG_STATE_HOME, "agent-lanes") : path.join(os.homedir(), ".local", "state", "agent-lanes"));
-  const label = urlLabel(url).replace(/[^A-Za-z0-9_.-]+/g, "_");
-  const hash = createHash("sha256").update(maskUrl(url)).digest("hex").slice(0, 8);
-  return path.join(base, "postgres", `${label}-${hash}`);
 }
