@@ -227,6 +227,12 @@ export interface ChangeNotifier {
    * (no watcher, or an event without a name): then the folder is listed in full.
    */
   takeNames?(): string[] | null;
+  /**
+   * Ids of the tracked or pinned tasks whose folders changed since the last
+   * call, or null when a change may have been missed (a watch failed): then
+   * every live task is looked at again.
+   */
+  takeTouched?(): string[] | null;
   /** Watch one task folder until the returned function is called (reference-counted). */
   pin(taskDir: string): () => void;
   /** Count a change made by this process (no need to wait for the event). */

@@ -142,7 +142,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
 
   // Linux: orphans of runs (setsid'd descendants included) come back to us and end with their run.
   const reaper = startOrphanReaper((sweep) => {
-    if (sweep.killed.length > 0) log.warn({ pids: sweep.killed }, "killed descendants of finished runs that had left their process group");
+    if (sweep.escaped.length > 0) log.warn({ pids: sweep.escaped }, "killed descendants of finished runs that had left their process group");
   });
 
   let notifier: ChangeNotifier;
