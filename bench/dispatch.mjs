@@ -43,6 +43,8 @@ const BENCH = {
   /** Tasks through the Python tool's bash dispatcher (about one a second). */
   pythonTasks: 15,
   runTimeoutMs: 180_000,
+  /** After the warm-up task, before the dispatcher is stopped for the submission. */
+  idleBeforeStopMs: 500,
   /** How often the bench looks for new response.json files. */
   pollMs: 5,
   stopTimeoutMs: 15_000,
@@ -150,11 +152,21 @@ async function throughputRun(concurrency) {
     const warm = await store.create(taskInput(ws, "warm-up"));
     await allAnswered(ws.queue, [warm.id], supervisor);
 
-    // Submitted up front: the measure is the dispatcher's pace, not the submitter's.
+    // Submitted up front while the dispatcher is stopped (SIGSTOP, once it is
+    // idle and holds no lock): the measure is the dispatcher's pace over all
+    // the tasks, none of them run while the submitter was still writing.
+    await sleep(BENCH.idleBeforeStopMs);
+    supervisor.child.kill("SIGSTOP");
     const ids = [];
-    for (let i = 0; i < BENCH.tasks; i++) ids.push((await store.create(taskInput(ws, i))).id);
+    try {
+      for (let i = 0; i < BENCH.tasks; i++) ids.push((await store.create(taskInput(ws, i))).id);
+    } catch (error) {
+      supervisor.child.kill("SIGCONT");
+      throw error;
+    }
     const ticksBefore = cpuTicks(supervisor.child.pid);
     const started = performance.now();
+    supervisor.child.kill("SIGCONT");
     const finished = await allAnswered(ws.queue, ids, supervisor);
     const ticks = cpuTicks(supervisor.child.pid) - ticksBefore;
     await checkAllCompleted(store, ids);

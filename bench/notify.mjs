@@ -13,8 +13,8 @@
 // (its /proc ticks over the same span) is the figure least moved by other
 // load. The table gives medians, the on/off ratio beside the 5 % target, and
 // the notifications the sink received. Linux only (/proc). Needs `npm run
-// build` (npm run bench does it). NOTIFY_BENCH_SIZES=50,200 and
-// NOTIFY_BENCH_PAIRS=5 override the defaults.
+// build` (npm run bench does it). NOTIFY_BENCH_SIZES=100,300 and
+// NOTIFY_BENCH_PAIRS=7 override the defaults.
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -29,8 +29,8 @@ const CLI = path.join(here, "..", "dist", "src", "cli", "main.js");
 const INSTANT = path.join(here, "agents", "instant.sh");
 
 const BENCH = {
-  sizes: (process.env.NOTIFY_BENCH_SIZES ?? "50,200").split(",").map(Number),
-  pairs: Number(process.env.NOTIFY_BENCH_PAIRS ?? 5),
+  sizes: (process.env.NOTIFY_BENCH_SIZES ?? "100,300").split(",").map(Number),
+  pairs: Number(process.env.NOTIFY_BENCH_PAIRS ?? 7),
   concurrency: 4,
   /** The target: on ≥ 95 % of off. */
   targetRatio: 0.95,

@@ -77,6 +77,7 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     demo.registerDemoCommand(program);
     service.registerServiceCommand(program);
     (await import("./commands/mcp.js")).registerMcpCommand(program);
+    (await import("./commands/migrate-queue.js")).registerMigrateQueueCommand(program);
   }
   return program;
 }

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import type { SharedLedger } from "../store/types.js";
 
 export interface Dedup {
   /** True the first time `key` is claimed for `sinkId`; false ever after. */
@@ -48,5 +49,17 @@ export function createDedup(queueRoot: string): Dedup {
       }
       return removed;
     },
+  };
+}
+
+/**
+ * Markers in a PostgreSQL queue's database (store.shared): one notification
+ * per transition across every host's dispatchers, not only one host's.
+ */
+export function createSharedDedup(shared: Pick<SharedLedger, "claimNotification" | "pruneNotifications">): Dedup {
+  return {
+    claim: (sinkId, key) => shared.claimNotification(sinkId, key),
+    // The database's clock decides the age.
+    prune: (maxAgeMs) => shared.pruneNotifications(maxAgeMs),
   };
 }

@@ -19,7 +19,8 @@
 
 import PQueue from "p-queue";
 import type { DispatcherEvent, DispatcherObserver } from "../supervisor/observer.js";
-import { createDedup, type Dedup } from "./dedup.js";
+import type { SharedLedger } from "../store/types.js";
+import { createDedup, createSharedDedup, type Dedup } from "./dedup.js";
 import { digestOf, toNotification } from "./message.js";
 import { createSink } from "./sinks.js";
 import { NOTIFY_DEFAULTS, type Notification, type NotifyConfig, type Sink, type SinkConfig } from "./types.js";
@@ -39,6 +40,8 @@ export interface NotifierOptions {
   /** Tests: replace the sinks built from config (same order). */
   sinks?: Sink[];
   dedup?: Dedup;
+  /** A PostgreSQL queue's shared ledger (store.shared): pause markers live in the database, so dispatchers on other hosts see them. */
+  shared?: Pick<SharedLedger, "claimNotification" | "pruneNotifications">;
   /** How long events gather before a batch is handled. @default NOTIFY_DEFAULTS.batchMs */
   batchMs?: number;
 }
@@ -94,7 +97,7 @@ class RecentKeys {
 export function createNotifier(options: NotifierOptions): Notifier {
   const { config, log } = options;
   const now = options.now ?? (() => new Date());
-  const dedup = options.dedup ?? createDedup(options.queueRoot);
+  const dedup = options.dedup ?? (options.shared ? createSharedDedup(options.shared) : createDedup(options.queueRoot));
   const batchMs = options.batchMs ?? NOTIFY_DEFAULTS.batchMs;
   const windowMs = config.rateLimit.perSeconds * 1000;
   const lanes: Lane[] = config.sinks.map((filter, i) => ({

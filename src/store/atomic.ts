@@ -3,8 +3,9 @@
 // torn one, and a crash never leaves the target half-written.
 
 import { randomBytes } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { closeSync, fchmodSync, openSync, promises as fs, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { currentBatch, fsyncFd, settleBatch, syncLater } from "./durability.js";
 import { toJsonFile } from "./json.js";
 
 /** Mode of state files under the queue. */
@@ -28,14 +29,14 @@ export async function ensureDir(dir: string, mode: number = STATE_DIR_MODE): Pro
 
 /** fsync a folder so a rename inside it survives a power loss; ignored where unsupported. */
 export async function fsyncDir(dir: string): Promise<void> {
-  let handle: fs.FileHandle | undefined;
+  let fd: number | undefined;
   try {
-    handle = await fs.open(dir, "r");
-    await handle.sync();
+    fd = openSync(dir, "r");
+    await fsyncFd(fd);
   } catch {
     // Some file systems refuse fsync on a directory; the rename is still atomic.
   } finally {
-    await handle?.close().catch(() => undefined);
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -51,29 +52,43 @@ export function withPath(error: unknown, file: string): unknown {
   return e;
 }
 
-/** Atomically replace `target` with `data`. */
+/**
+ * Atomically replace `target` with `data`. Inside a locked transition
+ * (durability.ts) the rename also waits for the fsyncs the transition
+ * started before it, and the folder's fsync is waited for after the lock.
+ */
 export async function writeFileAtomic(target: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  const batch = currentBatch();
   const mode = options.mode === undefined ? STATE_FILE_MODE : options.mode;
   const dir = path.dirname(target);
   const tmp = path.join(dir, `.${path.basename(target)}.${randomBytes(8).toString("hex")}.tmp`);
-  const handle = await fs.open(tmp, "wx", mode ?? 0o666);
+  // Plain system calls for the small steps (a local file of a few hundred
+  // bytes); only the fsyncs go to the thread pool.
+  const fd = openSync(tmp, "wx", mode ?? 0o666);
   try {
-    await handle.writeFile(data);
-    if (mode !== null) await handle.chmod(mode).catch(() => undefined);
-    await handle.sync();
+    writeFileSync(fd, data);
+    if (mode !== null) {
+      try {
+        fchmodSync(fd, mode);
+      } catch {
+        // best effort, as before
+      }
+    }
+    // Earlier writes of the transition become durable before this rename does.
+    await (batch ? Promise.all([fsyncFd(fd), settleBatch(batch)]) : fsyncFd(fd));
   } catch (error) {
-    await handle.close().catch(() => undefined);
-    await fs.rm(tmp, { force: true });
+    closeSync(fd);
+    rmSync(tmp, { force: true });
     throw withPath(error, target);
   }
-  await handle.close();
+  closeSync(fd);
   try {
-    await fs.rename(tmp, target);
+    renameSync(tmp, target);
   } catch (error) {
-    await fs.rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw error;
   }
-  await fsyncDir(dir);
+  await syncLater(batch, () => fsyncDir(dir));
 }
 
 /** Atomically write `value` as a Python-style JSON file (indent 2, sorted keys, newline), mode 0600. */

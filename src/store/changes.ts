@@ -1,17 +1,19 @@
 // "Something in the queue may have changed" notifications, so waiters sleep
 // until a file-system event instead of re-reading the queue in a tight loop.
-// The tasks folder (new task folders) is watched with one raw fs.watch:
-// chokidar diffs a folder's whole listing on every event, which takes hundreds
-// of milliseconds once it holds ten thousand tasks, while inotify/FSEvents name
-// the new entry at once. chokidar watches the small folders of the tasks a
-// caller tracks (claims, releases, responses of live tasks); terminal tasks are
-// never watched, so ten thousand finished tasks cost nothing.
+// Raw fs.watch (inotify on Linux, FSEvents/kqueue elsewhere) names the entry
+// that changed, so nothing is ever re-listed to find out what happened:
+// - the tasks folder is watched for new and removed task folders (their names
+//   keep the scanner's listing current: takeNames);
+// - the folder of each task a caller tracks (the live tasks of the latest
+//   scan, and folders pinned by waiters) is watched for its claims, releases
+//   and responses, and the tasks whose folders changed are named too
+//   (takeTouched), so a scan re-reads only those instead of every live task.
+// Terminal tasks are never watched, so fifty thousand finished tasks cost nothing.
 // Waiters pass a safety-poll timeout: events are an accelerator, never the
 // only way to notice a change (e.g. on file systems without inotify).
 
 import { watch as watchRaw, type FSWatcher as RawWatcher } from "node:fs";
 import path from "node:path";
-import type { FSWatcher } from "chokidar";
 import type { ChangeNotifier } from "./types.js";
 
 export type { ChangeNotifier };
@@ -68,23 +70,36 @@ export function createGenerations(): Generations {
 
 /** Start watching `tasksDir`; resolves once the watcher is ready (no event is missed after that). */
 export async function createChangeNotifier(tasksDir: string, options: ChangeNotifierOptions = {}): Promise<ChangeNotifier> {
-  const { watch } = await import("chokidar");
   const generations = createGenerations();
   let closed = false;
   const bump = (): void => generations.bump();
 
-  const watchFolder = (dir: string): FSWatcher => {
-    const w = watch(dir, {
-      depth: 0,
-      ignoreInitial: true,
-      persistent: true,
-      // Our writers rename temp files into place; there is no editor save dance to debounce.
-      atomic: false,
-      ignored: (p: string) => path.basename(p).startsWith("."),
-    });
-    w.on("all", bump);
-    w.on("error", (error) => options.onError?.(error instanceof Error ? error : new Error(String(error))));
-    return w;
+  /** Tasks whose folders changed since the last takeTouched(); null once a change may have been missed. */
+  let touched: Set<string> | null = new Set();
+
+  /** A watch on one task folder: every change of a file in it (temp files aside) names the task. */
+  const watchFolder = (dir: string): RawWatcher | null => {
+    const id = path.basename(dir);
+    try {
+      const w = watchRaw(dir, { persistent: true }, (_event, name) => {
+        if (name && String(name).startsWith(".")) return; // a temp file of an atomic write: its rename follows
+        touched?.add(id);
+        bump();
+      });
+      w.on("error", (error) => {
+        // e.g. the folder was removed; the next full look at the live tasks heals the rest.
+        touched = null;
+        w.close();
+        taskWatchers.delete(dir);
+        reportError(error);
+      });
+      return w;
+    } catch (error) {
+      // Gone already, or no watch left: the safety poll and the full looks cover it.
+      touched = null;
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") reportError(error);
+      return null;
+    }
   };
 
   const reportError = (error: unknown): void => options.onError?.(error instanceof Error ? error : new Error(String(error)));
@@ -111,11 +126,9 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
     reportError(error);
   }
   // One watcher per tracked task folder, closed when the task is no longer
-  // tracked. chokidar's unwatch() instead keeps every path it ever dropped in an
-  // ignore list that each later event is matched against (and re-reading the
-  // tasks folder matches every entry against it): a long-running dispatcher
-  // slowed down with every task it finished.
-  const taskWatchers = new Map<string, FSWatcher>();
+  // tracked (a watcher library that keeps dropped paths in an ignore list
+  // would slow a long-running dispatcher down with every task it finished).
+  const taskWatchers = new Map<string, RawWatcher>();
   // Watched folders = the latest scan's live tasks ∪ folders pinned by waiters.
   let tracked = new Set<string>();
   const pins = new Map<string, number>();
@@ -126,10 +139,20 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
     for (const [dir, w] of taskWatchers) {
       if (!wanted.has(dir)) {
         taskWatchers.delete(dir);
-        void w.close().catch(() => undefined);
+        w.close();
       }
     }
-    for (const dir of wanted) if (!taskWatchers.has(dir)) taskWatchers.set(dir, watchFolder(dir));
+    let added = false;
+    for (const dir of wanted) {
+      if (taskWatchers.has(dir)) continue;
+      const w = watchFolder(dir);
+      if (!w) continue;
+      taskWatchers.set(dir, w);
+      // It may have changed between the scan that read it and this watch: read it once more.
+      touched?.add(path.basename(dir));
+      added = true;
+    }
+    if (added) bump();
   };
 
   // Folders of tasks being created: a raw watch (armed synchronously, unlike
@@ -165,6 +188,12 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
 
   return {
     expect,
+    takeTouched() {
+      if (closed) return null;
+      const taken = touched === null ? null : [...touched];
+      touched = new Set();
+      return taken;
+    },
     takeNames() {
       if (tasksWatcher === null || closed) return null;
       const taken = names === null ? null : [...names];
@@ -200,9 +229,8 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
       tasksWatcher?.close();
       for (const w of pendingWatchers.values()) w.close();
       pendingWatchers.clear();
-      const all = [...taskWatchers.values()];
+      for (const w of taskWatchers.values()) w.close();
       taskWatchers.clear();
-      await Promise.all(all.map((w) => w.close().catch(() => undefined)));
     },
   };
 }

@@ -2,6 +2,7 @@
 // reading, writing and checking a task, in one place.
 
 import { writeJsonAtomic } from "./atomic.js";
+import { withSyncBatch } from "./durability.js";
 import { appendEventLine } from "./events.js";
 import type { QueuePaths } from "./layout.js";
 import { withLock, type LockOptions } from "./lock.js";
@@ -25,9 +26,13 @@ export interface StoreContext {
   requestMaxBytes: number;
 }
 
-/** Run `body` under the queue's flock. */
+/**
+ * Run `body` under the queue's flock, its fsyncs grouped (durability.ts):
+ * resolves once everything it wrote is on disk, the last fsyncs waited for
+ * after the lock is released.
+ */
 export function locked<T>(ctx: StoreContext, body: () => Promise<T>): Promise<T> {
-  return withLock(ctx.paths.lock, body, ctx.lock);
+  return withSyncBatch((inside) => withLock(ctx.paths.lock, inside, ctx.lock), body);
 }
 
 export function loadTask(ctx: StoreContext, taskId: string): Promise<Task> {

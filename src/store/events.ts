@@ -2,15 +2,20 @@
 // fsynced, never through a symbolic link. Readers skip a torn or corrupt line instead of failing, because a
 // writer may have crashed mid-append.
 
-import { constants } from "node:fs";
+import { closeSync, constants, fstatSync, readSync, writeSync } from "node:fs";
+import { currentBatch, fsyncFd, syncLater } from "./durability.js";
 import { TransitionError, ValidationError } from "./errors.js";
 import { assertJsonDepth, assertOneLineName } from "./input-shape.js";
 import { toJsonLine } from "./json.js";
-import { openOwnFile, readOwnFile } from "./safe-file.js";
+import { openOwnFd, readOwnFile } from "./safe-file.js";
 import { isoNow } from "./time.js";
 import type { EventInput, TaskEvent } from "./types.js";
 
-/** Append one event; the caller holds the queue lock. */
+/**
+ * Append one event; the caller holds the queue lock. Inside a locked
+ * transition (durability.ts) the line's fsync runs alongside what follows and
+ * is waited for before the next rename, or after the lock at the latest.
+ */
 export async function appendEventLine(file: string, input: EventInput, createdAt: string = isoNow()): Promise<TaskEvent> {
   const event: TaskEvent = {
     created_at: createdAt,
@@ -18,22 +23,23 @@ export async function appendEventLine(file: string, input: EventInput, createdAt
     message: input.message ?? "",
     data: input.data ?? {},
   };
-  const handle = await openOwnFile(file, constants.O_RDWR | constants.O_APPEND);
+  const fd = openOwnFd(file, constants.O_RDWR | constants.O_APPEND);
   try {
     // A previous writer may have died mid-line; start on a fresh line so this
     // event is never glued to the torn one.
-    const { size } = await handle.stat();
+    const { size } = fstatSync(fd);
     let prefix = "";
     if (size > 0) {
       const last = Buffer.alloc(1);
-      await handle.read(last, 0, 1, size - 1);
+      readSync(fd, last, 0, 1, size - 1);
       if (last[0] !== 0x0a) prefix = "\n";
     }
-    await handle.write(`${prefix}${toJsonLine(event)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    writeSync(fd, `${prefix}${toJsonLine(event)}\n`);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
   }
+  await syncLater(currentBatch(), () => fsyncFd(fd).finally(() => closeSync(fd)));
   return event;
 }
 

@@ -125,11 +125,12 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     // With a watcher running, only the entries its events named are new
     // (the first scan after it started lists the folder in full).
     let changed = watching?.takeNames?.() ?? null;
+    const touched = watching?.takeTouched?.() ?? null;
     if (relistNext) {
       changed = null;
       relistNext = false;
     }
-    const result = await scanner.scan({ finished, changed });
+    const result = await scanner.scan({ finished, changed, touched });
     lastProblems = result.problems;
     if (notifier) {
       const live = result.tasks.filter((t) => !isTerminal(t)).map((t) => paths.taskDir(t.id));

@@ -5,10 +5,10 @@
 // timeout, so a stuck holder gives a clear error instead of a silent hang.
 // Inside one process, holders queue on a promise chain per lock file.
 
-import { constants, promises as fs } from "node:fs";
+import { closeSync, constants, promises as fs } from "node:fs";
 import { createRequire } from "node:module";
 import { LockTimeoutError } from "./errors.js";
-import { openOwnFile } from "./safe-file.js";
+import { openOwnFd } from "./safe-file.js";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -72,11 +72,11 @@ export async function withLock<T>(lockPath: string, body: () => Promise<T>, opti
   chains.set(lockPath, chained);
   await previous;
   try {
-    const handle = await acquire(lockPath, options);
+    const fd = await acquire(lockPath, options);
     try {
       return await body();
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   } finally {
     releaseTurn();
@@ -103,11 +103,12 @@ export async function lockHolderPid(lockPath: string): Promise<number | null> {
   return null;
 }
 
-async function acquire(lockPath: string, options: LockOptions): Promise<fs.FileHandle> {
-  const handle = await openOwnFile(lockPath, constants.O_WRONLY | constants.O_APPEND);
+/** The lock file's descriptor, holding the flock (closing it lets go). */
+async function acquire(lockPath: string, options: LockOptions): Promise<number> {
+  const fd = openOwnFd(lockPath, constants.O_WRONLY | constants.O_APPEND);
   try {
     const flock = loadFlock();
-    if (flock(handle.fd, LOCK_EX | LOCK_NB) === 0) return handle;
+    if (flock(fd, LOCK_EX | LOCK_NB) === 0) return fd;
     // Held by another process. A blocking flock on a worker thread could not be
     // given up at the timeout, so retry the non-blocking call with a short backoff.
     const timeoutMs = options.timeoutMs ?? LOCK_DEFAULTS.timeoutMs;
@@ -118,7 +119,7 @@ async function acquire(lockPath: string, options: LockOptions): Promise<fs.FileH
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, LOCK_DEFAULTS.maxRetryMs);
-      if (flock(handle.fd, LOCK_EX | LOCK_NB) === 0) return handle;
+      if (flock(fd, LOCK_EX | LOCK_NB) === 0) return fd;
       const waitedMs = Date.now() - started;
       if (waitedMs >= timeoutMs) throw new LockTimeoutError(lockPath, timeoutMs, await lockHolderPid(lockPath));
       if (!noticed && waitedMs >= noticeAfterMs && options.onWait) {
@@ -132,7 +133,7 @@ async function acquire(lockPath: string, options: LockOptions): Promise<fs.FileH
       }
     }
   } catch (error) {
-    await handle.close().catch(() => undefined);
+    closeSync(fd);
     throw error;
   }
 }

@@ -93,6 +93,8 @@ async function fetched(task: Task, response: TaskResponse | null): Promise<boole
   return body === response.body;
 }
 
+export { fetched as responseFetched };
+
 /** <archiveDir>/<YYYY-MM>.tar.gz of the month a task finished in (UTC). */
 function archiveFile(archiveDir: string, task: Task): string {
   const when = parseIso(finishedAt(task)) ?? new Date(0);

@@ -9,7 +9,7 @@
 // is bounded.
 
 import { createHash } from "node:crypto";
-import { constants, existsSync, promises as fs, type Stats } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, promises as fs, readFileSync, type Stats } from "node:fs";
 import { UnsafeFileError } from "./errors.js";
 
 /** Default of `request_max_bytes` in handoff.yaml: the largest request, supporting, prompt or task file read. @default 8 MiB */
@@ -134,29 +134,43 @@ export async function hashRegularFile(file: string, options: RegularFileOptions)
   return hash.digest("hex");
 }
 
+/** The store's own files are opened with plain system calls: they are small
+ * local files, and a thread-pool round trip for each open, fstat, read and
+ * close cost more CPU than the calls themselves (the queue does dozens a task). */
+function ownOpenError(file: string, error: unknown, verb: "open" | "read"): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ELOOP" || code === "EMLINK") {
+    const tail = verb === "open" ? " (the queue's own files are never followed; remove the link)" : " (the queue's own files are never followed)";
+    return new UnsafeFileError(file, `refusing to ${verb} ${file}: it is a symbolic link${tail}`, { cause: error });
+  }
+  if (verb === "open" && code === "ENXIO") return new UnsafeFileError(file, `refusing to open ${file}: it is a FIFO, not a regular file (remove it)`, { cause: error });
+  return error;
+}
+
 /**
  * Open one of the store's own files (lock, events.jsonl), creating it 0600 if
  * missing, never through a symbolic link at its last component and never
  * blocking on a FIFO. `flags` are added to O_CREAT | O_NOFOLLOW | O_NONBLOCK.
+ * Returns the descriptor; the caller closes it.
  */
-export async function openOwnFile(file: string, flags: number): Promise<fs.FileHandle> {
-  let handle: fs.FileHandle;
+export function openOwnFd(file: string, flags: number): number {
+  let fd: number;
   try {
-    handle = await fs.open(file, flags | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+    fd = openSync(file, flags | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ELOOP" || code === "EMLINK") {
-      throw new UnsafeFileError(file, `refusing to open ${file}: it is a symbolic link (the queue's own files are never followed; remove the link)`, { cause: error });
-    }
-    if (code === "ENXIO") throw new UnsafeFileError(file, `refusing to open ${file}: it is a FIFO, not a regular file (remove it)`, { cause: error });
-    throw error;
+    throw ownOpenError(file, error, "open");
   }
-  const stat = await handle.stat().catch(() => null);
+  let stat: Stats | null = null;
+  try {
+    stat = fstatSync(fd);
+  } catch {
+    // as before: an fstat failure is not a refusal
+  }
   if (stat && !stat.isFile()) {
-    await handle.close().catch(() => undefined);
+    closeSync(fd);
     throw new UnsafeFileError(file, `refusing to open ${file}: it is ${kindOf(stat)}, not a regular file (remove it)`);
   }
-  return handle;
+  return fd;
 }
 
 /**
@@ -165,21 +179,17 @@ export async function openOwnFile(file: string, flags: number): Promise<fs.FileH
  * or device. ENOENT and ENOTDIR are thrown as they are.
  */
 export async function readOwnFile(file: string): Promise<string> {
-  let handle: fs.FileHandle;
+  let fd: number;
   try {
-    handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ELOOP" || code === "EMLINK") {
-      throw new UnsafeFileError(file, `refusing to read ${file}: it is a symbolic link (the queue's own files are never followed)`, { cause: error });
-    }
-    throw error;
+    throw ownOpenError(file, error, "read");
   }
   try {
-    const stat = await handle.stat();
+    const stat = fstatSync(fd);
     if (!stat.isFile()) throw new UnsafeFileError(file, `refusing to read ${file}: it is ${kindOf(stat)}, not a regular file`);
-    return await handle.readFile("utf8");
+    return readFileSync(fd, "utf8");
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }

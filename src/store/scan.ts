@@ -57,6 +57,13 @@ export interface ScanOptions {
    */
   changed?: readonly string[] | null;
   /**
+   * Live tasks whose folders file-system events reported changed since the
+   * last scan; null or absent when none are known (every live task's
+   * task.json is then checked). Ignored after a full listing and at least
+   * every FULL_RELIST_MS, which heals a missed event.
+   */
+  touched?: readonly string[] | null;
+  /**
    * Also return an index entry (state, lane, order) for every finished task,
    * each checked against its task.json's identity. Costs one stat per
    * finished task; without it finished tasks cost nothing.
@@ -185,6 +192,8 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
   const awaited = new Set<string>();
   /** The folder's entries: a set kept current by file-system event names between full listings. */
   let listing: { ino: number; mtimeMs: number; ids: Set<string>; fullAt: number; trusted: boolean } | null = null;
+  /** When every live task's task.json was last checked (scans in between check the touched ones). */
+  let liveCheckedAt = 0;
   /**
    * The summary cache as last loaded, kept for a moment: a one-shot command
    * that scans twice (next, then the idle payload) parses it once, and a
@@ -312,6 +321,10 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     }
     const wantFinished = options.finished === true;
     if (wantFinished) absorb();
+    // Live tasks whose folders no event named keep their parsed copy unchecked.
+    const nowMs = Date.now();
+    const touched = options.touched && listed.added !== null && nowMs - liveCheckedAt < FULL_RELIST_MS ? new Set([...options.touched, ...listed.added]) : null;
+    if (touched === null) liveCheckedAt = nowMs;
     // The ids worth looking at: every one after a full listing or when finished
     // tasks are asked for; else the live ones and what events added.
     const ids: Iterable<string> = wantFinished || listed.added === null ? listed.ids : new Set([...live.keys(), ...awaited, ...listed.added]);
@@ -335,12 +348,15 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     }
     const finishedEntries: IndexEntry[] = [];
     const toRead: string[] = [];
+    const tasks: Task[] = [];
     let checked = 0;
     for (const id of ids) {
       const known = finished.has(id);
       if (known && !wantFinished) continue;
       if (!known && live.has(id)) {
-        toRead.push(id);
+        const cached = live.get(id) as Entry;
+        if (touched && !touched.has(id) && cached.task) tasks.push(cached.task);
+        else toRead.push(id);
         continue;
       }
       const entry = index?.get(id);
@@ -359,7 +375,6 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
       toRead.push(id);
     }
 
-    const tasks: Task[] = [];
     const problems: ScanProblem[] = [];
     const newEntries: IndexEntry[] = [];
     const pending: string[] = [];

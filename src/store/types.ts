@@ -227,6 +227,12 @@ export interface ChangeNotifier {
    * (no watcher, or an event without a name): then the folder is listed in full.
    */
   takeNames?(): string[] | null;
+  /**
+   * Ids of the tracked or pinned tasks whose folders changed since the last
+   * call, or null when a change may have been missed (a watch failed): then
+   * every live task is looked at again.
+   */
+  takeTouched?(): string[] | null;
   /** Watch one task folder until the returned function is called (reference-counted). */
   pin(taskDir: string): () => void;
   /** Count a change made by this process (no need to wait for the event). */
@@ -241,6 +247,30 @@ export interface StoredFile {
   path: string;
   sha256: string;
   content: Buffer;
+}
+
+/**
+ * Dispatcher bookkeeping that every host of a queue must agree on: kept in
+ * the PostgreSQL queue's database and judged on its clock (a file queue keeps
+ * the same facts in files beside the queue, on one host).
+ */
+export interface SharedLedger {
+  /** True the first time (sinkId, key) is claimed, by any dispatcher on any host; false ever after. */
+  claimNotification(sinkId: string, key: string): Promise<boolean>;
+  /** Forget notification markers older than `maxAgeMs`; returns how many. */
+  pruneNotifications(maxAgeMs: number): Promise<number>;
+  /** Add a run's reported cost to the vendor's running total. */
+  recordCost(entry: { vendor: string; owner: string; taskId: string | null; costUsd: number }): Promise<void>;
+  /** The vendor's reported cost of today (UTC day of the database clock) over every dispatcher, and ms until that day ends. */
+  costToday(vendor: string): Promise<{ spentUsd: number; resetsInMs: number }>;
+  /**
+   * Take the turn of periodic job `name` (the daily retention) when its last
+   * run is at least `intervalMs` old: exactly one caller wins a turn, on any
+   * host. `inMs`: when the next turn falls due.
+   */
+  takeTurn(name: string, intervalMs: number): Promise<{ due: boolean; inMs: number }>;
+  /** Give back a turn whose job failed, so the next try (any host) may run it. */
+  giveBackTurn(name: string): Promise<void>;
 }
 
 /**
@@ -326,6 +356,9 @@ export interface Store {
 
   /** The queue for messages: the folder, or the database URL with its password masked. @default root */
   readonly location?: string;
+
+  /** PostgreSQL only: notification markers, budgets and periodic jobs shared by every host (SharedLedger). */
+  readonly shared?: SharedLedger;
 
   /**
    * PostgreSQL only (hosts share no files): the request and supporting files

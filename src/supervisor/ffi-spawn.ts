@@ -10,6 +10,11 @@
 // none blocked (Node ignores SIGPIPE, and a child must not inherit that),
 // and the wait: libuv only waits for the children it spawned, so a SIGCHLD
 // listener waitpid()s ours by pid, never anyone else's.
+//
+// The call itself runs on a thread-pool thread (koffi's async call):
+// posix_spawn returns only once the child has exec'd /bin/sh, which on a
+// loaded host means waiting for the child to be scheduled, milliseconds in
+// which the supervisor's event loop would otherwise stand still.
 
 import { closeSync } from "node:fs";
 import net from "node:net";
@@ -78,10 +83,10 @@ function pipe(lib: Libc): [number, number] {
 
 /**
  * posix_spawn `file` with `args` in `cwd` and `env`, leading a new session,
- * with pipes on fds 0-3. Throws an ErrnoException when it cannot be started
- * (e.g. ENOENT for a missing cwd).
+ * with pipes on fds 0-3. Rejects with an ErrnoException when it cannot be
+ * started (e.g. ENOENT for a missing cwd).
  */
-export function ffiSpawn(lib: Libc, file: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): FfiChild {
+export async function ffiSpawn(lib: Libc, file: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<FfiChild> {
   if (!sigsets) {
     const empty = Buffer.alloc(OPAQUE_BYTES);
     const defaults = Buffer.alloc(OPAQUE_BYTES);
@@ -119,7 +124,13 @@ export function ffiSpawn(lib: Libc, file: string, args: string[], options: { cwd
       const envp: (string | null)[] = Object.entries(options.env)
         .filter((entry): entry is [string, string] => entry[1] !== undefined)
         .map(([key, value]) => `${key}=${value}`);
-      rc = lib.posix_spawn(pidOut, file, actions, attr, [file, ...args, null], [...envp, null]);
+      const argv = [file, ...args, null];
+      const spawnAsync = lib.posix_spawn.async;
+      rc = spawnAsync
+        ? await new Promise<number>((resolve, reject) =>
+            spawnAsync(pidOut, file, actions, attr, argv, [...envp, null], (error, result) => (error ? reject(error) : resolve(result))),
+          )
+        : lib.posix_spawn(pidOut, file, actions, attr, argv, [...envp, null]);
     } finally {
       lib.posix_spawn_file_actions_destroy(actions);
       lib.posix_spawnattr_destroy(attr);
@@ -128,9 +139,10 @@ export function ffiSpawn(lib: Libc, file: string, args: string[], options: { cwd
     childEnds.length = 0;
     if (rc !== 0) throw errnoError(rc, `cannot start ${file} in ${options.cwd}`);
     const pid = pidOut[0] as number;
-    // Registered in the same tick as the spawn: the SIGCHLD listener runs later, on the loop.
     const exited = new Promise<ChildEnd>((resolve) => waiting.set(pid, resolve));
     poll ??= setInterval(() => reapOurs(lib), POLL_MS);
+    // A SIGCHLD of a child that ended before it was registered was already handled: look once now.
+    reapOurs(lib);
     const [stdinFd, stdoutFd, stderrFd, fd3] = parentEnds as [number, number, number, number];
     return {
       pid,

@@ -5,12 +5,20 @@
 
 import { createRequire } from "node:module";
 
+type PosixSpawnArgs = [pid: Int32Array, path: string, fileActions: Buffer, attr: Buffer, argv: (string | null)[], envp: (string | null)[]];
+
+/** posix_spawn, and koffi's `async` form of it: the same call on a thread-pool thread, the result to `callback`. */
+export interface PosixSpawn {
+  (...args: PosixSpawnArgs): number;
+  async?(...args: [...PosixSpawnArgs, callback: (error: unknown, rc: number) => void]): void;
+}
+
 export interface Libc {
   prctl(option: number, arg2: number, arg3: number, arg4: number, arg5: number): number;
   /** `status` receives the wait status when given (Int32Array(1)). */
   waitpid(pid: number, status: Int32Array | null, options: number): number;
   pipe2(fds: Int32Array, flags: number): number;
-  posix_spawn(pid: Int32Array, path: string, fileActions: Buffer, attr: Buffer, argv: (string | null)[], envp: (string | null)[]): number;
+  posix_spawn: PosixSpawn;
   posix_spawn_file_actions_init(fileActions: Buffer): number;
   posix_spawn_file_actions_destroy(fileActions: Buffer): number;
   posix_spawn_file_actions_adddup2(fileActions: Buffer, fd: number, newfd: number): number;

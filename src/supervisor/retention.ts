@@ -18,7 +18,8 @@ export interface RetentionLog {
 }
 
 export interface RetentionOptions {
-  store: Pick<Store, "prune" | "root" | "getResponse">;
+  /** A PostgreSQL queue's `shared` holds the last run in the database: one host prunes per interval. */
+  store: Pick<Store, "prune" | "root" | "getResponse"> & Partial<Pick<Store, "shared">>;
   policy: RetentionPolicy;
   log: RetentionLog;
   /** @default one day */
@@ -60,10 +61,23 @@ export function startRetention(options: RetentionOptions): { stop(): void; done(
     timer.unref();
   };
 
+  const shared = options.store.shared;
   const run = async (): Promise<void> => {
-    const previous = await lastRun(options.store.root);
-    const due = previous === null ? 0 : previous + interval - now().getTime();
-    if (due > 0) return arm(due);
+    if (shared) {
+      // Hosts share no folder: the database hands the turn to one dispatcher, on its clock.
+      let turn: { due: boolean; inMs: number };
+      try {
+        turn = await shared.takeTurn("retention", interval);
+      } catch (error) {
+        options.log.warn({ err: error instanceof Error ? error.message : String(error) }, "retention: cannot reach the queue; trying again in an hour");
+        return arm(Math.min(interval, 60 * 60 * 1000));
+      }
+      if (!turn.due) return arm(turn.inMs);
+    } else {
+      const previous = await lastRun(options.store.root);
+      const due = previous === null ? 0 : previous + interval - now().getTime();
+      if (due > 0) return arm(due);
+    }
     try {
       const result: PruneResult = await options.store.prune({
         // A pruned task's worktree and branch go with it when merged or unchanged.
@@ -77,14 +91,17 @@ export function startRetention(options: RetentionOptions): { stop(): void; done(
         states: options.policy.states,
         archiveDir: options.policy.archiveDir,
       });
-      await fs.mkdir(path.dirname(stampFile(options.store.root)), { recursive: true, mode: 0o700 });
-      await fs.writeFile(stampFile(options.store.root), `${JSON.stringify({ last_run_at: now().toISOString(), pruned: result.pruned.length })}\n`, { mode: 0o600 });
+      if (!shared) {
+        await fs.mkdir(path.dirname(stampFile(options.store.root)), { recursive: true, mode: 0o700 });
+        await fs.writeFile(stampFile(options.store.root), `${JSON.stringify({ last_run_at: now().toISOString(), pruned: result.pruned.length })}\n`, { mode: 0o600 });
+      }
       options.log.info(
         { pruned: result.pruned.length, kept_unfetched: result.kept.length, remaining_finished: result.remaining_finished, archives: result.archives },
         `retention: pruned ${result.pruned.length} finished task(s)`,
       );
     } catch (error) {
       options.log.warn({ err: error instanceof Error ? error.message : String(error) }, "retention: prune failed; trying again in an hour");
+      await shared?.giveBackTurn("retention").catch(() => undefined);
       return arm(Math.min(interval, 60 * 60 * 1000));
     }
     arm(interval);

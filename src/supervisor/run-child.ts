@@ -120,7 +120,7 @@ export async function runChild(invocation: Invocation, options: RunChildOptions)
   };
 
   try {
-    const subprocess = spawnGuarded(invocation, { runId: options.runId, killGraceMs: options.killGraceMs });
+    const subprocess = await spawnGuarded(invocation, { runId: options.runId, killGraceMs: options.killGraceMs });
     pgid = subprocess.pid;
     if (pgid !== undefined) {
       try {

@@ -71,9 +71,17 @@ export interface GuardOptions {
 const liveGuards = new Map<number, string>();
 const runEndListeners = new Set<(guardPid: number) => void>();
 
-/** Guards (= agents) this process started that have not exited yet, and their run ids. */
-export function liveRunIds(): { guards: ReadonlySet<number>; runs: ReadonlySet<string> } {
-  return { guards: new Set(liveGuards.keys()), runs: new Set(liveGuards.values()) };
+/** Runs whose guard is being spawned (its pid not known yet): run id → spawns in flight. */
+const spawning = new Map<string, number>();
+
+/**
+ * Guards (= agents) this process started that have not exited yet, and their
+ * run ids (those of guards still being spawned included); `spawning` counts
+ * the spawns in flight, whose guards may already be zombies nobody may reap
+ * but their own waiter.
+ */
+export function liveRunIds(): { guards: ReadonlySet<number>; runs: ReadonlySet<string>; spawning: number } {
+  return { guards: new Set(liveGuards.keys()), runs: new Set([...liveGuards.values(), ...spawning.keys()]), spawning: spawning.size };
 }
 
 /**
@@ -135,17 +143,22 @@ function closed(stream: Readable): Promise<void> {
 }
 
 /** posix_spawn through koffi (Linux): no fork of the supervisor's memory. */
-function spawnWithLibc(lib: Libc, invocation: Invocation, options: GuardOptions): GuardedProcess {
+async function spawnWithLibc(lib: Libc, invocation: Invocation, options: GuardOptions): Promise<GuardedProcess> {
   const command = guardCommand(invocation, options);
   let child;
+  spawning.set(options.runId, (spawning.get(options.runId) ?? 0) + 1);
   try {
-    child = ffiSpawn(lib, command.file, command.args, { cwd: command.options.cwd, env: command.options.env });
+    child = await ffiSpawn(lib, command.file, command.args, { cwd: command.options.cwd, env: command.options.env });
+    liveGuards.set(child.pid, options.runId);
   } catch (error) {
     const failed = Promise.resolve({ code: null, signal: null, error: error as Error });
     return { pid: undefined, stdin: null, stdout: null, stderr: null, exited: new Promise(() => undefined), ended: failed, disarm: () => undefined };
+  } finally {
+    const left = (spawning.get(options.runId) ?? 1) - 1;
+    if (left > 0) spawning.set(options.runId, left);
+    else spawning.delete(options.runId);
   }
   const { pid, fd3 } = child;
-  liveGuards.set(pid, options.runId);
   let lifeline: number | null = fd3;
   const disarm = (): void => {
     if (lifeline === null) return;
@@ -193,9 +206,10 @@ function spawnWithNode(invocation: Invocation, options: GuardOptions): GuardedPr
 /**
  * Start `invocation` under the guard, leading a new process group, and arm
  * it. stdin/stdout/stderr are pipes; the caller writes the input and reads
- * the output.
+ * the output. Resolves once the guard exists (never rejects: a guard that
+ * cannot start says so through `ended`).
  */
-export function spawnGuarded(invocation: Invocation, options: GuardOptions): GuardedProcess {
+export async function spawnGuarded(invocation: Invocation, options: GuardOptions): Promise<GuardedProcess> {
   const lib = process.env.AGENT_LANES_SPAWN === "node" ? null : libc();
   return lib ? spawnWithLibc(lib, invocation, options) : spawnWithNode(invocation, options);
 }

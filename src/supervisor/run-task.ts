@@ -36,7 +36,8 @@ export interface TaskRunnerDeps {
   /** A usage-limit outcome: pause the vendor (the task is released by the runner). */
   onUsageLimit(settlement: Extract<Settlement, { action: "usage-limit" }>, task: Task): Promise<{ until: string } | null>;
   /** Every outcome, for the daily cost fuse. */
-  onOutcome(outcome: Outcome): void;
+  /** `task`: the run's task (a PostgreSQL queue records the cost against it). */
+  onOutcome(outcome: Outcome, task?: Task): void;
   keeperClock?: KeeperClock;
   /** Each response written (TripDeps.onAnswered): the dispatcher's task.completed / task.failed events. */
   onAnswered?(result: RespondResult): void;
@@ -116,7 +117,7 @@ export function judgeRun(trip: Trip, adapter: VendorAdapter, run: ChildResult, d
     outcome = { kind: "failed", body: `${deps.options.vendor} adapter could not judge the run: ${errorMessage(error)}`, retry: false };
   }
   try {
-    deps.onOutcome(outcome);
+    deps.onOutcome(outcome, trip.task);
   } catch (error) {
     trip.log.warn({ err: errorMessage(error) }, "cost accounting failed");
   }

@@ -41,14 +41,14 @@ const FULL_LOOK_MS = 30_000;
 
 const statBuffer = Buffer.allocUnsafe(512);
 
-/** state, ppid and session from /proc/<pid>/stat ("pid (comm) state ppid pgrp session ..."), or null when gone. */
-function procStat(pid: string): { state: string; ppid: number; session: number } | null {
+/** state, ppid, pgrp and session from /proc/<pid>/stat ("pid (comm) state ppid pgrp session ..."), or null when gone. */
+function procStat(pid: string): { state: string; ppid: number; pgrp: number; session: number } | null {
   let fd: number | undefined;
   try {
     fd = openSync(`/proc/${pid}/stat`, "r");
     const text = statBuffer.toString("latin1", 0, readSync(fd, statBuffer, 0, statBuffer.length, 0));
     const fields = text.slice(text.lastIndexOf(")") + 2, text.length).split(" ", 5);
-    return { state: fields[0] ?? "", ppid: Number(fields[1]), session: Number(fields[3]) };
+    return { state: fields[0] ?? "", ppid: Number(fields[1]), pgrp: Number(fields[2]), session: Number(fields[3]) };
   } catch {
     return null;
   } finally {
@@ -70,6 +70,8 @@ function runIdOf(pid: string): string | null {
 export interface OrphanSweep {
   /** Orphans of ended runs, SIGKILLed. */
   killed: number[];
+  /** Those of `killed` that had left their run's process group (each leads a group of its own). */
+  escaped: number[];
   /** Dead orphans waited for. */
   reaped: number[];
   /** Orphans left alone: their run is still live, or they carry no marker. */
@@ -78,7 +80,7 @@ export interface OrphanSweep {
 
 /** One look at our re-parented children with pids >= `fromPid`: kill those of ended runs, reap the dead. */
 export function sweepOrphans(fromPid = 0): OrphanSweep {
-  const result: OrphanSweep = { killed: [], reaped: [], left: [] };
+  const result: OrphanSweep = { killed: [], escaped: [], reaped: [], left: [] };
   const lib = libc();
   if (!lib) return result;
   const self = process.pid;
@@ -96,7 +98,8 @@ export function sweepOrphans(fromPid = 0): OrphanSweep {
     const stat = procStat(name);
     if (!stat || stat.ppid !== self || stat.session === ownSession) continue;
     if (stat.state === "Z") {
-      if (lib.waitpid(pid, null, WNOHANG) === pid) result.reaped.push(pid);
+      // While a guard is being spawned its pid is not known yet: a zombie may be that guard, whose status its own waiter needs.
+      if (live.spawning === 0 && lib.waitpid(pid, null, WNOHANG) === pid) result.reaped.push(pid);
       continue;
     }
     const runId = runIdOf(name);
@@ -107,6 +110,8 @@ export function sweepOrphans(fromPid = 0): OrphanSweep {
     try {
       process.kill(pid, "SIGKILL");
       result.killed.push(pid);
+      // Still in the run's group (e.g. the guard's own watcher once the agent is gone): the group kill's business, not an escape.
+      if (stat.pgrp === pid) result.escaped.push(pid);
     } catch {
       // gone meanwhile
     }

@@ -90,6 +90,8 @@ function pauseSummary(pause: PauseRecord): string {
 
 /** A claim refused for reasons that heal slowly (request file changed) is not retried for this long. */
 const CLAIM_COOLDOWN_MS = 60_000;
+/** How often a PostgreSQL queue's shared daily cost is read at most (other hosts' spending shows within this). */
+const SHARED_BUDGET_CHECK_MS = 1000;
 /** Woken this long after a lease's expiry, so the scan sees it expired. */
 const LEASE_WAKE_MARGIN_MS = 25;
 
@@ -140,7 +142,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
 
   // Linux: orphans of runs (setsid'd descendants included) come back to us and end with their run.
   const reaper = startOrphanReaper((sweep) => {
-    if (sweep.killed.length > 0) log.warn({ pids: sweep.killed }, "killed descendants of finished runs that had left their process group");
+    if (sweep.escaped.length > 0) log.warn({ pids: sweep.escaped }, "killed descendants of finished runs that had left their process group");
   });
 
   let notifier: ChangeNotifier;
@@ -191,6 +193,25 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
   const killChildren = new AbortController();
   const ledger = createDailyCostLedger({ limitUsd: options.dailyCostUsd, now });
 
+  // A PostgreSQL queue's budget: the vendor's cost of today in the database, over every host.
+  let pendingCost: Promise<void> = Promise.resolve();
+  let budgetCheckedAt = 0;
+  async function sharedBudget(force: boolean): Promise<void> {
+    const shared = queueStore.shared;
+    if (!shared || options.dailyCostUsd === null) return;
+    if (!force && Date.now() - budgetCheckedAt < SHARED_BUDGET_CHECK_MS) return;
+    budgetCheckedAt = Date.now();
+    const { spentUsd, resetsInMs } = await shared.costToday(options.vendor);
+    if (spentUsd < options.dailyCostUsd) return;
+    const until = now().getTime() + resetsInMs;
+    if (budgetUntilMs >= until - SHARED_BUDGET_CHECK_MS) return;
+    budgetUntilMs = until;
+    const reason = `daily cost ceiling of $${options.dailyCostUsd} reached ($${spentUsd.toFixed(4)} spent today, UTC, by the ${options.vendor} dispatchers of this queue)`;
+    observe({ type: "vendor.paused", vendor: options.vendor, kind: "budget", until: new Date(until).toISOString(), reason, owner: options.owner });
+    log.warn({ paused_until: new Date(until).toISOString(), kind: "budget" }, `not claiming until the next UTC day: ${reason}`);
+    notifier.bump();
+  }
+
   const busy = (): boolean => running.size > 0 || lastQueued > 0;
 
   async function pauseVendor(
@@ -224,7 +245,18 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     onAnswered: ({ task, response }) => observe({ type: `task.${response.status}`, task, response, owner: options.owner }),
     onUsageLimit: (settlement) =>
       pauseVendor(settlement.resetAt, settlement.message, settlement.pauseKind, { fix: settlement.fix, dated: settlement.resetDated }),
-    onOutcome: (outcome) => {
+    onOutcome: (outcome, task) => {
+      const shared = queueStore.shared;
+      if (shared) {
+        // A PostgreSQL queue: the cost goes to the database, where every host's dispatchers of this vendor add up.
+        const cost = outcomeCostUsd(outcome);
+        if (cost === null) return;
+        pendingCost = pendingCost
+          .then(() => shared.recordCost({ vendor: options.vendor, owner: options.owner, taskId: task?.id ?? null, costUsd: cost }))
+          .then(() => sharedBudget(true))
+          .catch((error: unknown) => log.warn({ err: errorMessage(error) }, "could not record the run's cost in the database"));
+        return;
+      }
       ledger.record(outcomeCostUsd(outcome));
       if (ledger.exceeded() && budgetUntilMs < ledger.resetsAt().getTime()) {
         budgetUntilMs = ledger.resetsAt().getTime();
@@ -302,6 +334,10 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
 
   /** One look at the queue and the claims it allows; returns how long to sleep at most. */
   async function round(): Promise<number> {
+    if (queueStore.shared && options.dailyCostUsd !== null) {
+      await pendingCost;
+      await sharedBudget(false);
+    }
     const at = now();
     if (budgetUntilMs > at.getTime()) return Math.max(10, Math.min(options.pollMs, budgetUntilMs - at.getTime() + LEASE_WAKE_MARGIN_MS));
     const paused = await pauseRemainingMs(at);
@@ -426,6 +462,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
         }
       }
       await queue.onIdle();
+      await pendingCost;
       reaper?.stop();
       if (statusTimer) clearTimeout(statusTimer);
       unwatchPauses();

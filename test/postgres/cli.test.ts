@@ -12,6 +12,7 @@ import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, usePostgres } from "../helpers/postgres.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "../../src/store/postgres/migrations.js";
 import { makeCliWorkspace, run, start, toResult, type CliWorkspace } from "../cli/cli-helpers.js";
 import { FAKE_ADAPTER } from "../supervisor/helpers.js";
 import { openPostgresStore } from "../../src/store/postgres/store.js";
@@ -52,10 +53,10 @@ describe("agent-lanes on a PostgreSQL queue", () => {
   it("migrate applies the schema once; again, it has nothing to do", async () => {
     const first = await ws.run(["migrate", "--json"]);
     expect(first.exitCode, first.stderr).toBe(0);
-    expect(first.json()).toEqual({ status: "ok", store: masked, kind: "postgres", from: 0, to: 1, applied: [{ version: 1, name: "queue tables" }] });
+    expect(first.json()).toEqual({ status: "ok", store: masked, kind: "postgres", from: 0, to: SCHEMA_VERSION, applied: MIGRATIONS.map((m) => ({ version: m.version, name: m.name })) });
     expect(first.stdout).not.toMatch(PASSWORD);
     const again = await ws.run(["migrate"]);
-    expect(again.stdout).toBe(`${masked}: schema already at version 1; nothing to do\n`);
+    expect(again.stdout).toBe(`${masked}: schema already at version ${SCHEMA_VERSION}; nothing to do\n`);
     const folder = await run(["--store", path.join(hostB, "q"), "migrate"], { cwd: hostB });
     expect(folder.stdout).toMatch(/is a queue folder: nothing to migrate/);
   });
@@ -77,7 +78,7 @@ describe("agent-lanes on a PostgreSQL queue", () => {
     await client.end();
     const result = await run(["--store", newer, "dispatch", "--vendor", "fake", "--vendor-module", FAKE_ADAPTER], { cwd: hostB });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/has schema version 99, newer than this agent-lanes knows \(1\): upgrade agent-lanes on this host/);
+    expect(result.stderr).toContain(`has schema version 99, newer than this agent-lanes knows (${SCHEMA_VERSION}): upgrade agent-lanes on this host`);
     expect(result.stderr).not.toMatch(PASSWORD);
   });
 
@@ -179,7 +180,7 @@ describe("agent-lanes on a PostgreSQL queue", () => {
     const env = { HOME: hostB, PATH: path.dirname(process.execPath) };
     const result = await run(["--store", url, "doctor", "--vendor", "codex", "--no-service", "--json"], { cwd: hostB, env });
     const checks = result.json<{ checks: Array<{ area: string; check: string; status: string; detail: string }> }>().checks;
-    expect(checks).toContainEqual(expect.objectContaining({ area: "queue", check: "database", status: "ok", detail: `${masked} reachable, schema version 1` }));
+    expect(checks).toContainEqual(expect.objectContaining({ area: "queue", check: "database", status: "ok", detail: `${masked} reachable, schema version ${SCHEMA_VERSION}` }));
     expect(checks).toContainEqual(expect.objectContaining({ area: "codex", check: "pause", status: "warn", detail: expect.stringContaining("codex paused until") }));
     expect(result.stdout).not.toMatch(PASSWORD);
     const down = await run(["--store", `postgres://x:hidden@127.0.0.1:${await freePort()}/db`, "doctor", "--vendor", "codex", "--no-service", "--json"], { cwd: hostB, env });

@@ -31,7 +31,7 @@ afterEach(async () => {
 function supervisor(file: string, args: string[], options: { handshake: boolean }): ReturnType<typeof spawn> {
   const script = options.handshake
     ? `import { spawnGuarded } from ${JSON.stringify(GUARD_MODULE)};
-       const child = spawnGuarded({ file: ${JSON.stringify(file)}, args: ${JSON.stringify(args)}, input: "", cwd: ${JSON.stringify(dir)} }, { runId: "guard-test-${Date.now()}", killGraceMs: 5000 });
+       const child = await spawnGuarded({ file: ${JSON.stringify(file)}, args: ${JSON.stringify(args)}, input: "", cwd: ${JSON.stringify(dir)} }, { runId: "guard-test-${Date.now()}", killGraceMs: 5000 });
        console.log(child.pid); setInterval(() => {}, 1000);`
     : // The guard as spawnGuarded starts it, but the supervisor dies before its handshake.
       `import { spawn } from "node:child_process";

@@ -105,6 +105,26 @@ async function vendorConfigFor(flags: DispatchFlags, queue: QueueContext, warn: 
   return config;
 }
 
+/** How long `dispatch` waits at start for a PostgreSQL server that refuses connections. */
+const STORE_START_WAIT_MS = 60_000;
+
+/** openQueue, trying a PostgreSQL server that cannot be reached again for up to STORE_START_WAIT_MS. */
+async function openQueueWaiting(cmd: Command): Promise<QueueContext> {
+  const { isTransientUnavailable } = await import("../../store/postgres/transient.js");
+  const deadline = Date.now() + STORE_START_WAIT_MS;
+  let delay = 500;
+  for (;;) {
+    try {
+      return await openQueue(cmd, { migrate: true });
+    } catch (error) {
+      if (!isTransientUnavailable(error) || Date.now() + delay > deadline) throw error;
+      process.stderr.write(`agent-lanes: ${(error as Error).message.split("\n")[0]}; trying again in ${delay / 1000} s\n`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
+
 async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> {
   const { resolveOptions } = await import("../../supervisor/options.js");
   const input = {
@@ -130,7 +150,9 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
   const options = resolveOptions(input);
 
   // A PostgreSQL queue's schema is brought up to date here (never destructive).
-  const queue = await openQueue(cmd, { migrate: true });
+  // A database that refuses connections (restarting, or not up yet after a
+  // reboot) is waited for a while; a wrong URL, password or database name fails at once.
+  const queue = await openQueueWaiting(cmd);
   const { laneLimitsOf } = await import("../../config/handoff.js");
   const laneLimits = laneLimitsOf(queue.config);
   const { createLogger } = await import("../../supervisor/log.js");
@@ -139,7 +161,7 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
   const { resolveNotifyConfig, createNotifier } = await import("../../notify/index.js");
   const notifyConfig = resolveNotifyConfig(queue.config?.raw.notify, flags.notify ?? [], queue.config?.path);
   const notifier = notifyConfig
-    ? createNotifier({ config: notifyConfig, queueRoot: queue.queueRoot, log: { warn, info: (message) => log.info(message) } })
+    ? createNotifier({ config: notifyConfig, queueRoot: queue.queueRoot, shared: queue.store.shared, log: { warn, info: (message) => log.info(message) } })
     : null;
 
   // Signals are handled from here on, start-up included: a SIGTERM while the

@@ -320,7 +320,9 @@ function Chart({ title, data, series, bars = false, labels = null, testId }) {
     const plot = new uPlot(opts, data, box.current);
     return () => plot.destroy();
   }, [data]);
-  return html`<div class="chart" data-chart=${testId} ref=${box}></div>`;
+  // What the chart holds, for people reading the page's source and for the browser test: the series and their sum.
+  const total = data ? data.slice(1).reduce((sum, row) => sum + row.reduce((a, b) => a + (b ?? 0), 0), 0) : 0;
+  return html`<div class="chart" data-chart=${testId} data-series=${series.join(",")} data-total=${String(Math.round(total * 1e6) / 1e6)} ref=${box}></div>`;
 }
 
 /** The x values and one row per key of `rows` ({x, values: {key: n}}). */

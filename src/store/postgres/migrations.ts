@@ -89,6 +89,37 @@ CREATE TABLE agent_lanes.pauses (
 );
 `,
   },
+  {
+    version: 2,
+    name: "shared dispatcher state",
+    sql: `
+-- What every dispatcher of the queue must agree on, whatever host it runs on
+-- (store/postgres/shared.ts): notifications already sent, the cost the
+-- vendors' CLIs reported (the daily budget), and periodic jobs' last runs
+-- (the daily retention). Times are the database's now().
+CREATE TABLE agent_lanes.notifications_sent (
+  -- sha256 of the sink id and the notification key (postgres/shared.ts).
+  marker text PRIMARY KEY,
+  sent_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX notifications_sent_at ON agent_lanes.notifications_sent (sent_at);
+
+CREATE TABLE agent_lanes.costs (
+  seq bigserial PRIMARY KEY,
+  vendor text NOT NULL,
+  owner text NOT NULL,
+  task_id text,
+  cost_usd double precision NOT NULL CHECK (cost_usd >= 0),
+  recorded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX costs_vendor_day ON agent_lanes.costs (vendor, recorded_at);
+
+CREATE TABLE agent_lanes.periodic (
+  name text PRIMARY KEY,
+  last_run_at timestamptz NOT NULL
+);
+`,
+  },
 ];
 
 /** The newest schema this build knows. */

@@ -59,6 +59,7 @@ import type {
 import { migrate, schemaVersion, SCHEMA_VERSION, type MigrateResult } from "./migrations.js";
 import { CHANNEL, createPgNotifier } from "./notifier.js";
 import { localStateDir } from "./local-dir.js";
+import { createSharedLedger } from "./shared.js";
 import { maskUrl } from "./url.js";
 
 export interface PostgresStoreOptions {
@@ -145,9 +146,19 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     return error;
   };
 
+  // A checked-out client has no error listener of the pool's: a server that
+  // ends the connection between two statements of a transaction (a restart)
+  // would emit an unhandled 'error' and end the process. The statement in
+  // flight, or the next one, fails instead, and the pool drops the client.
+  const guarded = new WeakSet<Client>();
   const connect = async (): Promise<Client> => {
     try {
-      return await pool.connect();
+      const client = await pool.connect();
+      if (!guarded.has(client)) {
+        guarded.add(client);
+        client.on("error", () => undefined);
+      }
+      return client;
     } catch (error) {
       throw mapError(error);
     }
@@ -647,6 +658,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     // Nothing of a database queue lives in temp files.
     sweepTempFiles: async () => [],
     requestFiles,
+    shared: createSharedLedger(query),
     close() {
       closed ??= (async () => {
         const n = await notifier?.catch(() => undefined);

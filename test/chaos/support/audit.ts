@@ -4,7 +4,7 @@
 // gathered so a suite can assert "completed exactly once", "never claimed
 // twice" and "the right body in the right task".
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { toJsonFile } from "../../../src/store/json.js";
@@ -136,6 +136,41 @@ export interface RecordedProcess {
   pid: number;
   role: string;
   marker: string;
+  /** For a survivor: what it was doing (describeProcess), and whether it ended later on its own. */
+  detail?: string;
+}
+
+/**
+ * What a live process is doing, from /proc (Linux): state, parent, group,
+ * session, the kernel function it sleeps in, and where its file descriptors
+ * lead — enough to tell a process that is slow from one that waits forever.
+ */
+export function describeProcess(pid: number): string {
+  const read = (file: string): string => {
+    try {
+      return readFileSync(file, "utf8").trim();
+    } catch {
+      return "?";
+    }
+  };
+  const stat = read(`/proc/${pid}/stat`);
+  const [state, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  let fds = "?";
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`)
+      .map((fd) => {
+        try {
+          return `${fd}->${readlinkSync(`/proc/${pid}/fd/${fd}`)}`;
+        } catch {
+          return `${fd}->?`;
+        }
+      })
+      .join(" ");
+  } catch {
+    // gone, or not ours to read
+  }
+  const signals = read(`/proc/${pid}/status`).split("\n").filter((line) => /^Sig(Blk|Ign)/.test(line)).join(" ").replace(/\s+/g, " ");
+  return `state ${state} ppid ${ppid} pgrp ${pgrp} session ${session} wchan ${read(`/proc/${pid}/wchan`)} fds [${fds}] ${signals}`;
 }
 
 /**

@@ -7,7 +7,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { openStore, type Store } from "../../../src/store/index.js";
-import { livePids, type RecordedProcess } from "./audit.js";
+import { describeProcess, livePids, type RecordedProcess } from "./audit.js";
 import { CLI, start, until, type Running } from "./processes.js";
 
 export const AGENT = path.resolve(__dirname, "../../fixtures/chaos/agent.mjs");
@@ -199,6 +199,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       // The run guard ends a dead supervisor's process groups and marked descendants within 1 s.
       await until(async () => (await livePids(victim.pidDir)).length === 0, options.survivorDeadlineMs ?? 5000, 100);
       const survivors = await livePids(victim.pidDir);
+      if (survivors.length > 0) {
+        // A survivor fails the test; first say what it was doing, and whether it ends later on its own
+        // (slow under load) or not at all (waiting on something), then end it so the run goes on.
+        for (const s of survivors) s.detail = describeProcess(s.pid);
+        const lateStart = Date.now();
+        const late = await until(async () => (await livePids(victim.pidDir)).length === 0, 20_000, 100);
+        for (const s of survivors) s.detail += late ? `; ended on its own ${Date.now() - lateStart} ms later` : "; still alive 20 s later (killed by the test)";
+        for (const s of await livePids(victim.pidDir)) {
+          try {
+            process.kill(s.pid, "SIGKILL");
+          } catch {
+            // ended meanwhile
+          }
+        }
+      }
       result.kills.push({ supervisor: victim.name, moment, triggered: seen, survivors });
       slots[slot] = await startInstance(`s${slot}-${serial++}`, queue, pidRoot, options);
       result.restarts += 1;
