@@ -155,8 +155,7 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
     if (added) bump();
   };
 
-  // Folders of tasks being created: a raw watch (armed synchronously, unlike
-  // chokidar's) that wakes waiters when task.json lands.
+  // Folders of tasks being created: a watch that wakes waiters when task.json lands.
   const pendingWatchers = new Map<string, RawWatcher>();
   const expect = (dirs: Iterable<string>): void => {
     if (closed) return;
