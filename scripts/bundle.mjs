@@ -27,10 +27,10 @@ const LONG_RUNNING = /^\.\/commands\/(serve|dispatch|demo|service|mcp)\.js$/;
 /**
  * What only rare commands import, by import(): doctor's checks, the vendor
  * adapters, the service backends and the worktree sweep of prune bring execa
- * and some 300 KB with them, the PostgreSQL store the pg driver (160 KB): every
+ * and some 300 KB with them, the PostgreSQL store and the queue copy the pg driver (160 KB): every
  * command would read and deserialise them.
  */
-const RARE = /\/(src\/doctor\/index|vendors\/registry|src\/supervisor\/worktrees|src\/config\/dispatch|src\/store\/postgres\/store)\.js$/;
+const RARE = /\/(src\/doctor\/index|vendors\/registry|src\/supervisor\/worktrees|src\/config\/dispatch|src\/store\/postgres\/(store|copy-queue))\.js$/;
 const outfile = path.join(root, "dist/src/cli/agent-lanes.bundle.cjs");
 
 /**
