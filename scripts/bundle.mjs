@@ -16,7 +16,7 @@
 //   own module graph (context, store) from dist/, so no object ever crosses
 //   between the bundle's copy of a class and theirs.
 // - koffi, a native module, loaded only by commands that take the lock;
-//   chokidar (watchers of long waits) and tar (prune --archive): only a few
+//   tar (prune --archive): only a few
 //   commands need them, and every command would otherwise compile them.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -68,7 +68,7 @@ await build({
   platform: "node",
   format: "cjs",
   target: "node20",
-  external: ["koffi", "chokidar", "tar"],
+  external: ["koffi", "tar"],
   define: { "import.meta.url": "__agentLanesUrl" },
   plugins: [
     lazyBuiltins,

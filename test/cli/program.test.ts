@@ -176,7 +176,7 @@ describe("start-up", () => {
         expect(JSON.parse(loads.stdout).task.id, round).toBe(id);
         // The ES module loader loads only the entry; the bundle is compiled by vm (with V8's code cache), not loaded as a module.
         expect(loads.esm.filter((url) => url.includes("/dist/")).map((url) => path.basename(url)), round).toEqual(["main.js"]);
-        const heavy = [...loads.esm, ...loads.cjs].filter((id) => /execa|chokidar|pino|koffi|fastify|node:child_process|\/dist\/src\/(server|supervisor|service)\//.test(id));
+        const heavy = [...loads.esm, ...loads.cjs].filter((id) => /execa|pino|koffi|fastify|node:child_process|\/dist\/src\/(server|supervisor|service)\//.test(id));
         expect(heavy, round).toEqual([]);
         // ... and its code cache entry is there, one per bundle.
         const entries = (await readdir(path.join(cacheDir, "agent-lanes"))).filter((name) => name.endsWith(".v8cache"));
