@@ -19,15 +19,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { openStore } from "../dist/src/index.js";
-import { machine, percentile, tempWorkspace, writeFinishedTasks } from "./lib.mjs";
+import { machine, percentile, pythonToolPath, startNodeProcess, tempWorkspace, writeFinishedTasks } from "./lib.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(here, "..", "dist", "src", "cli", "main.js");
 const INSTANT = path.join(here, "agents", "instant.sh");
-const PYTHON_PACKAGE = process.env.AGENT_LANES_PY ?? path.resolve(here, "..", "..", "..", "shared", "agent-lanes-py");
 
 const BENCH = {
   /** Tasks per throughput run. */
@@ -62,26 +60,7 @@ function queueConfig(ws) {
 /** Starts `agent-lanes dispatch` on a queue. */
 function startSupervisor(config, concurrency) {
   const args = [CLI, "--config", config, "dispatch", "--vendor", "command", "--command", INSTANT, "--concurrency", String(concurrency), "--log-format", "json"];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  const stderr = [];
-  createInterface({ input: child.stdout }).on("line", () => {});
-  createInterface({ input: child.stderr }).on("line", (line) => {
-    stderr.push(line);
-    if (stderr.length > 20) stderr.shift();
-  });
-  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  return {
-    child,
-    exited,
-    why: () => stderr.slice(-5).join("\n"),
-    async stop() {
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), BENCH.stopTimeoutMs);
-      const result = await exited;
-      clearTimeout(timer);
-      return result;
-    },
-  };
+  return startNodeProcess(args, BENCH.stopTimeoutMs);
 }
 
 function taskInput(ws, i, metadata = {}) {
@@ -265,6 +244,8 @@ async function idleRun(finishedTasks) {
  * package are missing.
  */
 async function pythonDispatcherRun() {
+  const PYTHON_PACKAGE = pythonToolPath();
+  if (PYTHON_PACKAGE === null) return { skipped: "the Python package was not found (set AGENT_LANES_PY or put it in shared/agent-lanes-py above the repository)" };
   const script = path.join(PYTHON_PACKAGE, "agent_lanes", "templates", "workspace", "dispatcher.sh");
   const missing = [["python3", "--version"], ["jq", "--version"]].find(([cmd, arg]) => spawnSync(cmd, [arg]).status !== 0);
   if (!existsSync(script) || missing) return { skipped: !existsSync(script) ? `${script} not found` : `${missing[0]} not on PATH` };

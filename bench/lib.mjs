@@ -2,7 +2,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { createInterface } from "node:readline";
 import { toJsonFile, toJsonLine } from "../dist/src/index.js";
 
 export function tempWorkspace(prefix = "agent-lanes-bench-") {
@@ -82,4 +84,31 @@ export function rssMiB(pid) {
   } catch {
     return null;
   }
+}
+
+/**
+ * Starts a long-running `node <args>` (a dispatcher) with stdout ignored and
+ * the last lines of stderr kept for a failure message; stop() sends SIGTERM,
+ * then SIGKILL after `stopTimeoutMs`, and resolves with how it ended.
+ */
+export function startNodeProcess(args, stopTimeoutMs) {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const stderr = [];
+  createInterface({ input: child.stderr }).on("line", (line) => {
+    stderr.push(line);
+    if (stderr.length > 20) stderr.shift();
+  });
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    exited,
+    why: () => stderr.slice(-5).join("\n"),
+    async stop() {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), stopTimeoutMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
 }

@@ -15,14 +15,12 @@
 // the notifications the sink received. Linux only (/proc). Needs `npm run
 // build` (npm run bench does it). NOTIFY_BENCH_SIZES=100,300 and
 // NOTIFY_BENCH_PAIRS=7 override the defaults.
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { openStore } from "../dist/src/index.js";
-import { machine, median, table, tempWorkspace } from "./lib.mjs";
+import { machine, median, startNodeProcess, table, tempWorkspace } from "./lib.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(here, "..", "dist", "src", "cli", "main.js");
@@ -67,24 +65,7 @@ function cpuMs(pid) {
 function startSupervisor(config, notifyUrl) {
   const args = [CLI, "--config", config, "dispatch", "--vendor", "command", "--command", INSTANT,
     "--concurrency", String(BENCH.concurrency), "--log-format", "json", ...(notifyUrl ? ["--notify", notifyUrl] : [])];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
-  const tail = [];
-  createInterface({ input: child.stderr }).on("line", (line) => {
-    tail.push(line);
-    if (tail.length > 10) tail.shift();
-  });
-  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  return {
-    child,
-    why: () => tail.join("\n"),
-    async stop() {
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), BENCH.stopTimeoutMs);
-      const result = await exited;
-      clearTimeout(timer);
-      return result;
-    },
-  };
+  return startNodeProcess(args, BENCH.stopTimeoutMs);
 }
 
 /** Resolves when every task has its response.json: the time and CPU at the first answer (oldest task) and at the last. */

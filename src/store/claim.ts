@@ -78,6 +78,19 @@ export function refuseUnclaimable(task: Task, now: Date): void {
   }
 }
 
+/** The task as a claim leaves it: a fresh random token, the owner, the claim time and the lease's end (both stores). */
+export function claimedTask(task: Task, owner: string, stamp: string, leaseExpiresAt: string): Task {
+  return {
+    ...task,
+    state: "claimed",
+    claim_owner: owner,
+    claim_token: randomBytes(16).toString("hex"),
+    claimed_at: stamp,
+    lease_expires_at: leaseExpiresAt,
+    updated_at: stamp,
+  };
+}
+
 export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput, running: LaneRunningCount = async () => 0): Promise<Task> {
   const { owner, leaseSeconds, maxRunning } = checkClaimInput(taskId, input);
   return locked(ctx, async () => {
@@ -99,15 +112,7 @@ export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput, 
       );
     }
     const stamp = ctx.stamp();
-    const claimed: Task = {
-      ...task,
-      state: "claimed",
-      claim_owner: owner,
-      claim_token: randomBytes(16).toString("hex"),
-      claimed_at: stamp,
-      lease_expires_at: isoFromDate(new Date(now.getTime() + leaseSeconds * 1000)),
-      updated_at: stamp,
-    };
+    const claimed = claimedTask(task, owner, stamp, isoFromDate(new Date(now.getTime() + leaseSeconds * 1000)));
     await addEvent(ctx, taskId, { type: "claimed", message: `claimed by ${owner}`, data: { owner } });
     await saveTask(ctx, claimed);
     ctx.onWrite(taskId);

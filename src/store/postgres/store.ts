@@ -22,9 +22,8 @@
 //   - `root` is a folder on this host (url.ts localStateDir) for what never
 //     leaves it: run records of this host's dispatchers, notification markers.
 
-import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { checkClaimInput, checkLeaseSeconds, DEFAULT_LEASE_SECONDS, refuseUnclaimable, refuseUnscheduled } from "../claim.js";
+import { checkClaimInput, checkLeaseSeconds, claimedTask, DEFAULT_LEASE_SECONDS, refuseUnclaimable, refuseUnscheduled } from "../claim.js";
 import { cancelResponse, checkCancelInput, refuseCancel } from "../cancel.js";
 import { isClaimable } from "../context.js";
 import { newTask, validateCreate } from "../create.js";
@@ -374,15 +373,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       };
       await refuseUnscheduled(stateOf, task, at, maxRunning, (lane) => laneRunning(c, lane));
       const stamp = formatIso(now);
-      const claimed: Task = {
-        ...task,
-        state: "claimed",
-        claim_owner: owner,
-        claim_token: randomBytes(16).toString("hex"),
-        claimed_at: stamp,
-        lease_expires_at: leaseEnd(now, leaseSeconds),
-        updated_at: stamp,
-      };
+      const claimed = claimedTask(task, owner, stamp, leaseEnd(now, leaseSeconds));
       await addEvent(c, taskId, now, { type: "claimed", message: `claimed by ${owner}`, data: { owner } });
       await saveTask(c, claimed, leaseSeconds);
       await notify(c, taskId);
