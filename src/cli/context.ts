@@ -72,6 +72,8 @@ export interface QueueContext {
 export interface OpenQueueOptions {
   /** Bring a PostgreSQL queue's schema up to date (dispatch, serve, migrate). */
   migrate?: boolean;
+  /** A process that may run for long (dispatch, serve, wait --lane): its memory must not follow the queue's history (OpenStoreOptions.longRunning). */
+  longRunning?: boolean;
 }
 
 /**
@@ -93,6 +95,7 @@ export async function openQueue(cmd: Command, options: OpenQueueOptions = {}): P
     lockTimeoutMs: g.lockTimeoutSeconds * 1000,
     requestMaxBytes: config?.request_max_bytes,
     listingSnapshot: true,
+    longRunning: options.longRunning,
     onLockWait: ({ lockPath, holderPid, timeoutMs }) =>
       warn(
         `agent-lanes: waiting for the queue lock ${lockPath}${holderPid === null ? "" : ` (held by pid ${holderPid})`}; ` +

@@ -115,7 +115,7 @@ async function openQueueWaiting(cmd: Command): Promise<QueueContext> {
   let delay = 500;
   for (;;) {
     try {
-      return await openQueue(cmd, { migrate: true });
+      return await openQueue(cmd, { migrate: true, longRunning: true });
     } catch (error) {
       if (!isTransientUnavailable(error) || Date.now() + delay > deadline) throw error;
       process.stderr.write(`agent-lanes: ${(error as Error).message.split("\n")[0]}; trying again in ${delay / 1000} s\n`);

@@ -64,7 +64,7 @@ async function runServe(cmd: Command, opts: ServeOptions, onListening?: (url: st
   }
 
   // A PostgreSQL queue's schema is brought up to date here (never destructive).
-  const { store, config } = await openQueue(cmd, { migrate: true });
+  const { store, config } = await openQueue(cmd, { migrate: true, longRunning: true });
   const { pino } = await import("pino");
   const { resolveAllowedRoots } = await import("../../store/allowed-roots.js");
   const logger = pino({ level: opts.logLevel }, pino.destination(2));
