@@ -72,7 +72,17 @@ export interface QueueContext {
 export interface OpenQueueOptions {
   /** Bring a PostgreSQL queue's schema up to date (dispatch, serve, migrate). */
   migrate?: boolean;
+  /**
+   * For long-running commands (dispatch, serve): a PostgreSQL server that
+   * cannot be reached yet (starting with the machine, restarting) is tried
+   * again, with a line on stderr each time, for up to this long. A database
+   * that does not exist or a wrong password fails at once.
+   */
+  startWaitMs?: number;
 }
+
+/** How long `dispatch` and `serve` wait at start for a PostgreSQL server that refuses connections. */
+export const STORE_START_WAIT_MS = 60_000;
 
 /**
  * The queue of this invocation: `--store` if given, else the config's
@@ -81,6 +91,23 @@ export interface OpenQueueOptions {
  * The caller closes the store (or uses withQueue).
  */
 export async function openQueue(cmd: Command, options: OpenQueueOptions = {}): Promise<QueueContext> {
+  if (!options.startWaitMs) return openQueueOnce(cmd, options);
+  const { isTransientUnavailable } = await import("../store/postgres/transient.js");
+  const deadline = Date.now() + options.startWaitMs;
+  let delay = 500;
+  for (;;) {
+    try {
+      return await openQueueOnce(cmd, options);
+    } catch (error) {
+      if (!isTransientUnavailable(error) || Date.now() + delay > deadline) throw error;
+      warn(`agent-lanes: ${(error as Error).message.split("\n")[0]}; trying again in ${delay / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
+
+async function openQueueOnce(cmd: Command, options: OpenQueueOptions): Promise<QueueContext> {
   const g = globals(cmd);
   let config: EngineConfig | null = null;
   const configExists = existsSync(path.resolve(g.config));

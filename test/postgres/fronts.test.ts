@@ -80,6 +80,30 @@ describe("serve on a PostgreSQL queue", () => {
   }, 60_000);
 });
 
+describe("serve started before its PostgreSQL server", () => {
+  it("says it is waiting, then listens once the server is up (as dispatch does)", async () => {
+    await server.stop();
+    let serve: ReturnType<typeof start> | undefined;
+    try {
+      serve = start(["serve", "--port", "0", "--log-level", "warn"], { cwd: ws.root, timeoutMs: 60_000 });
+      let text = "";
+      serve.stderr?.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      const deadline = Date.now() + 20_000;
+      while (!/trying again in/.test(text) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(text).toMatch(/^agent-lanes: cannot reach the PostgreSQL queue at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+: connect ECONNREFUSED .*; trying again in 0\.5 s$/m);
+      expect(serve.exitCode ?? null).toBeNull();
+      await server.start();
+      const [base] = (await listening(serve)).split("|") as [string];
+      const res = await fetch(`${base}/tasks`);
+      expect(res.status).toBe(200);
+    } finally {
+      await server.start();
+      serve?.kill("SIGTERM");
+    }
+    expect(toResult(await serve).exitCode).toBe(0);
+  }, 90_000);
+});
+
 describe("vendor pauses in the database", () => {
   it("status shows a pause another host set; resume lifts it", async () => {
     const store: PostgresStore = await openPostgresStore(url, { localRoot: path.join(ws.root, "host-c"), migrate: true });

@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import type { VendorConfig } from "../../../vendors/types.js";
 import type { Dispatcher } from "../../supervisor/supervisor.js";
-import { openQueue, requireConfig, type QueueContext } from "../context.js";
+import { openQueue, requireConfig, STORE_START_WAIT_MS, type QueueContext } from "../context.js";
 
 interface DispatchFlags {
   worktree?: string;
@@ -105,26 +105,6 @@ async function vendorConfigFor(flags: DispatchFlags, queue: QueueContext, warn: 
   return config;
 }
 
-/** How long `dispatch` waits at start for a PostgreSQL server that refuses connections. */
-const STORE_START_WAIT_MS = 60_000;
-
-/** openQueue, trying a PostgreSQL server that cannot be reached again for up to STORE_START_WAIT_MS. */
-async function openQueueWaiting(cmd: Command): Promise<QueueContext> {
-  const { isTransientUnavailable } = await import("../../store/postgres/transient.js");
-  const deadline = Date.now() + STORE_START_WAIT_MS;
-  let delay = 500;
-  for (;;) {
-    try {
-      return await openQueue(cmd, { migrate: true });
-    } catch (error) {
-      if (!isTransientUnavailable(error) || Date.now() + delay > deadline) throw error;
-      process.stderr.write(`agent-lanes: ${(error as Error).message.split("\n")[0]}; trying again in ${delay / 1000} s\n`);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, 5000);
-    }
-  }
-}
-
 async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> {
   const { resolveOptions } = await import("../../supervisor/options.js");
   const input = {
@@ -152,7 +132,7 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
   // A PostgreSQL queue's schema is brought up to date here (never destructive).
   // A database that refuses connections (restarting, or not up yet after a
   // reboot) is waited for a while; a wrong URL, password or database name fails at once.
-  const queue = await openQueueWaiting(cmd);
+  const queue = await openQueue(cmd, { migrate: true, startWaitMs: STORE_START_WAIT_MS });
   const { laneLimitsOf } = await import("../../config/handoff.js");
   const laneLimits = laneLimitsOf(queue.config);
   const { createLogger } = await import("../../supervisor/log.js");

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import type { Command } from "commander";
 import { SERVER_DEFAULTS, TOKEN_ENV } from "../../server/defaults.js";
-import { openQueue } from "../context.js";
+import { openQueue, STORE_START_WAIT_MS } from "../context.js";
 import { CliError } from "../errors.js";
 import { collect, examples } from "../options.js";
 
@@ -63,8 +63,9 @@ async function runServe(cmd: Command, opts: ServeOptions, onListening?: (url: st
     process.stderr.write(`agent-lanes serve: warning: ${host} is not a loopback address; other machines can reach this API, every request must send Authorization: Bearer <token>\n`);
   }
 
-  // A PostgreSQL queue's schema is brought up to date here (never destructive).
-  const { store, config } = await openQueue(cmd, { migrate: true });
+  // A PostgreSQL queue's schema is brought up to date here (never destructive);
+  // a server that is still starting is waited for, as dispatch does.
+  const { store, config } = await openQueue(cmd, { migrate: true, startWaitMs: STORE_START_WAIT_MS });
   const { pino } = await import("pino");
   const { resolveAllowedRoots } = await import("../../store/allowed-roots.js");
   const logger = pino({ level: opts.logLevel }, pino.destination(2));
