@@ -1,6 +1,7 @@
 // The dashboard's routes (issue 15): the page and its assets at `/` (static,
 // no data, served without the token), the read API the page uses
-// (/api/summary, /api/tasks/:id, /api/runs, /api/pauses, /api/stats), its
+// (/api/summary, /api/tasks/:id, /api/tasks/:id/files/:which, /api/runs,
+// /api/pauses, /api/stats), its
 // actions (release, retry, cancel, clear a pause: POST, JSON bodies, the token
 // when one is set, same-origin only through the guard) and `GET /events`,
 // the Server-Sent Events stream fed by the store's change notifier.
@@ -11,11 +12,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
 import { TransitionError } from "../store/errors.js";
-import type { Task, TaskResponse } from "../store/types.js";
+import type { Store, Task } from "../store/types.js";
+import { FactsFold, factOf, finishedMs, type FinishedFact, type FinishedFactsOptions, type FinishedFactsResult } from "../store/finished-facts.js";
 import { clearPause, listPauses } from "../supervisor/pauses.js";
 import { runRecordsDir, type RunRecord } from "../supervisor/sweep.js";
 import { HttpError } from "./errors.js";
 import { createEventFeed, type FeedEvent } from "./event-feed.js";
+import { FILE_HEADERS, readTaskFile } from "./task-files.js";
 import type { Handler, Route, RouteDeps } from "./routes.js";
 import { BODY_SCHEMAS, REPLY_SCHEMAS } from "./schemas.js";
 import type { ServerLogger } from "./server.js";
@@ -45,6 +48,8 @@ export const DASHBOARD_DEFAULTS = {
   recentCards: 30,
   /** Bytes of a request file shown on the task page. @default 256 KiB */
   maxRequestBytes: 256 * 1024,
+  /** Bytes of a task file served by GET /api/tasks/:id/files/:which (a longer one is cut, with a notice). @default 1 MiB */
+  maxFileBytes: 1024 * 1024,
   /** Days the charts cover. @default 14 */
   chartDays: 14,
   /** An SSE comment this often, so a dead client is noticed. @default 15000 */
@@ -103,6 +108,18 @@ const slim = (task: Task): Record<string, unknown> => {
   };
 };
 
+/** A finished task's card: the same fields as a live task's. */
+const slimFact = (fact: FinishedFact): Record<string, unknown> => ({
+  id: fact.id,
+  correlation_id: fact.correlation_id,
+  lane: fact.lane,
+  state: fact.state,
+  created_at: fact.created_at,
+  updated_at: fact.updated_at,
+  claim_owner: fact.claim_owner,
+  metadata: { ...fact.metadata },
+});
+
 const time = (iso: string | null | undefined): number | null => {
   if (!iso) return null;
   const ms = Date.parse(iso);
@@ -142,13 +159,83 @@ function histogram(values: number[], bounds: Array<[string, number]>): Bucket[] 
 const WAIT_BOUNDS: Array<[string, number]> = [["<10s", 10], ["<1m", 60], ["<5m", 300], ["<30m", 1800], ["<2h", 7200], ["≥2h", Infinity]];
 const RUN_BOUNDS: Array<[string, number]> = [["<10s", 10], ["<1m", 60], ["<5m", 300], ["<15m", 900], ["<1h", 3600], ["≥1h", Infinity]];
 
+/** How long the board and charts are reused while the queue reports no change. @default 30 s */
+const VIEWS_MAX_AGE_MS = 30_000;
+
+interface Views {
+  summary: Record<string, unknown>;
+  stats: Record<string, unknown>;
+}
+
+/** Finished tasks of a store without finishedFacts: read with list() and a response each (slow on a long history). */
+async function factsByListing(store: Store, options: FinishedFactsOptions): Promise<FinishedFactsResult> {
+  const fold = new FactsFold(options);
+  for (const task of await store.list({ states: ["completed", "failed"] })) {
+    fold.add(factOf(task, await store.getResponse(task.id).catch(() => null)));
+  }
+  return fold.result;
+}
+
+/** The board (/api/summary without its time stamp) and the charts (/api/stats), from live tasks and finished facts. */
+async function computeViews(store: Store): Promise<Views> {
+  const now = Date.now();
+  const hourMs = 3_600_000;
+  const days = DASHBOARD_DEFAULTS.chartDays;
+  const firstHour = Math.floor(now / hourMs) * hourMs - (days * 24 - 1) * hourMs;
+  const firstDay = Math.floor(now / (24 * hourMs)) * 24 * hourMs - (days - 1) * 24 * hourMs;
+  const live = await store.list({ activeOnly: true });
+  const options = { since: new Date(firstDay), recent: DASHBOARD_DEFAULTS.recentCards };
+  const finished = store.finishedFacts ? await store.finishedFacts(options) : await factsByListing(store, options);
+
+  const counts: Record<string, Record<string, number>> = Object.create(null) as Record<string, Record<string, number>>;
+  const laneOf = (lane: string): Record<string, number> => (counts[lane] ??= { queued: 0, claimed: 0, completed: 0, failed: 0 });
+  for (const task of live) laneOf(task.lane)[task.state] = (laneOf(task.lane)[task.state] ?? 0) + 1;
+  for (const [lane, n] of Object.entries(finished.counts)) {
+    laneOf(lane).completed = (laneOf(lane).completed ?? 0) + n.completed;
+    laneOf(lane).failed = (laneOf(lane).failed ?? 0) + n.failed;
+  }
+  const summary = {
+    total: live.length + finished.total,
+    lanes: Object.keys(counts).sort(),
+    counts,
+    cards: {
+      queued: live.filter((t) => t.state === "queued").slice(0, DASHBOARD_DEFAULTS.maxCards).map(slim),
+      claimed: live.filter((t) => t.state === "claimed").slice(0, DASHBOARD_DEFAULTS.maxCards).map(slim),
+      recent: finished.recent.map(slimFact),
+    },
+  };
+
+  const vendors = new Set<string>();
+  const hours = Array.from({ length: days * 24 }, (_, i) => ({ t: (firstHour + i * hourMs) / 1000, values: {} as Record<string, number> }));
+  const dayRows = Array.from({ length: days }, (_, i) => ({ t: (firstDay + i * 24 * hourMs) / 1000, values: {} as Record<string, number> }));
+  const waits: number[] = [];
+  const runTimes: number[] = [];
+  const wait = (created: number | null, claimed: number | null): void => {
+    if (created !== null && claimed !== null && claimed >= created && claimed >= firstDay) waits.push((claimed - created) / 1000);
+  };
+  for (const task of live) wait(time(task.created_at), time(task.claimed_at));
+  for (const fact of finished.window) {
+    const claimed = time(fact.claimed_at);
+    wait(time(fact.created_at), claimed);
+    const done = finishedMs(fact);
+    if (done < firstDay) continue;
+    if (claimed !== null && done >= claimed) runTimes.push((done - claimed) / 1000);
+    const vendor = fact.vendor ?? "unassigned";
+    vendors.add(vendor);
+    const hour = hours[Math.floor((done - firstHour) / hourMs)];
+    if (hour) hour.values[vendor] = (hour.values[vendor] ?? 0) + 1;
+    const day = dayRows[Math.floor((done - firstDay) / (24 * hourMs))];
+    if (day) day.values[vendor] = Math.round(((day.values[vendor] ?? 0) + fact.cost_usd) * 1e6) / 1e6;
+  }
+  const stats = { vendors: [...vendors].sort(), hours, days: dayRows, wait: histogram(waits, WAIT_BOUNDS), run: histogram(runTimes, RUN_BOUNDS) };
+  return { summary, stats };
+}
+
 export function registerDashboard(app: FastifyInstance, options: DashboardOptions): DashboardHandle {
   const { deps, addRoute, publicPaths, logger } = options;
   const { store } = deps;
   const user = options.user ?? os.userInfo().username;
   const root = assetRoot();
-  /** Finished tasks never change: their response facts are read once. */
-  const responseFacts = new Map<string, { vendor: string; cost: number; finished: number | null }>();
 
   // ---- the page and its assets ----------------------------------------------------
   const cache = new Map<string, Buffer>();
@@ -173,31 +260,25 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
   }
 
   // ---- read API ---------------------------------------------------------------------
-  const summary: Handler = async () => {
-    const tasks = await store.list();
-    const lanes = [...new Set(tasks.map((t) => t.lane))].sort();
-    const counts: Record<string, Record<string, number>> = Object.create(null) as Record<string, Record<string, number>>;
-    for (const task of tasks) {
-      const lane = (counts[task.lane] ??= { queued: 0, claimed: 0, completed: 0, failed: 0 });
-      lane[task.state] = (lane[task.state] ?? 0) + 1;
-    }
-    const finished = tasks.filter((t) => t.state === "completed" || t.state === "failed");
-    finished.sort((a, b) => (a.updated_at < b.updated_at ? 1 : a.updated_at > b.updated_at ? -1 : 0));
-    return {
-      status: 200,
-      body: {
-        total: tasks.length,
-        lanes,
-        counts,
-        cards: {
-          queued: tasks.filter((t) => t.state === "queued").slice(0, DASHBOARD_DEFAULTS.maxCards).map(slim),
-          claimed: tasks.filter((t) => t.state === "claimed").slice(0, DASHBOARD_DEFAULTS.maxCards).map(slim),
-          recent: finished.slice(0, DASHBOARD_DEFAULTS.recentCards).map(slim),
-        },
-        generated_at: new Date().toISOString(),
-      },
-    };
+  // The board and the charts come from the live tasks (a scan of queued and
+  // claimed tasks) and the finished tasks' compact facts (store.finishedFacts:
+  // a cache validated by file identity, or SQL aggregates), never from parsing
+  // every task. Both replies are computed together and kept while the store's
+  // change notifier reports no change (and for VIEWS_MAX_AGE_MS at most): the
+  // page re-reads them after each event, and a quiet queue costs nothing.
+  let memo: { generation: number; at: number; views: Promise<Views> } | null = null;
+  const views = async (): Promise<Views> => {
+    const { generation } = await store.changes();
+    if (memo && memo.generation === generation && Date.now() - memo.at < VIEWS_MAX_AGE_MS) return memo.views;
+    const computed = computeViews(store);
+    memo = { generation, at: Date.now(), views: computed };
+    computed.catch(() => {
+      if (memo?.views === computed) memo = null;
+    });
+    return computed;
   };
+
+  const summary: Handler = async () => ({ status: 200, body: { ...(await views()).summary, generated_at: new Date().toISOString() } });
 
   const taskDetail: Handler = async ({ store: s }, { taskId }) => {
     const task = await s.get(taskId);
@@ -212,6 +293,16 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
       problems.push(reason);
     }
     return { status: 200, body: { task, response, events, request, problems } };
+  };
+
+  /** One of the task's files as plain text (task-files.ts confines it); written raw, with headers that keep it inert. */
+  const taskFile: Handler = async ({ store: s, allowedRoots }, { taskId, params, res }) => {
+    const task = await s.get(taskId);
+    const file = await readTaskFile(s, task, params.which ?? "", allowedRoots, DASHBOARD_DEFAULTS.maxFileBytes);
+    const notice = file.truncated ? `\n\n[truncated by agent-lanes: the first ${file.content.length} of ${file.size} bytes are shown]\n` : "";
+    res.writeHead(200, { ...FILE_HEADERS, "x-truncated": String(file.truncated), "x-file-size": String(file.size) });
+    res.end(notice ? Buffer.concat([file.content, Buffer.from(notice)]) : file.content);
+    return null;
   };
 
   const runs: Handler = async () => {
@@ -262,54 +353,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
 
   const pauses: Handler = async () => ({ status: 200, body: { pauses: (await listPauses(store)).pauses } });
 
-  async function factsOf(task: Task): Promise<{ vendor: string; cost: number; finished: number | null }> {
-    const known = responseFacts.get(task.id);
-    if (known) return known;
-    let response: TaskResponse | null = null;
-    try {
-      response = await store.getResponse(task.id);
-    } catch {
-      response = null;
-    }
-    const m = response?.metadata ?? {};
-    const vendor = typeof m.vendor === "string" ? m.vendor : typeof task.metadata?.vendor === "string" ? (task.metadata.vendor as string) : "unassigned";
-    const cost = typeof m.cost_usd === "number" && Number.isFinite(m.cost_usd) ? m.cost_usd : 0;
-    const facts = { vendor, cost, finished: time(task.completed_at ?? task.failed_at ?? response?.created_at) };
-    responseFacts.set(task.id, facts);
-    return facts;
-  }
-
-  const stats: Handler = async () => {
-    const now = Date.now();
-    const hourMs = 3_600_000;
-    const days = DASHBOARD_DEFAULTS.chartDays;
-    const firstHour = Math.floor(now / hourMs) * hourMs - (days * 24 - 1) * hourMs;
-    const firstDay = Math.floor(now / (24 * hourMs)) * 24 * hourMs - (days - 1) * 24 * hourMs;
-    const tasks = (await store.list()).filter((t) => (time(t.updated_at) ?? 0) >= firstDay);
-    const vendors = new Set<string>();
-    const hours = Array.from({ length: days * 24 }, (_, i) => ({ t: (firstHour + i * hourMs) / 1000, values: {} as Record<string, number> }));
-    const dayRows = Array.from({ length: days }, (_, i) => ({ t: (firstDay + i * 24 * hourMs) / 1000, values: {} as Record<string, number> }));
-    const waits: number[] = [];
-    const runTimes: number[] = [];
-    for (const task of tasks) {
-      const created = time(task.created_at);
-      const claimed = time(task.claimed_at);
-      if (created !== null && claimed !== null && claimed >= created) waits.push((claimed - created) / 1000);
-      if (task.state !== "completed" && task.state !== "failed") continue;
-      const facts = await factsOf(task);
-      if (facts.finished === null || facts.finished < firstDay) continue;
-      if (claimed !== null && facts.finished >= claimed) runTimes.push((facts.finished - claimed) / 1000);
-      vendors.add(facts.vendor);
-      const hour = hours[Math.floor((facts.finished - firstHour) / hourMs)];
-      if (hour) hour.values[facts.vendor] = (hour.values[facts.vendor] ?? 0) + 1;
-      const day = dayRows[Math.floor((facts.finished - firstDay) / (24 * hourMs))];
-      if (day) day.values[facts.vendor] = Math.round(((day.values[facts.vendor] ?? 0) + facts.cost) * 1e6) / 1e6;
-    }
-    return {
-      status: 200,
-      body: { vendors: [...vendors].sort(), hours, days: dayRows, wait: histogram(waits, WAIT_BOUNDS), run: histogram(runTimes, RUN_BOUNDS) },
-    };
-  };
+  const stats: Handler = async () => ({ status: 200, body: (await views()).stats });
 
   // ---- actions -----------------------------------------------------------------------
   const release: Handler = async ({ store: s }, { taskId }) => {
@@ -332,7 +376,9 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
       throw new TransitionError("invalid_state", `cannot retry task ${taskId}: it is ${task.state}; only a failed task is retried`, { taskId });
     }
     const workspaceRoot = await assertAllowedRoot(task.workspace_root, allowedRoots);
-    const earlier = (await s.list()).filter((t) => t.metadata?.retry_of === taskId).length;
+    // Copies are made after the original: only tasks created since it are read.
+    const createdAt = time(task.created_at);
+    const earlier = (await s.list(createdAt === null ? {} : { since: new Date(createdAt) })).filter((t) => t.metadata?.retry_of === taskId).length;
     const copy = await s.create({
       workspace_id: task.workspace_id,
       correlation_id: `${task.correlation_id}-retry-${earlier + 1}`,
@@ -365,6 +411,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
   const routes: Route[] = [
     { method: "GET", url: "/api/summary", handler: summary, reply: REPLY_SCHEMAS.summary },
     { method: "GET", url: "/api/tasks/:id", handler: taskDetail, reply: REPLY_SCHEMAS.taskDetail },
+    { method: "GET", url: "/api/tasks/:id/files/:which", handler: taskFile, reply: {} },
     { method: "GET", url: "/api/runs", handler: runs, reply: REPLY_SCHEMAS.runs },
     { method: "GET", url: "/api/pauses", handler: pauses, reply: REPLY_SCHEMAS.pauses },
     { method: "GET", url: "/api/stats", handler: stats, reply: REPLY_SCHEMAS.stats },

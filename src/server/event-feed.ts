@@ -1,12 +1,16 @@
 // The feed behind `GET /events`: one loop per server, running only while a
 // client listens, woken by the store's change notifier (the safety poll
 // catches what no watcher reports, such as pause files). Each pass compares
-// the queue, the pauses and the live runs with the previous pass and
-// broadcasts what changed: `task` (a transition), `pause` (set, changed or
-// cleared) and `dispatcher` (runs started or ended).
+// the live tasks (queued, claimed), the pauses and the live runs with the
+// previous pass and broadcasts what changed: `task` (a transition), `pause`
+// (set, changed or cleared) and `dispatcher` (runs started or ended).
+//
+// A pass never lists finished tasks: a queue's history (fifty thousand
+// finished tasks) costs it nothing. A task that left the live set is read on
+// its own (`store.get`) to learn where it went — completed, failed, or gone.
 
 import { promises as fs } from "node:fs";
-import { toError } from "../store/errors.js";
+import { toError, UnknownTaskError } from "../store/errors.js";
 import type { Store, Task } from "../store/types.js";
 import { listPauses } from "../supervisor/pauses.js";
 import { runRecordsDir } from "../supervisor/sweep.js";
@@ -32,6 +36,7 @@ export interface EventFeedOptions {
 }
 
 interface Snapshot {
+  /** The live tasks only. */
   tasks: Map<string, { state: string; updated_at: string }>;
   pauses: Map<string, string>;
   runs: Set<string>;
@@ -61,8 +66,18 @@ export function createEventFeed(store: Store, options: EventFeedOptions): EventF
     for (const listener of [...listeners]) listener(event);
   };
 
+  /** The task as it is now, or null when it no longer exists. */
+  async function departed(id: string): Promise<Task | null> {
+    try {
+      return await store.get(id);
+    } catch (error) {
+      if (error instanceof UnknownTaskError) return null;
+      throw error;
+    }
+  }
+
   async function pass(): Promise<void> {
-    const tasks = await store.list();
+    const tasks = await store.list({ activeOnly: true });
     const { pauses } = await listPauses(store);
     const runs = await runIds(store.root);
     const next: Snapshot = {
@@ -75,7 +90,12 @@ export function createEventFeed(store: Store, options: EventFeedOptions): EventF
         const before = previous.tasks.get(task.id);
         if (!before || before.state !== task.state || before.updated_at !== task.updated_at) emit(taskEvent(task, before?.state ?? null));
       }
-      for (const id of previous.tasks.keys()) if (!next.tasks.has(id)) emit({ type: "task", data: { id, state: "removed", from: previous.tasks.get(id)?.state ?? null } });
+      for (const [id, before] of previous.tasks) {
+        if (next.tasks.has(id)) continue;
+        // Left the live set: answered, cancelled, or removed.
+        const now = await departed(id);
+        emit(now ? taskEvent(now, before.state) : { type: "task", data: { id, state: "removed", from: before.state } });
+      }
       for (const pause of pauses.filter((p) => p.active)) {
         if (previous.pauses.get(pause.vendor) !== next.pauses.get(pause.vendor)) {
           emit({ type: "pause", data: { vendor: pause.vendor, until: pause.until, reason: pause.reason, kind: pause.kind, active: true } });

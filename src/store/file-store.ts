@@ -20,6 +20,7 @@ import { releaseTask } from "./release.js";
 import { renewTask } from "./renew.js";
 import { respondTask } from "./respond.js";
 import { materialize, materializeRendered, selectRows } from "./listing.js";
+import { readFinishedFacts } from "./finished-facts.js";
 import type { LockWaitInfo } from "./lock.js";
 import { DEFAULT_REQUEST_MAX_BYTES } from "./safe-file.js";
 import { createScanner, type ScanResult } from "./scan.js";
@@ -253,6 +254,15 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
       // Finished tasks by lane come with a listing snapshot; without one, a listing of the lane says it.
       if (scan.finishedLanes) return (scan.finishedLanes.get(lane) ?? 0) > 0;
       return (await summaries({ lane, limit: 1 }, false)).length > 0;
+    },
+    async finishedFacts(opts) {
+      if (!(await queueExists())) return { total: 0, counts: {}, recent: [], window: [] };
+      // As listed(): a task whose task.json is no longer the file the scanner knew is looked at again, once.
+      const stale: string[] = [];
+      const result = await readFinishedFacts(paths, (await scanAll(true)).finished, opts, (id) => stale.push(id));
+      if (stale.length === 0) return result;
+      for (const id of stale) scanner.recheck(id);
+      return readFinishedFacts(paths, (await scanAll(true)).finished, opts);
     },
     claim: (taskId, input) => withTask(taskId, () => claimTask(ctx, taskId, input, liveLeases)),
     renew: (taskId, input) => withTask(taskId, () => renewTask(ctx, taskId, input)),

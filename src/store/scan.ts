@@ -20,8 +20,8 @@
 //   is older than RACY_WINDOW_MS at the moment it was read — any later change
 //   then necessarily moves it.
 
-import type { Dir } from "node:fs";
-import { opendirSync, promises as fs } from "node:fs";
+import type { Dir, Stats } from "node:fs";
+import { lstatSync, opendirSync, promises as fs, statSync } from "node:fs";
 import path from "node:path";
 import { IdTable } from "./id-table.js";
 import { isValidTaskId } from "./layout.js";
@@ -291,9 +291,10 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
    * full listing (every id is a candidate).
    */
   async function listIds(changed: readonly string[] | null): Promise<{ added: string[] | null; full?: boolean } | null> {
+    // The scanner's own folder and files: plain system calls (a thread-pool round trip costs more than a stat).
     let dirStat;
     try {
-      dirStat = await fs.stat(tasksDir);
+      dirStat = statSync(tasksDir);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw error;
@@ -309,10 +310,8 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
       const added: string[] = [];
       for (const name of new Set(changed)) {
         if (name.startsWith(".") || !isValidTaskId(name)) continue;
-        const present = await fs.lstat(path.join(tasksDir, name)).then(
-          (st) => st.isDirectory() || st.isSymbolicLink(),
-          () => false,
-        );
+        const st = lstatSync(path.join(tasksDir, name), { throwIfNoEntry: false });
+        const present = st !== undefined && (st.isDirectory() || st.isSymbolicLink());
         const tag = names.get(name);
         if (present && tag === undefined) {
           names.set(name, LISTED);
@@ -388,12 +387,17 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
 
   const taskFile = (id: string): string => path.join(tasksDir, id, "task.json");
 
-  /** The entry of one task folder; "pending" for a folder still being created, "gone" for one removed meanwhile. */
-  async function readEntry(id: string): Promise<Entry | "gone" | "pending"> {
+  /**
+   * The entry of one task folder; "pending" for a folder still being created,
+   * "gone" for one removed meanwhile. `sync`: stat with a plain system call
+   * (a scan of a few files); else on the thread pool (a cold scan of
+   * thousands, which then lets the event loop breathe between files).
+   */
+  async function readEntry(id: string, sync: boolean): Promise<Entry | "gone" | "pending"> {
     const file = taskFile(id);
-    let stat;
+    let stat: Stats;
     try {
-      stat = await fs.stat(file);
+      stat = sync ? statSync(file) : await fs.stat(file);
     } catch (error) {
       // One bad entry (an unreadable folder, a symlink loop, a file where a
       // folder belongs) is that entry's problem; the scan goes on with the rest.
@@ -495,9 +499,10 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     const unseenFinished: IndexEntry[] = [];
     // Bounded parallelism: fast on a cold cache, gentle on the file descriptor table.
     const width = 32;
+    const sync = toRead.length <= width;
     for (let i = 0; i < toRead.length; i += width) {
       const batch = toRead.slice(i, i + width);
-      const entries = await Promise.all(batch.map(readEntry));
+      const entries = await Promise.all(batch.map((id) => readEntry(id, sync)));
       entries.forEach((entry, j) => {
         const id = batch[j] as string;
         const wasLive = live.has(id);

@@ -307,6 +307,14 @@ export interface Store {
    */
   renderedSummaries?(options: ListOptions, renderer: import("./rendered-cache.js").FinishedRenderer): Promise<import("./listing.js").ListingItem[]>;
 
+  /**
+   * Finished tasks as a dashboard shows them: counts by lane and state, the
+   * most recently finished, and those finished since a time, as compact facts
+   * (finished-facts.ts) — never by parsing every task of a long-lived queue.
+   * Optional: a store without it is read with list().
+   */
+  finishedFacts?(options: import("./finished-facts.js").FinishedFactsOptions): Promise<import("./finished-facts.js").FinishedFactsResult>;
+
   claim(taskId: string, input: ClaimInput): Promise<Task>;
   renew(taskId: string, input: RenewInput): Promise<Task>;
   release(taskId: string, input: ReleaseInput): Promise<Task>;

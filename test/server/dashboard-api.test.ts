@@ -3,9 +3,11 @@
 // retry, cancel, clear a pause) and the `GET /events` stream, over real HTTP
 // on a real queue. The browser suite (test/dashboard/) drives the page itself.
 
+import { rm } from "node:fs/promises";
 import http from "node:http";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Task } from "../../src/store/types.js";
+import type { ListOptions, Task } from "../../src/store/types.js";
 import { setPause } from "../../src/supervisor/pauses.js";
 import { writeRunRecord } from "../../src/supervisor/sweep.js";
 import { startServer, type Harness } from "./helpers.js";
@@ -217,6 +219,34 @@ describe("GET /events", () => {
     await writeRunRecord(h.ws.queue, { run_id: "run-9", host: "here", supervisor_pid: process.pid, pgid: process.pid, task_id: task.id, owner: "w", started_at: new Date().toISOString() });
     await until(() => sse.events.find((e) => e.type === "dispatcher" && (e.data.started as string[]).includes("run-9")), "dispatcher");
     sse.close();
+  });
+
+  it("looks only at live tasks: a task that leaves the live set is read alone to learn where it went", async () => {
+    const listings: Array<ListOptions | undefined> = [];
+    h = await startServer({
+      safetyPollMs: 200,
+      // The real store, with its listings recorded: the feed must never list the finished history.
+      wrapStore: (store) => ({ ...store, list: (opts?: ListOptions) => (listings.push(opts), store.list(opts)) }),
+    });
+    const done = await h.ws.submit();
+    const claimedDone = await h.ws.store.claim(done.id, { owner: "w" });
+    await h.ws.store.respond(done.id, { body: "old", claimToken: claimedDone.claim_token });
+    const sse = await openEvents(h.url);
+    await until(() => sse.events.find((e) => e.type === "hello"), "hello");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const a = await h.ws.submit();
+    const b = await h.ws.submit();
+    await until(() => sse.events.find((e) => e.type === "task" && e.data.id === b.id && e.data.state === "queued"), "b queued");
+    await h.ws.store.cancel(a.id, { by: "tester" });
+    await until(() => sse.events.find((e) => e.type === "task" && e.data.id === a.id && e.data.state === "failed" && e.data.from === "queued"), "a failed");
+    // b removed from the queue folder behind the store's back: reported as removed.
+    await rm(path.join(h.ws.queue, "tasks", b.id), { recursive: true, force: true });
+    await until(() => sse.events.find((e) => e.type === "task" && e.data.id === b.id && e.data.state === "removed" && e.data.from === "queued"), "b removed");
+    sse.close();
+    expect(listings.length).toBeGreaterThan(0);
+    expect(listings.every((opts) => opts?.activeOnly === true)).toBe(true);
+    // The finished task from before the stream opened was never reported.
+    expect(sse.events.some((e) => e.data.id === done.id)).toBe(false);
   });
 
   it("close() ends open streams", async () => {

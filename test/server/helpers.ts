@@ -23,7 +23,9 @@ export interface ApiReply {
   headers: Headers;
 }
 
-export async function startServer(options: Partial<ServerOptions> & { host?: string } = {}): Promise<Harness> {
+export async function startServer(
+  options: Partial<ServerOptions> & { host?: string; wrapStore?: (store: TestWorkspace["store"]) => TestWorkspace["store"] } = {},
+): Promise<Harness> {
   const ws = await makeWorkspace();
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -32,8 +34,8 @@ export async function startServer(options: Partial<ServerOptions> & { host?: str
       done();
     },
   });
-  const { host = "127.0.0.1", ...rest } = options;
-  const server = createServer({ store: ws.store, allowedRoots: [ws.root], logger: pino({ level: "debug" }, sink), ...rest });
+  const { host = "127.0.0.1", wrapStore, ...rest } = options;
+  const server = createServer({ store: wrapStore ? wrapStore(ws.store) : ws.store, allowedRoots: [ws.root], logger: pino({ level: "debug" }, sink), ...rest });
   const { port } = await server.listen(0, host);
   const url = `http://127.0.0.1:${port}`;
   return {

@@ -321,6 +321,44 @@ export function storeContract(backend: StoreBackend): void {
     });
   });
 
+  describe(`${backend.name} store: finishedFacts (the dashboard's counts, recent cards and charts)`, () => {
+    it("counts every finished task by lane and state, returns the newest first and those finished since a time, with vendor and cost", async () => {
+      const store = ws.store;
+      expect(store.finishedFacts).toBeTypeOf("function");
+      const facts = (options: { since: Date; recent: number }) => (store.finishedFacts as NonNullable<Store["finishedFacts"]>)(options);
+      const past = new Date(Date.now() - DAY);
+      expect(await facts({ since: past, recent: 5 })).toEqual({ total: 0, counts: {}, recent: [], window: [] });
+      const a = await ws.submit({ lane: "review", correlation_id: "a", metadata: { vendor: "claude", model: "opus", effort: "high" } });
+      const b = await ws.submit({ lane: "review", correlation_id: "b" });
+      const c = await ws.submit({ lane: "build", correlation_id: "c" });
+      await ws.submit({ lane: "build", correlation_id: "still-queued" });
+      const ca = await store.claim(a.id, { owner: "w1" });
+      await store.respond(a.id, { body: "done", claimToken: ca.claim_token, metadata: { vendor: "codex", cost_usd: 0.25 } });
+      await store.cancel(b.id, { by: "tester" });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await store.respond(c.id, { body: "done" });
+      const all = await facts({ since: past, recent: 2 });
+      expect(all.total).toBe(3);
+      expect(all.counts).toEqual({ review: { completed: 1, failed: 1 }, build: { completed: 1, failed: 0 } });
+      // Newest finished first, cut to `recent`.
+      expect(all.recent.map((f) => f.correlation_id)).toEqual(["c", "b"]);
+      expect(all.window.map((f) => f.correlation_id).sort()).toEqual(["a", "b", "c"]);
+      const fa = all.window.find((f) => f.id === a.id);
+      expect(fa).toMatchObject({ lane: "review", state: "completed", vendor: "codex", cost_usd: 0.25, claim_owner: "w1", metadata: { vendor: "claude", model: "opus", effort: "high" } });
+      expect(fa?.claimed_at).toBe(ca.claimed_at);
+      expect(fa?.finished_at).toBe((await store.get(a.id)).completed_at);
+      expect(all.window.find((f) => f.id === b.id)).toMatchObject({ state: "failed", vendor: null, cost_usd: 0 });
+      // Nothing finished after tomorrow: counts and recent stay, the window is empty.
+      const later = await facts({ since: new Date(Date.now() + DAY), recent: 1 });
+      expect(later).toMatchObject({ total: 3, window: [] });
+      expect(later.recent.map((f) => f.correlation_id)).toEqual(["c"]);
+      // Another store (another process or host) sees the same.
+      const again = await (await other()).finishedFacts?.({ since: past, recent: 2 });
+      expect(again?.counts).toEqual(all.counts);
+      expect(again?.recent.map((f) => f.id)).toEqual(all.recent.map((f) => f.id));
+    });
+  });
+
   describe(`${backend.name} store: events`, () => {
     it("appends custom events in order; refuses the store's own types and unknown tasks", async () => {
       const task = await ws.submit();

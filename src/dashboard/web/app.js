@@ -348,10 +348,51 @@ function Charts() {
 }
 
 // ---- task page -----------------------------------------------------------------------
+/** A task file's URL on this server (the file is named by its field, never by its path). */
+const fileUrl = (id, which) => `/api/tasks/${encodeURIComponent(id)}/files/${encodeURIComponent(which)}`;
+
+/** Fetch one of the task's files as text (with the token); errors come back as the server's one line. */
+async function fetchFile(id, which) {
+  const res = await fetch(fileUrl(id, which), { headers: authHeaders(), cache: "no-store" });
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    throw new ApiError(res.status, body.error ?? `HTTP ${res.status}`);
+  }
+  return { text: await res.text(), truncated: res.headers.get("x-truncated") === "true" };
+}
+
+/** A file path as a link: opening it shows the file's content below the facts (fetched with the token, shown as text). */
+function FileLink({ id, which, path, onOpen }) {
+  return html`<a class="file-link" data-file=${which} href=${fileUrl(id, which)} onClick=${(e) => {
+    e.preventDefault();
+    onOpen(which, path);
+  }}><code>${path}</code></a>`;
+}
+
+function FileView({ shown, onClose }) {
+  if (!shown) return null;
+  return html`<section class="file-view" data-testid="file-view" data-file=${shown.which}>
+    <h3>${shown.path} <button type="button" onClick=${onClose}>close</button></h3>
+    ${shown.error
+      ? html`<p class="error" role="alert">${shown.error.status === 401 ? "refused: token required" : shown.error.message}</p>`
+      : shown.text === null
+        ? html`<p class="quiet">loading…</p>`
+        : html`<pre class="file-content" data-testid="file-content">${shown.text}</pre>${shown.truncated ? html`<p class="quiet">(truncated)</p>` : null}`}
+  </section>`;
+}
+
 function TaskPage({ id }) {
+  const [shown, setShown] = useState(null);
   const [detail, error, reload] = useLive(() => api(`/api/tasks/${encodeURIComponent(id)}`), (type, p) => type === "task" && p.id === id, [id]);
   if (!detail) return html`<section><a href="#/">← board</a><${ErrorLine} error=${error} /></section>`;
   const { task, response, events, request } = detail;
+  const open = (which, path) => {
+    setShown({ which, path, text: null });
+    fetchFile(task.id, which).then(
+      (file) => setShown({ which, path, ...file }),
+      (error) => setShown({ which, path, text: null, error }),
+    );
+  };
   const attempts = events.filter((e) => e.type === "claimed").length;
   return html`<section class="task" data-task-id=${task.id} data-state=${task.state}>
     <a href="#/">← board</a>
@@ -364,10 +405,14 @@ function TaskPage({ id }) {
       <dt>attempts</dt><dd>${attempts}</dd>
       ${response ? html`<dt>verdict</dt><dd data-testid="verdict">${response.verdict ?? "–"} (blocking ${response.blocking_count}, non-blocking ${response.nonblocking_count})</dd>` : null}
       ${task.failure_reason ? html`<dt>failure</dt><dd class="error">${task.failure_reason}</dd>` : null}
-      <dt>request file</dt><dd><code>${task.request_path}</code></dd>
-      <dt>response file</dt><dd><code>${task.response_path}</code></dd>
+      <dt>request file</dt><dd><${FileLink} id=${task.id} which="request" path=${task.request_path} onOpen=${open} /></dd>
+      <dt>response file</dt><dd><${FileLink} id=${task.id} which="response" path=${task.response_path} onOpen=${open} /></dd>
+      ${(task.supporting_paths ?? []).length > 0
+        ? html`<dt>supporting files</dt><dd>${task.supporting_paths.map((p, i) => html`<div key=${i}><${FileLink} id=${task.id} which=${`supporting-${i}`} path=${p.path} onOpen=${open} /></div>`)}</dd>`
+        : null}
       ${task.worktree_path ? html`<dt>worktree</dt><dd><code>${task.worktree_path}</code></dd>` : null}
     </dl>
+    <${FileView} shown=${shown} onClose=${() => setShown(null)} />
     <div class="task-actions">
       ${task.state === "queued" ? html`<${ActionButton} label="cancel" path=${`/api/tasks/${encodeURIComponent(task.id)}/cancel`} confirmText="Cancel this task? It is answered as failed." onDone=${reload} />` : null}
       ${task.state === "claimed" ? html`<${ActionButton} label="release" path=${`/api/tasks/${encodeURIComponent(task.id)}/release`} onDone=${reload} />` : null}

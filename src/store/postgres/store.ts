@@ -37,6 +37,7 @@ import { assertClaimHolder } from "../renew.js";
 import { checkRespondInput, finished, refuseResponse, type ResponseFields } from "../respond.js";
 import { writeResponseBody } from "../response-output.js";
 import { derivedReads } from "../derived.js";
+import { FactsFold, factOf, type FinishedFactsOptions, type FinishedFactsResult } from "../finished-facts.js";
 import { waitLoop } from "../wait.js";
 import { DEFAULT_REQUEST_MAX_BYTES } from "../safe-file.js";
 import { byPriority, readSchedule, readyToRun } from "../schedule.js";
@@ -488,6 +489,38 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     return rows.map((r) => ({ task: r.doc, response_exists: Boolean(r.response_exists), last_event: r.last_event ?? null }));
   }
 
+  /**
+   * The dashboard's facts of finished tasks: counts by one GROUP BY, the
+   * recent ones and the window by bounded queries over the finished_at index;
+   * only the fields a fact holds leave the database (factOf builds it).
+   */
+  async function finishedFacts(opts: FinishedFactsOptions): Promise<FinishedFactsResult> {
+    const field = (key: string): string => `'${key}', t.doc->'${key}'`;
+    const card = (key: string): string => `'${key}', t.doc->'metadata'->'${key}'`;
+    const columns = `jsonb_build_object('id', t.id, 'correlation_id', t.correlation_id, 'lane', t.lane, 'state', t.state,
+        ${["created_at", "updated_at", "claimed_at", "completed_at", "failed_at", "claim_owner"].map(field).join(", ")},
+        'metadata', jsonb_build_object(${["vendor", "model", "model_class", "effort"].map(card).join(", ")})) AS task,
+      CASE WHEN r.task_id IS NULL THEN NULL ELSE jsonb_build_object('created_at', r.doc->'created_at',
+        'metadata', jsonb_build_object('vendor', r.doc->'metadata'->'vendor', 'cost_usd', r.doc->'metadata'->'cost_usd')) END AS response`;
+    const from = "FROM agent_lanes.tasks t LEFT JOIN agent_lanes.responses r ON r.task_id = t.id WHERE t.state IN ('completed', 'failed')";
+    type Row = { task: Task; response: TaskResponse | null };
+    const [counts, recent, window] = await Promise.all([
+      query<{ lane: string; state: "completed" | "failed"; n: number }>(
+        "SELECT lane, state, count(*)::int AS n FROM agent_lanes.tasks WHERE state IN ('completed', 'failed') GROUP BY lane, state",
+      ),
+      query<Row>(`SELECT ${columns} ${from} ORDER BY t.finished_at DESC NULLS LAST, t.id DESC LIMIT $1`, [Math.max(0, Math.floor(opts.recent))]),
+      query<Row>(`SELECT ${columns} ${from} AND t.finished_at >= $1`, [opts.since]),
+    ]);
+    const result = new FactsFold({ since: opts.since, recent: 0 }).result;
+    for (const { lane, state, n } of counts.rows) {
+      (result.counts[lane] ??= { completed: 0, failed: 0 })[state] += n;
+      result.total += n;
+    }
+    result.recent = recent.rows.map((r) => factOf(r.task, r.response));
+    result.window = window.rows.map((r) => factOf(r.task, r.response));
+    return result;
+  }
+
   async function available(opts: AvailableOptions = {}): Promise<Task[]> {
     const params: unknown[] = [];
     let laneFilter = "";
@@ -633,6 +666,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     get,
     ...derivedReads(summaries, available),
     available,
+    finishedFacts,
     problems: () => [],
     claim,
     renew,
