@@ -1,5 +1,5 @@
 // Bundle the one-shot CLI into one script, dist/src/cli/agent-lanes.bundle.cjs,
-// which dist/src/cli/main.js compiles with V8's code cache (src/cli/load-bundle.ts):
+// which dist/src/cli/main.cjs compiles with V8's code cache (src/cli/main.cts):
 // one read and, from the second run on, no parse or compile of the code a
 // command runs, instead of some forty module resolutions, loads and compiles.
 // It sits beside the tsc output of program.js, so every path the code finds
@@ -23,7 +23,7 @@ import path from "node:path";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
-const LONG_RUNNING = /^\.\/commands\/(serve|dispatch|demo|service|mcp)\.js$/;
+const LONG_RUNNING = /\/src\/cli\/commands\/(serve|dispatch|demo|service|mcp)\.js$/;
 /**
  * What only rare commands import, by import(): doctor's checks, the vendor
  * adapters, the service backends and the worktree sweep of prune bring execa
@@ -75,12 +75,11 @@ await build({
     {
       name: "long-running-commands-stay-outside",
       setup(b) {
-        b.onResolve({ filter: LONG_RUNNING }, (args) => ({ path: args.path, external: true }));
-        // A rare module stays in dist/, named relative to the bundle (which sits in dist/src/cli/).
+        // A module kept outside stays in dist/, named relative to the bundle (which sits in dist/src/cli/).
         b.onResolve({ filter: /\.js$/ }, (args) => {
           if (args.kind !== "dynamic-import" || !args.path.startsWith(".")) return undefined;
           const target = path.resolve(args.resolveDir, args.path);
-          if (!RARE.test(target)) return undefined;
+          if (!LONG_RUNNING.test(target) && !RARE.test(target)) return undefined;
           const built = path.join(root, "dist", path.relative(root, target));
           return { path: `./${path.relative(path.dirname(outfile), built)}`.replace(/^\.\/\.\.\//, "../"), external: true };
         });

@@ -1,4 +1,4 @@
-// After tsc: make the CLI entry executable (tsc drops the mode) and put the
+// After tsc: make the CLI entries executable (tsc drops the mode) and put the
 // dashboard's front end into dist/dashboard — the page, its script and style
 // from src/dashboard/web, and the few vendor modules it imports (Preact + htm,
 // marked, DOMPurify, uPlot), so the package serves every asset itself.
@@ -7,8 +7,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const bin = path.join(root, "dist/src/cli/main.js");
-if (existsSync(bin)) chmodSync(bin, 0o755);
+for (const entry of ["main.cjs", "main.js"]) {
+  const bin = path.join(root, "dist/src/cli", entry);
+  if (existsSync(bin)) chmodSync(bin, 0o755);
+}
 
 const out = path.join(root, "dist/dashboard");
 mkdirSync(path.join(out, "vendor"), { recursive: true });

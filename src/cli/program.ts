@@ -1,13 +1,13 @@
-// The agent-lanes program (started by main.ts). Only commander and the small command definitions
-// load at start-up; each command's work (store, server, supervisor, logging)
-// is imported inside its action, so one-shot commands start fast. The
-// long-running commands (serve, dispatch, demo, service) are not even defined
-// unless one of them (or the top-level help) is asked for: their modules may
-// pull in execa and friends, which a one-shot `status` must not pay for.
+// The agent-lanes program (started by main.cjs). A command line defines only
+// the command it names (commands/core.ts): commander needs no other
+// definitions to parse it, and each command's work (store, server,
+// supervisor, logging) is imported inside its action, so a one-shot command
+// starts fast. --version defines none; the top-level help, `help` and an
+// unknown name define them all (the long-running commands' modules with them).
 
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { registerCoreCommands } from "./commands/core.js";
+import { groupOf, registerCommands } from "./commands/core.js";
 import { DEFAULT_CONFIG_PATH } from "./context.js";
 import { CliError, EXIT, describeFileSystemError } from "./errors.js";
 import { CLI_DEFAULTS, positiveSeconds } from "./options.js";
@@ -31,21 +31,34 @@ function oneLine(text: string): string {
 /** Global options of the program that take a value (their value is not the command name). */
 const GLOBAL_WITH_VALUE = new Set(["--config", "--store", "--lock-timeout"]);
 
-/** The command name in user arguments: the first operand after the global options; null if none. */
-export function commandName(args: readonly string[]): string | null {
+/**
+ * What user arguments ask for before any command is defined: `name`, the
+ * command (the first operand after the global options; null if none), and
+ * `version`, true when commander will print the version whatever commands are
+ * defined. It handles a program option wherever it stands (also after the
+ * command name and after unknown options), so a literal -V or --version does
+ * it unless it is a global option's value or follows `--`.
+ */
+export function readArgs(args: readonly string[]): { name: string | null; version: boolean } {
+  let name: string | null = null;
+  let version = false;
   for (let i = 0; i < args.length; i += 1) {
     const arg = args[i] as string;
-    if (arg === "--") return args[i + 1] ?? null;
+    if (arg === "--") {
+      name ??= args[i + 1] ?? null;
+      break;
+    }
     if (GLOBAL_WITH_VALUE.has(arg)) {
       i += 1;
       continue;
     }
-    if (!arg.startsWith("-")) return arg;
+    if (arg === "-V" || arg === "--version") version = true;
+    else if (name === null && !arg.startsWith("-")) name = arg;
   }
-  return null;
+  return { name, version };
 }
 
-/** The program for `argv` (node, script, args...): every command that can run with these arguments. */
+/** The program for `argv` (node, script, args...): the commands that can run with these arguments. */
 export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command("agent-lanes")
     .description("Hand tasks between AI coding agents through a queue folder.")
@@ -63,22 +76,10 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
       "\nExit codes: 0 success (an idle long-poll too), 1 error (one line on stderr), 2 timeout of wait TASK_ID.\n" +
         "Global options may also follow the command name: agent-lanes status <task-id> --json\n",
     );
-  registerCoreCommands(program);
-  const name = commandName(argv.slice(2));
-  if (name === null || !program.commands.some((cmd) => cmd.name() === name || cmd.aliases().includes(name))) {
-    const [serve, dispatch, demo, service] = await Promise.all([
-      import("./commands/serve.js"),
-      import("./commands/dispatch.js"),
-      import("./commands/demo.js"),
-      import("./commands/service.js"),
-    ]);
-    serve.registerServeCommand(program);
-    dispatch.registerDispatchCommand(program);
-    demo.registerDemoCommand(program);
-    service.registerServiceCommand(program);
-    (await import("./commands/mcp.js")).registerMcpCommand(program);
-    (await import("./commands/migrate-queue.js")).registerMigrateQueueCommand(program);
-  }
+  const { name, version } = readArgs(argv.slice(2));
+  if (version) return program;
+  const group = name === null ? undefined : groupOf(name);
+  await registerCommands(program, group ? [group] : undefined);
   return program;
 }
 

@@ -26,9 +26,9 @@ export function packageRoot(): string {
   }
 }
 
-/** Absolute path of the built CLI entry of this installation; generated scripts run it. */
+/** Absolute path of the built CLI entry of this installation (the package's bin); generated scripts run it. */
 export function cliEntryPath(): string {
-  return path.join(packageRoot(), "dist", "src", "cli", "main.js");
+  return path.join(packageRoot(), "dist", "src", "cli", "main.cjs");
 }
 
 /** Read templates/<name> (e.g. "init/handoff.yaml"). */

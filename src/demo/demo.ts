@@ -30,7 +30,7 @@ export interface DemoOptions {
   keep?: boolean;
   /** Each progress line, as it happens. */
   onProgress?: (line: string) => void;
-  /** The agent-lanes CLI to run. @default dist/src/cli/main.js of this installation */
+  /** The agent-lanes CLI to run. @default dist/src/cli/main.cjs of this installation */
   cliEntry?: string;
   /** Where the temporary folder is made. @default os.tmpdir() */
   tmpRoot?: string;

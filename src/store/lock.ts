@@ -6,8 +6,8 @@
 // Inside one process, holders queue on a promise chain per lock file.
 
 import { closeSync, constants, promises as fs } from "node:fs";
-import { createRequire } from "node:module";
 import { LockTimeoutError } from "./errors.js";
+import { loadKoffi } from "./koffi.js";
 import { openOwnFd } from "./safe-file.js";
 
 const LOCK_EX = 2;
@@ -20,12 +20,8 @@ let flockFn: FlockFn | undefined;
 /** Load libc's flock once, on first use (keeps one-shot commands that take no lock fast). */
 function loadFlock(): FlockFn {
   if (flockFn) return flockFn;
-  const require = createRequire(import.meta.url);
-  const koffi = require("koffi") as {
-    load(name: string): { func(signature: string): unknown };
-  };
   const libcName = process.platform === "darwin" ? "libc.dylib" : "libc.so.6";
-  flockFn = koffi.load(libcName).func("int flock(int fd, int op)") as FlockFn;
+  flockFn = loadKoffi().load(libcName).func("int flock(int fd, int op)") as FlockFn;
   return flockFn;
 }
 

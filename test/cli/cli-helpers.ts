@@ -1,7 +1,7 @@
 // Run the built agent-lanes binary as a subprocess, in throw-away workspaces.
 // The binary must be built first (`npm run build`; `npm test` does it).
 
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -10,7 +10,8 @@ import { execa, type ResultPromise } from "execa";
 import { initWorkspace } from "../../src/cli/commands/init.js";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const CLI = path.join(REPO, "dist", "src", "cli", "main.js");
+/** The package's bin, as npm installs it. */
+export const CLI = path.join(REPO, (JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as { bin: Record<string, string> }).bin["agent-lanes"] as string);
 
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build before the CLI tests`);
 

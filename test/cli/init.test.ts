@@ -281,7 +281,8 @@ describe("templates", () => {
   it("finds the package root holding package.json and templates/, and the built CLI entry under it", async () => {
     const root = packageRoot();
     expect(JSON.parse(await readFile(path.join(root, "package.json"), "utf8")).name).toBe("agent-lanes");
-    expect(cliEntryPath()).toBe(path.join(root, "dist/src/cli/main.js"));
+    const pkg = JSON.parse(await readFile(path.join(root, "package.json"), "utf8")) as { bin: Record<string, string> };
+    expect(cliEntryPath()).toBe(path.join(root, pkg.bin["agent-lanes"] as string));
   });
 
   it("renders in one pass, so values are never scanned for placeholders, and rejects unknown ones", () => {

@@ -166,6 +166,9 @@ describe("start-up", () => {
     };
   }
 
+  /** The files of ours (in dist/) a run loaded, by name, each once. With loader hooks registered even a CommonJS entry goes through the ES module loader. */
+  const ours = (loads: { esm: string[]; cjs: string[] }): string[] => [...new Set([...loads.esm, ...loads.cjs].filter((id) => id.includes("/dist/")).map((id) => path.basename(id)))];
+
   it("a one-shot status compiles one bundled script of ours, and loads neither the server, the supervisor, the service, execa nor koffi", async () => {
     const id = await ws.submit("startup");
     const cacheDir = await mkdtemp(path.join(os.tmpdir(), "al-compile-cache-"));
@@ -174,14 +177,56 @@ describe("start-up", () => {
         const loads = await recordLoads(["status", id, "--json"], cacheDir);
         expect(loads.exitCode, round).toBe(0);
         expect(JSON.parse(loads.stdout).task.id, round).toBe(id);
-        // The ES module loader loads only the entry; the bundle is compiled by vm (with V8's code cache), not loaded as a module.
-        expect(loads.esm.filter((url) => url.includes("/dist/")).map((url) => path.basename(url)), round).toEqual(["main.js"]);
+        // The entry and nothing else of ours: the bundle is compiled by vm (with V8's code cache), not loaded as a module.
+        expect(ours(loads), round).toEqual(["main.cjs"]);
         const heavy = [...loads.esm, ...loads.cjs].filter((id) => /execa|pino|koffi|fastify|node:child_process|\/dist\/src\/(server|supervisor|service)\//.test(id));
         expect(heavy, round).toEqual([]);
         // ... and its code cache entry is there, one per bundle.
         const entries = (await readdir(path.join(cacheDir, "agent-lanes"))).filter((name) => name.endsWith(".v8cache"));
         expect(entries, round).toHaveLength(1);
       }
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it("--version defines no command: nothing but the entry and the bundle loads, wherever the flag stands", async () => {
+    const cacheDir = await mkdtemp(path.join(os.tmpdir(), "al-compile-cache-"));
+    const pkg = JSON.parse(await readFile(path.join(REPO, "package.json"), "utf8")) as { version: string };
+    try {
+      for (const args of [["--version"], ["-V"], ["serve", "--version"], ["submit", "--lane", "--version"]]) {
+        const loads = await recordLoads(args, cacheDir);
+        expect(loads.exitCode, args.join(" ")).toBe(0);
+        expect(loads.stdout, args.join(" ")).toBe(pkg.version);
+        expect(ours(loads), args.join(" ")).toEqual(["main.cjs"]);
+        expect([...loads.esm, ...loads.cjs].filter((id) => /koffi|pino|execa/.test(id)), args.join(" ")).toEqual([]);
+      }
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it("a writer loads koffi's native module for flock, without koffi's installer helpers; the long-running commands load only when named", async () => {
+    const cacheDir = await mkdtemp(path.join(os.tmpdir(), "al-compile-cache-"));
+    try {
+      const request = await ws.file("requests/loads.md");
+      const submit = await recordLoads(["submit", "--lane", "default", "--request-from", request, "--response-to", "out/loads.md"], cacheDir);
+      expect(submit.exitCode).toBe(0);
+      const koffi = submit.cjs.filter((request) => request.includes("koffi"));
+      expect(koffi.map((request) => path.relative(path.join(REPO, "node_modules"), request))).toEqual([
+        path.join("koffi", "build", "koffi", `${process.platform}_${process.arch}`, "koffi.node"),
+      ]);
+      expect(submit.cjs).not.toContain("https");
+      expect(ours(submit)).toEqual(["main.cjs"]);
+
+      // serve's own module (outside the bundle) loads for serve --help, not for another command's help.
+      const serveHelp = await recordLoads(["serve", "--help"], cacheDir);
+      expect(serveHelp.exitCode).toBe(0);
+      expect(ours(serveHelp).filter((name) => ["serve.js", "dispatch.js", "service.js", "demo.js", "mcp.js"].includes(name))).toEqual(["serve.js"]);
+      const claimHelp = await recordLoads(["claim", "--help"], cacheDir);
+      expect(claimHelp.exitCode).toBe(0);
+      expect(claimHelp.stdout).toMatch(/^Usage: agent-lanes claim /);
+      expect(ours(claimHelp)).toEqual(["main.cjs"]);
     } finally {
       await rm(cacheDir, { recursive: true, force: true });
     }

@@ -50,7 +50,7 @@ export interface InitWorkspaceOptions {
   queueRoot?: string | null;
   /** @default process.cwd() */
   cwd?: string;
-  /** The CLI the generated scripts run. @default dist/src/cli/main.js of this installation */
+  /** The CLI the generated scripts run. @default dist/src/cli/main.cjs of this installation */
   cliEntry?: string;
 }
 
@@ -124,7 +124,7 @@ export interface InitPoolOptions {
   workspaceId?: string | null;
   /** @default process.cwd() */
   cwd?: string;
-  /** The CLI the generated scripts run. @default dist/src/cli/main.js of this installation */
+  /** The CLI the generated scripts run. @default dist/src/cli/main.cjs of this installation */
   cliEntry?: string;
 }
 

@@ -54,7 +54,7 @@ async function printConfig(cmd: Command, client: "claude" | "codex" | "gemini"):
   const config = !store || g.configGiven || existsSync(path.resolve(g.config)) ? (await requireConfig(cmd)).path : null;
   const server = serverCommand({
     node: process.execPath,
-    script: fileURLToPath(new URL("../main.js", import.meta.url)),
+    script: fileURLToPath(new URL("../main.cjs", import.meta.url)),
     config,
     store,
   });

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// Entry point of the agent-lanes command (the package's bin). It runs the
+// one-file bundle that `npm run build` makes (scripts/bundle.mjs) when it is
+// there, else the program's own modules (a checkout built by tsc alone).
+//
+// It is a CommonJS file on purpose: an ES module entry costs every command
+// Node's ES module loader (about 6 ms of CPU here, and on a busy machine some
+// 25-45 ms of wall time, since it reads the entry through the thread pool),
+// and its `import ... from "node:fs"` builds the ES facade of node:fs, which
+// loads the streams modules. main.js (src/cli/main.ts) runs this file for
+// whatever still starts the CLI by that name.
+//
+// The bundle is compiled through node:vm with V8's code cache, kept in a
+// per-user folder: from the second run on, V8 deserialises the code of the
+// functions a command runs instead of parsing and compiling them (Node 20 has
+// no module.enableCompileCache, and on Node 22 that cache covers only what a
+// module loader loads). A rejected or missing cache entry is rewritten once
+// the command has run, so it holds every function that run compiled.
+//
+// Where the cache lives: $AGENT_LANES_COMPILE_CACHE, else $NODE_COMPILE_CACHE,
+// else $XDG_CACHE_HOME/agent-lanes (~/.cache/agent-lanes); `off` turns it off.
+// A cache folder that another user owns or may write is never read: code
+// cache is code.
+
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import vm from "node:vm";
+
+interface Program {
+  run(): Promise<void>;
+}
+
+/** The per-user folder of the code cache, created 0700; null when off or unsafe. */
+function cacheDir(): string | null {
+  const chosen = process.env.AGENT_LANES_COMPILE_CACHE || process.env.NODE_COMPILE_CACHE;
+  if (chosen === "off" || chosen === "0") return null;
+  let dir: string;
+  if (chosen) dir = path.resolve(chosen, "agent-lanes");
+  else {
+    const base = process.env.XDG_CACHE_HOME || (os.homedir() ? path.join(os.homedir(), ".cache") : "");
+    if (!base) return null;
+    dir = path.join(base, "agent-lanes");
+  }
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = statSync(dir);
+    const uid = process.getuid?.();
+    if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (process.platform !== "win32" && (st.mode & 0o022) !== 0)) return null;
+    return dir;
+  } catch {
+    return null; // a read-only home: run without the cache
+  }
+}
+
+function readCache(file: string | null): Buffer | undefined {
+  if (file === null) return undefined;
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A short hash of the bundle's path (FNV-1a): each installed copy has its own entries. */
+function pathTag(file: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < file.length; i += 1) h = Math.imul(h ^ file.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, "0");
+}
+
+/** The cache entry's name: which bundle, its identity (a rebuild changes it) and the engine that compiled it. */
+function cacheName(file: string, bundle: Stats): string {
+  return `bundle-${pathTag(file)}-${bundle.ino}-${bundle.size}-${Math.round(bundle.mtimeMs)}-${process.version}-${process.arch}.v8cache`;
+}
+
+/** Remove this bundle's entries other than `keep` (earlier builds, other Node versions). */
+function removeStale(dir: string, file: string, keep: string): void {
+  const prefix = `bundle-${pathTag(file)}-`;
+  for (const name of readdirSync(dir)) if (name.startsWith(prefix) && name !== keep) rmSync(path.join(dir, name), { force: true });
+}
+
+async function loadBundle(file: string, stat: Stats): Promise<{ program: Program; saveCache: () => void }> {
+  const source = readFileSync(file, "utf8");
+  const dir = cacheDir();
+  const cacheFile = dir === null ? null : path.join(dir, cacheName(file, stat));
+  const cachedData = readCache(cacheFile);
+  const script = new vm.Script(
+    `(function (exports, require, module, __filename, __dirname, __agentLanesUrl, __agentLanesImport) {${source}\n})`,
+    { filename: file, cachedData },
+  );
+  const url = pathToFileURL(file).href;
+  const moduleObject = { exports: {} as Program };
+  const importFromBundle = (specifier: string): Promise<unknown> => import(specifier.startsWith(".") ? new URL(specifier, url).href : specifier);
+  (script.runInThisContext() as (...args: unknown[]) => void)(
+    moduleObject.exports,
+    createRequire(file),
+    moduleObject,
+    file,
+    path.dirname(file),
+    url,
+    importFromBundle,
+  );
+  const saveCache = (): void => {
+    if (cacheFile === null || (cachedData !== undefined && !script.cachedDataRejected)) return;
+    try {
+      const temp = `${cacheFile}.${process.pid}.tmp`;
+      writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
+      renameSync(temp, cacheFile);
+      removeStale(path.dirname(cacheFile), file, path.basename(cacheFile));
+    } catch {
+      // best effort: the next run compiles again
+    }
+  };
+  return { program: moduleObject.exports, saveCache };
+}
+
+async function start(): Promise<void> {
+  const bundleFile = path.join(__dirname, "agent-lanes.bundle.cjs");
+  let bundleStat: Stats | undefined;
+  try {
+    bundleStat = statSync(bundleFile);
+  } catch {
+    bundleStat = undefined;
+  }
+  if (bundleStat) {
+    const { program, saveCache } = await loadBundle(bundleFile, bundleStat);
+    await program.run();
+    saveCache();
+  } else {
+    await ((await import("./program.js")) as Program).run();
+  }
+}
+
+void start();
