@@ -1,10 +1,12 @@
 // The helper process of scan-offload.ts. Arguments:
-//   scan <tasks folder>                         first scan: prints the scanner's state as one JSON
-//                                               line, then the finished tasks' names, one a line
+//   scan <tasks folder> <names file>            first scan: prints the scanner's state as JSON and
+//                                               writes the finished tasks' names, one a line, to
+//                                               the (new) names file
 //   sweep <queue root> <older than ms> <now ms> start-up sweep: prints the removed paths as JSON
 // It writes what a scan in the long-running process would have written (the
 // summary cache, the listing snapshot) and exits; its memory goes with it.
 
+import { writeFile } from "node:fs/promises";
 import { createScanner } from "./scan.js";
 import { queuePaths } from "./layout.js";
 import { sweepOrphanTaskFolders, sweepTempFiles } from "./sweep-temp.js";
@@ -15,14 +17,14 @@ async function write(data: string | Uint8Array): Promise<void> {
 
 async function main(argv: string[]): Promise<void> {
   const [job, ...rest] = argv;
-  if (job === "scan" && rest.length === 1) {
+  if (job === "scan" && rest.length === 2) {
     // Finished tasks too: each is classified (checked against the summary cache and its file, or read)
     // so the long-running process can skip them unread from the start.
     const scanner = createScanner(rest[0] as string, { snapshot: true });
     await scanner.scan({ finished: true });
     const { state, finished } = scanner.handOver();
-    await write(`${JSON.stringify(state)}\n`);
-    await write(finished);
+    await writeFile(rest[1] as string, finished, { flag: "wx", mode: 0o600 });
+    await write(JSON.stringify(state));
     return;
   }
   if (job === "sweep" && rest.length === 3) {
