@@ -66,19 +66,20 @@ export class IdTable {
   }
 
   /**
-   * A table whose names are the lines of `lines` (each ended by "\n"), all
-   * tagged `tag`: the buffer becomes the table's own store of bytes, nothing
-   * is copied and no string is made.
+   * A table whose names are the lines in the first `length` bytes of `lines`
+   * (each ended by "\n"), all tagged `tag`: the buffer becomes the table's own
+   * store of bytes (what lies beyond `length` is room to grow), nothing is
+   * copied and no string is made. Room for an eighth more names is made too.
    */
-  static fromLines(lines: Buffer, tag: number): IdTable {
+  static fromLines(lines: Buffer, tag: number, length = lines.length): IdTable {
     let count = 0;
-    for (let at = lines.indexOf(0x0a); at !== -1; at = lines.indexOf(0x0a, at + 1)) count += 1;
-    const table = new IdTable(count, 0);
+    for (let at = lines.indexOf(0x0a); at !== -1 && at < length; at = lines.indexOf(0x0a, at + 1)) count += 1;
+    const table = new IdTable(count + (count >> 3), 0);
     table.arena = lines;
-    table.arenaUsed = lines.length;
-    for (let start = 0; start < lines.length; ) {
+    table.arenaUsed = length;
+    for (let start = 0; start < length; ) {
       let end = lines.indexOf(0x0a, start);
-      if (end === -1) end = lines.length;
+      if (end === -1 || end > length) end = length;
       if (end > start) {
         const hash = hashBytes(lines, start, end);
         const e = table.findBytes(lines, start, end, hash);

@@ -6,8 +6,9 @@
 // It writes what a scan in the long-running process would have written (the
 // summary cache, the listing snapshot) and exits; its memory goes with it.
 
-import { writeFile } from "node:fs/promises";
-import { createScanner } from "./scan.js";
+import { rm, rmdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { createScanner, RACY_WINDOW_MS } from "./scan.js";
 import { queuePaths } from "./layout.js";
 import { sweepOrphanTaskFolders, sweepTempFiles } from "./sweep-temp.js";
 
@@ -22,9 +23,25 @@ async function main(argv: string[]): Promise<void> {
     // so the long-running process can skip them unread from the start.
     const scanner = createScanner(rest[0] as string, { snapshot: true });
     await scanner.scan({ finished: true });
+    // A folder changed within the racy window cannot be trusted unchanged later
+    // (its mtime may not move again): the long-running process would list it
+    // again at once. Wait the window out and list it here instead (a few times
+    // at most, for a folder that keeps changing).
+    for (let round = 0; round < 3; round += 1) {
+      const listing = scanner.handOver().state.listing;
+      if (listing === null || listing.trusted) break;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, listing.mtimeMs + RACY_WINDOW_MS + 20 - Date.now())));
+      await scanner.scan({ finished: true });
+    }
     const { state, finished } = scanner.handOver();
-    await writeFile(rest[1] as string, finished, { flag: "wx", mode: 0o600 });
-    await write(JSON.stringify(state));
+    const namesFile = rest[1] as string;
+    await writeFile(namesFile, finished, { flag: "wx", mode: 0o600 });
+    // A parent gone meanwhile (the pipe closed) would never remove the file: remove it here.
+    await write(JSON.stringify(state)).catch(async (error: unknown) => {
+      await rm(namesFile, { force: true });
+      await rmdir(path.dirname(namesFile)).catch(() => undefined); // the parent's private temp folder, empty now
+      throw error;
+    });
     return;
   }
   if (job === "sweep" && rest.length === 3) {

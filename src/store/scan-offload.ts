@@ -17,7 +17,7 @@
 
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, open, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -77,7 +77,18 @@ export const firstScanInHelper: FirstScan = async (tasksDir, signal) => {
     const out = await helperOutput(["scan", tasksDir, namesFile], signal);
     if (out === null) return null;
     const state = JSON.parse(out) as ScannerState;
-    const finished = IdTable.fromLines(await readFile(namesFile), NAME_TAGS.finished);
+    // Read into a buffer with room for an eighth more names (pages not yet written cost nothing).
+    const file = await open(namesFile, "r");
+    let finished: IdTable;
+    try {
+      const { size } = await file.stat();
+      const buffer = Buffer.alloc(size + (size >> 3) + 1024);
+      const { bytesRead } = await file.read(buffer, 0, size, 0);
+      if (bytesRead !== size) return null;
+      finished = IdTable.fromLines(buffer, NAME_TAGS.finished, size);
+    } finally {
+      await file.close();
+    }
     return { state, finished };
   } catch {
     return null; // the caller scans by itself
