@@ -18,7 +18,7 @@
 //   then necessarily moves it.
 
 import type { Dirent } from "node:fs";
-import { promises as fs } from "node:fs";
+import { promises as fs, statSync } from "node:fs";
 import path from "node:path";
 import { isValidTaskId } from "./layout.js";
 import { normalizeTask, parseJson } from "./records.js";
@@ -291,7 +291,8 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     const file = taskFile(id);
     let stat;
     try {
-      stat = await fs.stat(file);
+      // A plain system call: a live task's file is looked at on every scan.
+      stat = statSync(file);
     } catch (error) {
       // One bad entry (an unreadable folder, a symlink loop, a file where a
       // folder belongs) is that entry's problem; the scan goes on with the rest.
