@@ -10,6 +10,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { ensureDir, writeJsonAtomic } from "./atomic.js";
+import { readOwnFile } from "./safe-file.js";
 import { parseIso } from "./time.js";
 
 /** Why claiming is paused: a vendor limit, a CLI that needs a login, the daily cost fuse, or a person. */
@@ -94,7 +95,8 @@ export function pauseFromJson(data: unknown, vendor: string, where: string): Pau
 async function readPauseFile(file: string): Promise<PauseRead> {
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    // Read before every claim: a plain system call (a missing file is one failed open), never a thread-pool round trip.
+    text = await readOwnFile(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { pause: null, warning: null };
     return { pause: null, warning: `pause file ${file} cannot be read (${(error as Error).message}); ignoring it` };

@@ -9,7 +9,7 @@
 // is bounded.
 
 import { createHash } from "node:crypto";
-import { closeSync, constants, existsSync, fstatSync, openSync, promises as fs, readFileSync, statSync, type Stats } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, promises as fs, readFileSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from "node:fs";
 import { UnsafeFileError } from "./errors.js";
 
 /** Default of `request_max_bytes` in handoff.yaml: the largest request, supporting, prompt or task file read. @default 8 MiB */
@@ -19,6 +19,15 @@ export const DEFAULT_REQUEST_MAX_BYTES = 8 * 1024 * 1024;
 const SPECIAL_ROOTS = ["/proc", "/sys", "/dev"];
 
 const CHUNK_BYTES = 64 * 1024;
+/**
+ * A regular file at most this large is opened, checked and read with plain
+ * system calls: a request is usually a few KiB, and the thread pool's round
+ * trip for each open, fstat, readlink, read and close cost more CPU than the
+ * calls themselves (a dispatched task reads its request three times). A
+ * larger file is read in chunks on the thread pool, so a slow disk never
+ * stalls the event loop for long.
+ */
+const SYNC_READ_MAX_BYTES = 256 * 1024;
 const HAS_PROC_FD = process.platform === "linux" && existsSync("/proc/self/fd");
 
 function kindOf(stat: Stats): string {
@@ -53,6 +62,67 @@ export interface RegularFileOptions {
   taskId?: string;
 }
 
+/** realPathOf with plain system calls. */
+function realPathOfFd(fd: number, file: string): string {
+  if (HAS_PROC_FD) {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      // fall through
+    }
+  }
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
+}
+
+/** The refusal of what fstat and the kernel say `file` is, or null for a regular file outside the special roots within `maxBytes`. */
+function refusal(file: string, stat: Stats, real: () => string, options: RegularFileOptions): Error | null {
+  // A folder fails as reading one always has (EISDIR), so callers keep their "is a folder" message.
+  if (stat.isDirectory()) return Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${file}'`), { code: "EISDIR", path: file });
+  if (!stat.isFile()) return new UnsafeFileError(file, `${options.label} must be a regular file: ${file} is ${kindOf(stat)}`, { taskId: options.taskId });
+  const special = underSpecialRoot(real());
+  if (special !== null) {
+    return new UnsafeFileError(file, `${options.label} must be a regular file: ${file} lies under ${special} (kernel and device files are refused)`, { taskId: options.taskId });
+  }
+  if (stat.size > (options.maxBytes ?? DEFAULT_REQUEST_MAX_BYTES)) return tooLarge(file, options, stat.size);
+  return null;
+}
+
+/**
+ * The whole content of a small user-named regular file read with plain
+ * system calls (the same checks as openRegularFile), or null when it is
+ * larger than SYNC_READ_MAX_BYTES (the caller reads it on the thread pool).
+ */
+function readSmallRegularFile(file: string, options: RegularFileOptions): Buffer | null {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    const refused = refusal(file, stat, () => realPathOfFd(fd, file), options);
+    if (refused) throw refused;
+    if (stat.size > SYNC_READ_MAX_BYTES) return null;
+    // Bounded like readChunks: a file that grew past the limit since the fstat is refused too.
+    const limit = Math.min(options.maxBytes ?? DEFAULT_REQUEST_MAX_BYTES, SYNC_READ_MAX_BYTES);
+    const buffer = Buffer.allocUnsafe(Math.max(stat.size, 4096) + 1);
+    let total = 0;
+    for (;;) {
+      if (total === buffer.length) return null; // it grew while read: the chunked reader decides
+      const bytesRead = readSync(fd, buffer, total, buffer.length - total, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > limit) {
+        if (total > (options.maxBytes ?? DEFAULT_REQUEST_MAX_BYTES)) throw tooLarge(file, options, null);
+        return null;
+      }
+    }
+    return Buffer.from(buffer.subarray(0, total));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Open a user-named file for reading: a regular file outside /proc, /sys and
  * /dev, at most `maxBytes`; symlinks are followed (the check is on what was
@@ -63,16 +133,9 @@ export async function openRegularFile(file: string, options: RegularFileOptions)
   const handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const stat = await handle.stat();
-    // A folder fails as reading one always has (EISDIR), so callers keep their "is a folder" message.
-    if (stat.isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${file}'`), { code: "EISDIR", path: file });
-    if (!stat.isFile()) {
-      throw new UnsafeFileError(file, `${options.label} must be a regular file: ${file} is ${kindOf(stat)}`, { taskId: options.taskId });
-    }
-    const special = underSpecialRoot(await realPathOf(handle, file));
-    if (special !== null) {
-      throw new UnsafeFileError(file, `${options.label} must be a regular file: ${file} lies under ${special} (kernel and device files are refused)`, { taskId: options.taskId });
-    }
-    if (stat.size > maxBytes) throw tooLarge(file, options, stat.size);
+    const real = stat.isFile() ? await realPathOf(handle, file) : file;
+    const refused = refusal(file, stat, () => real, { ...options, maxBytes });
+    if (refused) throw refused;
     return { handle, stat };
   } catch (error) {
     await handle.close().catch(() => undefined);
@@ -105,6 +168,8 @@ async function readChunks(handle: fs.FileHandle, file: string, options: RegularF
 
 /** The whole content of a user-named regular file (bounded). */
 export async function readRegularFile(file: string, options: RegularFileOptions): Promise<Buffer> {
+  const small = readSmallRegularFile(file, options);
+  if (small !== null) return small;
   const { handle } = await openRegularFile(file, options);
   try {
     const chunks: Buffer[] = [];
@@ -117,13 +182,23 @@ export async function readRegularFile(file: string, options: RegularFileOptions)
 
 /** sha256 of a user-named regular file, streamed and bounded; null when it does not exist. */
 export async function hashRegularFile(file: string, options: RegularFileOptions): Promise<string | null> {
+  const missing = (error: unknown): null => {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw error;
+  };
+  let small: Buffer | null;
+  try {
+    small = readSmallRegularFile(file, options);
+  } catch (error) {
+    return missing(error);
+  }
+  if (small !== null) return createHash("sha256").update(small).digest("hex");
   let opened;
   try {
     opened = await openRegularFile(file, options);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return null;
-    throw error;
+    return missing(error);
   }
   const hash = createHash("sha256");
   try {

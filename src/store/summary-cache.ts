@@ -16,7 +16,7 @@
 // files are a cache: losing them costs one full read of the queue, nothing
 // else. Python's tool never looks at cache/.
 
-import { promises as fs, statSync, type Stats } from "node:fs";
+import { appendFileSync, mkdirSync, promises as fs, statSync, type Stats } from "node:fs";
 import path from "node:path";
 import { STATE_DIR_MODE, STATE_FILE_MODE, writeFileAtomic } from "./atomic.js";
 import type { Task, TaskEvent } from "./types.js";
@@ -184,8 +184,9 @@ export function viewLine(e: ViewEntry): string {
 export async function appendLines(paths: CachePaths, file: string, lines: readonly string[]): Promise<void> {
   if (lines.length === 0) return;
   try {
-    await fs.mkdir(paths.dir, { recursive: true, mode: STATE_DIR_MODE });
-    await fs.appendFile(file, `${lines.join("\n")}\n`, { mode: STATE_FILE_MODE });
+    // A line or two as tasks finish: plain system calls (the thread pool's round trips cost more than the calls).
+    mkdirSync(paths.dir, { recursive: true, mode: STATE_DIR_MODE });
+    appendFileSync(file, `${lines.join("\n")}\n`, { mode: STATE_FILE_MODE });
   } catch {
     // the cache is an optimisation; a queue we cannot write to is read in full next time
   }

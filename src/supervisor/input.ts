@@ -4,9 +4,9 @@
 // responses, oldest first. The thread walk follows parent_task_id with a
 // visited set and a depth cap, so cycles and missing parents end it quietly.
 
-import { promises as fs } from "node:fs";
 import { UnknownTaskError } from "../store/errors.js";
 import { isValidTaskId } from "../store/layout.js";
+import { readRegularFile } from "../store/safe-file.js";
 import type { Task, TaskResponse } from "../store/types.js";
 
 /** Marker lines around the request artifact. */
@@ -29,7 +29,7 @@ export interface InputSources {
   getResponse(taskId: string): Promise<TaskResponse | null>;
   /** Every task, for a thread_id without parent_task_id. */
   list?(): Promise<Task[]>;
-  /** @default fs.readFile(path, "utf8") */
+  /** @default the request read as a regular file (safe-file.ts), as UTF-8 */
   readFile?(path: string): Promise<string>;
 }
 
@@ -157,7 +157,8 @@ export function effortHint(task: Task, supportsEffort: boolean): string {
 
 /** The agent's full input for `task`, run in `cwd`. */
 export async function buildInput(task: Task, cwd: string, sources: InputSources, options: BuildInputOptions): Promise<{ input: string; thread: ThreadContext }> {
-  const readFile = sources.readFile ?? ((p: string) => fs.readFile(p, "utf8"));
+  // The claim checked it is a regular file of a bounded size; a small one is read with plain system calls.
+  const readFile = sources.readFile ?? (async (p: string) => (await readRegularFile(p, { label: "request_path", maxBytes: Number.MAX_SAFE_INTEGER })).toString("utf8"));
   const artifact = await readFile(task.request_path);
   const thread: ThreadContext = options.resumedFrom ? { entries: [], notes: [] } : await walkThread(task, sources, options.maxThreadDepth);
 

@@ -15,11 +15,16 @@
 // that ended meanwhile (orphans of the groups' other members, zombies to
 // reap), and a full look every 30 s.
 //
-// What it costs: reading /proc/<pid>/stat is ~10 µs a process, too much for
-// every run on a busy host. Pids are handed out in increasing order, so a
-// run's descendants all have pids at or above its guard's: each look reads
-// only the pids at or above the oldest pid still of interest (live guards,
-// runs ended since, orphans seen). The 30 s full look covers pid wrap-around.
+// What it costs: reading /proc/<pid>/stat is ~10 µs a process and listing
+// /proc ~100 µs, too much for every run on a busy host. Pids are handed out
+// in increasing order, wrapping at pid_max, so a run's descendants all got
+// their pids after its guard's: each look reads only the pids handed out
+// since the oldest pid still of interest (live guards, runs ended since,
+// orphans seen) up to the kernel's last one (ns_last_pid), wrap-around
+// included. Long-lived processes with higher pids from before a wrap are
+// never read; a short window is read pid by pid without listing /proc at all.
+// The 30 s full look covers what a window cannot (more than pid_max pids
+// handed out during one run).
 //
 // Children in our own session are left alone: those are the dispatcher's own
 // plain spawns, which libuv waits for. An orphan without a readable marker
@@ -39,16 +44,17 @@ const FOLLOW_UP_MS = 100;
 /** A full look now and then: orphans that ended on their own, pid wrap-around. */
 const FULL_LOOK_MS = 30_000;
 
+/** A window at most this many pids long is read pid by pid; a longer one lists /proc (one listing costs about as much). */
+const DIRECT_WINDOW_PIDS = 64;
+
 const statBuffer = Buffer.allocUnsafe(512);
 
-/** state, ppid, pgrp and session from /proc/<pid>/stat ("pid (comm) state ppid pgrp session ..."), or null when gone. */
-function procStat(pid: string): { state: string; ppid: number; pgrp: number; session: number } | null {
+/** One small /proc file's first bytes (a single read), or null when it cannot be read. */
+function readProcFile(file: string): string | null {
   let fd: number | undefined;
   try {
-    fd = openSync(`/proc/${pid}/stat`, "r");
-    const text = statBuffer.toString("latin1", 0, readSync(fd, statBuffer, 0, statBuffer.length, 0));
-    const fields = text.slice(text.lastIndexOf(")") + 2, text.length).split(" ", 5);
-    return { state: fields[0] ?? "", ppid: Number(fields[1]), pgrp: Number(fields[2]), session: Number(fields[3]) };
+    fd = openSync(file, "r");
+    return statBuffer.toString("latin1", 0, readSync(fd, statBuffer, 0, statBuffer.length, 0));
   } catch {
     return null;
   } finally {
@@ -56,8 +62,75 @@ function procStat(pid: string): { state: string; ppid: number; pgrp: number; ses
   }
 }
 
+/**
+ * The pid space: the kernel's last pid handed out in our namespace and
+ * pid_max (read once), or null where /proc does not say (then every look
+ * lists /proc).
+ */
+let pidMax: number | undefined;
+function pidSpace(): { last: number; max: number } | null {
+  pidMax ??= Number(readProcFile("/proc/sys/kernel/pid_max")) || 0;
+  const last = Number(readProcFile("/proc/sys/kernel/ns_last_pid"));
+  return pidMax > 0 && Number.isInteger(last) && last > 0 && last < pidMax ? { last, max: pidMax } : null;
+}
+
+/** How many pids were handed out after `pid` up to `space.last` (0 for the last one itself), wrap-around included. */
+function ageOf(pid: number, space: { last: number; max: number }): number {
+  return (space.last - pid + space.max) % space.max;
+}
+
+/** Of `pids`, the one handed out first (the start of a window that holds them all), or null for none. */
+function oldestOf(pids: Iterable<number>, space: { last: number; max: number } | null): number | null {
+  let oldest: number | null = null;
+  for (const pid of pids) {
+    if (oldest === null) oldest = pid;
+    else if (space ? ageOf(pid, space) > ageOf(oldest, space) : pid < oldest) oldest = pid;
+  }
+  return oldest;
+}
+
+/**
+ * The pids to look at: those handed out since `from` (itself included), or
+ * every process when `from` is null. Pid by pid for a short window, else
+ * from a listing of /proc; without a known pid space, every pid >= `from`.
+ */
+function candidatePids(from: number | null, space: { last: number; max: number } | null): number[] {
+  if (from !== null && space) {
+    const age = ageOf(from, space);
+    if (age < DIRECT_WINDOW_PIDS) {
+      const pids: number[] = [];
+      for (let i = age; i >= 0; i -= 1) pids.push((space.last - i + space.max) % space.max);
+      return pids;
+    }
+  }
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  for (const name of names) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid <= 0) continue; // not a process
+    if (from === null || (space ? ageOf(pid, space) <= ageOf(from, space) : pid >= from)) pids.push(pid);
+  }
+  return pids;
+}
+
+/** This process's session (it never changes: the dispatcher never calls setsid). */
+let ownSessionId: number | undefined;
+
+/** state, ppid, pgrp and session from /proc/<pid>/stat ("pid (comm) state ppid pgrp session ..."), or null when gone. */
+function procStat(pid: number | "self"): { state: string; ppid: number; pgrp: number; session: number } | null {
+  const text = readProcFile(`/proc/${pid}/stat`);
+  if (text === null) return null;
+  const fields = text.slice(text.lastIndexOf(")") + 2, text.length).split(" ", 5);
+  return { state: fields[0] ?? "", ppid: Number(fields[1]), pgrp: Number(fields[2]), session: Number(fields[3]) };
+}
+
 /** The run id in a process's environment, or null (gone, unreadable, or cleared). */
-function runIdOf(pid: string): string | null {
+function runIdOf(pid: number): string | null {
   try {
     const environ = readFileSync(`/proc/${pid}/environ`, "latin1");
     const entry = environ.split("\0").find((e) => e.startsWith("AGENT_LANES_RUN_ID="));
@@ -78,31 +151,29 @@ export interface OrphanSweep {
   left: number[];
 }
 
-/** One look at our re-parented children with pids >= `fromPid`: kill those of ended runs, reap the dead. */
-export function sweepOrphans(fromPid = 0): OrphanSweep {
+/**
+ * One look at our re-parented children among the pids handed out since
+ * `fromPid` (every process when it is null or 0): kill those of ended runs,
+ * reap the dead.
+ */
+export function sweepOrphans(fromPid: number | null = null, space: { last: number; max: number } | null = pidSpace()): OrphanSweep {
   const result: OrphanSweep = { killed: [], escaped: [], reaped: [], left: [] };
   const lib = libc();
   if (!lib) return result;
   const self = process.pid;
-  const ownSession = procStat("self")?.session;
+  ownSessionId ??= procStat("self")?.session;
+  const ownSession = ownSessionId;
   const live = liveRunIds();
-  let names: string[];
-  try {
-    names = readdirSync("/proc");
-  } catch {
-    return result;
-  }
-  for (const name of names) {
-    const pid = Number(name);
-    if (!(pid >= fromPid) || pid === self || live.guards.has(pid)) continue; // NaN (not a pid) fails the first test
-    const stat = procStat(name);
+  for (const pid of candidatePids(fromPid || null, space)) {
+    if (pid === self || live.guards.has(pid)) continue;
+    const stat = procStat(pid);
     if (!stat || stat.ppid !== self || stat.session === ownSession) continue;
     if (stat.state === "Z") {
       // While a guard is being spawned its pid is not known yet: a zombie may be that guard, whose status its own waiter needs.
       if (live.spawning === 0 && lib.waitpid(pid, null, WNOHANG) === pid) result.reaped.push(pid);
       continue;
     }
-    const runId = runIdOf(name);
+    const runId = runIdOf(pid);
     if (runId === null || live.runs.has(runId)) {
       result.left.push(pid);
       continue;
@@ -129,13 +200,13 @@ let holders = 0;
 let timer: NodeJS.Timeout | null = null;
 let fullLook: NodeJS.Timeout | null = null;
 let unsubscribe: (() => void) | null = null;
-/** Lowest pid still of interest besides live guards: ended runs' guards and orphans seen. */
-let floorPid = Number.POSITIVE_INFINITY;
+/** The oldest pid still of interest besides live guards (ended runs' guards, orphans seen), or null. */
+let floorPid: number | null = null;
 const observers = new Set<(sweep: OrphanSweep) => void>();
 
-/** One look from `from` up; observers hear of what it did. */
-function lookFrom(from: number): OrphanSweep {
-  const sweep = sweepOrphans(from);
+/** One look at the pids handed out since `from` (all when null); observers hear of what it did. */
+function lookFrom(from: number | null, space: { last: number; max: number } | null): OrphanSweep {
+  const sweep = sweepOrphans(from, space);
   if (sweep.killed.length > 0 || sweep.reaped.length > 0) {
     for (const observe of observers) {
       try {
@@ -150,12 +221,12 @@ function lookFrom(from: number): OrphanSweep {
 
 /** The batched look: every pid still of interest (or all of them). */
 function look(full = false): void {
-  let from = full ? 0 : floorPid;
-  for (const pid of liveRunIds().guards) from = Math.min(from, pid);
-  if (from === Number.POSITIVE_INFINITY) return; // nothing of interest: no run, no orphan
-  const sweep = lookFrom(from);
-  // Orphans seen stay of interest (killed ones are zombies to reap next); their children have higher pids.
-  floorPid = Math.min(Number.POSITIVE_INFINITY, ...sweep.killed, ...sweep.left);
+  const space = pidSpace();
+  const from = oldestOf([...(floorPid === null ? [] : [floorPid]), ...liveRunIds().guards], space);
+  if (!full && from === null) return; // nothing of interest: no run, no orphan
+  const sweep = lookFrom(full ? null : from, space);
+  // Orphans seen stay of interest (killed ones are zombies to reap next); their children came later.
+  floorPid = oldestOf([...sweep.killed, ...sweep.left], space);
   if (sweep.killed.length > 0) schedule(FOLLOW_UP_MS);
 }
 
@@ -169,10 +240,11 @@ function schedule(ms: number): void {
 }
 
 function onEnded(guardPid: number): void {
-  // Now, only what this run can have left (pids from its guard's up): the rest waits for the batched look.
-  const sweep = lookFrom(guardPid);
+  // Now, only what this run can have left (pids handed out since its guard's): the rest waits for the batched look.
+  const space = pidSpace();
+  const sweep = lookFrom(guardPid, space);
   // The group is SIGKILLed right after this; its members' orphans and zombies are ours then.
-  floorPid = Math.min(floorPid, guardPid, ...sweep.left);
+  floorPid = oldestOf([...(floorPid === null ? [] : [floorPid]), guardPid, ...sweep.left], space);
   schedule(AFTER_RUN_MS);
 }
 
@@ -205,7 +277,7 @@ export function startOrphanReaper(onSweep?: (sweep: OrphanSweep) => void): Orpha
       timer = fullLook = unsubscribe = null;
       lib.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
       sweepOrphans();
-      floorPid = Number.POSITIVE_INFINITY;
+      floorPid = null;
     },
   };
 }

@@ -8,7 +8,7 @@
 // the group with setsid is found too; elsewhere the recorded group when one
 // of its processes shows the guard's argv), never a stranger that reused a pid.
 
-import { promises as fs, readFileSync } from "node:fs";
+import { promises as fs, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureDir, STATE_FILE_MODE } from "../store/atomic.js";
@@ -36,26 +36,29 @@ const RUN_ID = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
  * Record a live run; returns the record's path. Written whole (temp file and
  * rename) but never fsynced: a record only matters while this boot lasts,
  * since a reboot ends every process it names, and a run must not pay two more
- * fsyncs for it.
+ * fsyncs for it. Plain system calls, like the store's own small files: the
+ * thread pool's round trips cost more than the calls.
  */
 export async function writeRunRecord(queueRoot: string, record: RunRecord): Promise<string> {
   if (!RUN_ID.test(record.run_id)) throw new Error(`invalid run id ${JSON.stringify(record.run_id)}`);
   const dir = runRecordsDir(queueRoot);
   const file = path.join(dir, `${record.run_id}.json`);
   const temp = path.join(dir, `.${record.run_id}.json.tmp`);
-  const write = (): Promise<void> => fs.writeFile(temp, toJsonFile(record), { mode: STATE_FILE_MODE });
-  await write().catch(async (error: NodeJS.ErrnoException) => {
-    if (error.code !== "ENOENT") throw error;
+  const write = (): void => writeFileSync(temp, toJsonFile(record), { mode: STATE_FILE_MODE });
+  try {
+    write();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     await ensureDir(dir);
-    await write();
-  });
-  await fs.rename(temp, file);
+    write();
+  }
+  renameSync(temp, file);
   return file;
 }
 
 /** Forget a finished run; a missing file is fine. */
 export async function removeRunRecord(file: string): Promise<void> {
-  await fs.rm(file, { force: true });
+  rmSync(file, { force: true });
 }
 
 /** True while a process with this pid exists (a zombie counts as gone). */

@@ -132,7 +132,7 @@ async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> 
   // A PostgreSQL queue's schema is brought up to date here (never destructive).
   // A database that refuses connections (restarting, or not up yet after a
   // reboot) is waited for a while; a wrong URL, password or database name fails at once.
-  const queue = await openQueue(cmd, { migrate: true, startWaitMs: STORE_START_WAIT_MS });
+  const queue = await openQueue(cmd, { migrate: true, startWaitMs: STORE_START_WAIT_MS, longRunning: true });
   const { laneLimitsOf } = await import("../../config/handoff.js");
   const laneLimits = laneLimitsOf(queue.config);
   const { createLogger } = await import("../../supervisor/log.js");

@@ -65,7 +65,7 @@ async function runServe(cmd: Command, opts: ServeOptions, onListening?: (url: st
 
   // A PostgreSQL queue's schema is brought up to date here (never destructive);
   // a server that is still starting is waited for, as dispatch does.
-  const { store, config } = await openQueue(cmd, { migrate: true, startWaitMs: STORE_START_WAIT_MS });
+  const { store, config } = await openQueue(cmd, { migrate: true, startWaitMs: STORE_START_WAIT_MS, longRunning: true });
   const { pino } = await import("pino");
   const { resolveAllowedRoots } = await import("../../store/allowed-roots.js");
   const logger = pino({ level: opts.logLevel }, pino.destination(2));
