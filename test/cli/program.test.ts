@@ -206,7 +206,7 @@ describe("start-up", () => {
     }
   });
 
-  it("a writer loads koffi's native module for flock, without koffi's installer helpers; the long-running commands load only when named", async () => {
+  it("a writer loads koffi's native module for flock, without koffi's installer helpers; help loads nothing outside the bundle", async () => {
     const cacheDir = await mkdtemp(path.join(os.tmpdir(), "al-compile-cache-"));
     try {
       const request = await ws.file("requests/loads.md");
@@ -219,14 +219,18 @@ describe("start-up", () => {
       expect(submit.cjs).not.toContain("https");
       expect(ours(submit)).toEqual(["main.cjs"]);
 
-      // serve's own module (outside the bundle) loads for serve --help, not for another command's help.
-      const serveHelp = await recordLoads(["serve", "--help"], cacheDir);
-      expect(serveHelp.exitCode).toBe(0);
-      expect(ours(serveHelp).filter((name) => ["serve.js", "dispatch.js", "service.js", "demo.js", "mcp.js"].includes(name))).toEqual(["serve.js"]);
-      const claimHelp = await recordLoads(["claim", "--help"], cacheDir);
-      expect(claimHelp.exitCode).toBe(0);
-      expect(claimHelp.stdout).toMatch(/^Usage: agent-lanes claim /);
-      expect(ours(claimHelp)).toEqual(["main.cjs"]);
+      // The help, top-level or a command's, loads nothing outside the bundle; what a long-running command does loads when it runs.
+      for (const args of [["--help"], ["serve", "--help"], ["service", "install", "--help"], ["claim", "--help"]]) {
+        const help = await recordLoads(args, cacheDir);
+        expect(help.exitCode, args.join(" ")).toBe(0);
+        expect(help.stdout, args.join(" ")).toMatch(/^Usage: agent-lanes /);
+        expect(ours(help), args.join(" ")).toEqual(["main.cjs"]);
+      }
+      const mcpConfig = await recordLoads(["mcp", "config", "--client", "codex"], cacheDir);
+      expect(mcpConfig.exitCode).toBe(0);
+      expect(mcpConfig.stdout).toContain("[mcp_servers.agent-lanes]");
+      expect(ours(mcpConfig)).toContain("mcp-run.js");
+      expect(ours(mcpConfig).filter((name) => /^(serve|dispatch|demo|service)-run\.js$/.test(name))).toEqual([]);
     } finally {
       await rm(cacheDir, { recursive: true, force: true });
     }
