@@ -501,7 +501,7 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     const unseenFinished: IndexEntry[] = [];
     // Bounded parallelism: fast on a cold cache, gentle on the file descriptor table.
     const width = 32;
-    const sync = toRead.length <= width;
+    const sync = toRead.length <= 256;
     for (let i = 0; i < toRead.length; i += width) {
       const batch = toRead.slice(i, i + width);
       const entries = await Promise.all(batch.map((id) => readEntry(id, sync)));
