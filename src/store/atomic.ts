@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, fchmodSync, openSync, promises as fs, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { currentBatch, fsyncFd, settleBatch, syncLater } from "./durability.js";
+import { fsyncFd, settleBatch, syncLater, type SyncBatch } from "./durability.js";
 import { toJsonFile } from "./json.js";
 
 /** Mode of state files under the queue. */
@@ -43,6 +43,8 @@ export async function fsyncDir(dir: string): Promise<void> {
 export interface AtomicWriteOptions {
   /** @default 0o600 */
   mode?: number | null;
+  /** The locked transition's fsync batch (StoreContext.batch); without one the fsyncs are waited for inline. */
+  batch?: SyncBatch;
 }
 
 /** A write on an open file fails without a path (ENOSPC, EDQUOT): name the file it was for. */
@@ -53,12 +55,12 @@ export function withPath(error: unknown, file: string): unknown {
 }
 
 /**
- * Atomically replace `target` with `data`. Inside a locked transition
+ * Atomically replace `target` with `data`. In a locked transition's batch
  * (durability.ts) the rename also waits for the fsyncs the transition
  * started before it, and the folder's fsync is waited for after the lock.
  */
 export async function writeFileAtomic(target: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
-  const batch = currentBatch();
+  const batch = options.batch;
   const mode = options.mode === undefined ? STATE_FILE_MODE : options.mode;
   const dir = path.dirname(target);
   const tmp = path.join(dir, `.${path.basename(target)}.${randomBytes(8).toString("hex")}.tmp`);
@@ -91,7 +93,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   await syncLater(batch, () => fsyncDir(dir));
 }
 
-/** Atomically write `value` as a Python-style JSON file (indent 2, sorted keys, newline), mode 0600. */
-export async function writeJsonAtomic(target: string, value: unknown): Promise<void> {
-  await writeFileAtomic(target, toJsonFile(value));
+/** Atomically write `value` as a Python-style JSON file (indent 2, sorted keys, newline), mode 0600; `batch` as writeFileAtomic's. */
+export async function writeJsonAtomic(target: string, value: unknown, options: { batch?: SyncBatch } = {}): Promise<void> {
+  await writeFileAtomic(target, toJsonFile(value), { batch: options.batch });
 }
