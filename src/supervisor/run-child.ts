@@ -28,6 +28,8 @@ export interface RunChildOptions {
   signal?: AbortSignal;
   /** Called once the process group exists (its id is the agent's pid: the guard execs the agent). */
   onSpawn?(group: { pgid: number }): void;
+  /** The environment the agent inherits (GuardOptions.baseEnv). @default process.env */
+  baseEnv?: NodeJS.ProcessEnv;
 }
 
 /** Output of one stream, capped: bytes past the cap are counted and dropped. */
@@ -120,7 +122,7 @@ export async function runChild(invocation: Invocation, options: RunChildOptions)
   };
 
   try {
-    const subprocess = await spawnGuarded(invocation, { runId: options.runId, killGraceMs: options.killGraceMs });
+    const subprocess = await spawnGuarded(invocation, { runId: options.runId, killGraceMs: options.killGraceMs, baseEnv: options.baseEnv });
     pgid = subprocess.pid;
     if (pgid !== undefined) {
       try {

@@ -65,6 +65,12 @@ export interface GuardOptions {
   runId: string;
   /** Between SIGTERM and SIGKILL when the supervisor is gone; capped at ORPHAN_GRACE_CAP_MS. */
   killGraceMs: number;
+  /**
+   * The environment the agent inherits, under invocation.env: a dispatcher
+   * passes the copy it took when it started (reading process.env whole costs
+   * ~0.1 ms, a fair part of what a run costs it). @default process.env, read at each spawn
+   */
+  baseEnv?: NodeJS.ProcessEnv;
 }
 
 /** Guards spawned and not yet reaped (pid → run id): the orphan reaper never touches them. */
@@ -101,7 +107,7 @@ export function guardCommand(invocation: Invocation, options: GuardOptions): { f
     args: ["-c", GUARD_SCRIPT, `agent-lanes-guard:${options.runId}`, graceSeconds, invocation.file, ...invocation.args],
     options: {
       cwd: invocation.cwd,
-      env: { ...process.env, ...(invocation.env ?? {}), AGENT_LANES_RUN_ID: options.runId },
+      env: { ...(options.baseEnv ?? process.env), ...(invocation.env ?? {}), AGENT_LANES_RUN_ID: options.runId },
       // setsid(): the guard, then the agent it execs, leads a new process group.
       detached: true,
       stdio: ["pipe", "pipe", "pipe", "pipe"],

@@ -41,6 +41,8 @@ export interface TaskRunnerDeps {
   keeperClock?: KeeperClock;
   /** Each response written (TripDeps.onAnswered): the dispatcher's task.completed / task.failed events. */
   onAnswered?(result: RespondResult): void;
+  /** The environment agents inherit, taken when the dispatcher started (RunChildOptions.baseEnv). @default process.env */
+  baseEnv?: NodeJS.ProcessEnv;
 }
 
 /** worktree_path when it is an existing folder, else workspace_root. */
