@@ -2,7 +2,6 @@
 // target, fsync the folder. A reader sees the old file or the new one, never a
 // torn one, and a crash never leaves the target half-written.
 
-import { randomBytes } from "node:crypto";
 import { closeSync, fchmodSync, openSync, promises as fs, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fsyncFd, settleBatch, syncLater, type SyncBatch } from "./durability.js";
@@ -12,6 +11,17 @@ import { toJsonFile } from "./json.js";
 export const STATE_FILE_MODE = 0o600;
 /** Mode of folders under the queue. */
 export const STATE_DIR_MODE = 0o700;
+
+let tempCount = 0;
+/**
+ * Sixteen hex digits for a temp file's name: a random half and a counter.
+ * Uniqueness comes from O_EXCL (a clash fails, never overwrites), so no
+ * cryptographic randomness is needed (it cost ~15 us a file).
+ */
+function tempSuffix(): string {
+  tempCount = (tempCount + 1) >>> 0;
+  return `${Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0")}${tempCount.toString(16).padStart(8, "0")}`;
+}
 
 /**
  * Create a folder (and parents) and make the folders it created `mode` (0700),
@@ -63,7 +73,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   const batch = options.batch;
   const mode = options.mode === undefined ? STATE_FILE_MODE : options.mode;
   const dir = path.dirname(target);
-  const tmp = path.join(dir, `.${path.basename(target)}.${randomBytes(8).toString("hex")}.tmp`);
+  const tmp = path.join(dir, `.${path.basename(target)}.${tempSuffix()}.tmp`);
   // Plain system calls for the small steps (a local file of a few hundred
   // bytes); only the fsyncs go to the thread pool.
   const fd = openSync(tmp, "wx", mode ?? 0o666);
