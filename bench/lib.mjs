@@ -20,13 +20,16 @@ export function tempWorkspace(prefix = "agent-lanes-bench-") {
  * would fsync ~5 times per task; a bench only needs the queue to look like a
  * long-lived one.
  */
-export function writeFinishedTasks(queue, root, request, count, start = 0) {
+export function writeFinishedTasks(queue, root, request, count, start = 0, options = {}) {
   const sha = createHash("sha256").update("bench request\n").digest("hex");
   const tasks = path.join(queue, "tasks");
   mkdirSync(tasks, { recursive: true, mode: 0o700 });
-  const base = Date.UTC(2026, 0, 1);
+  // options.base / options.stepMs: when the first task was made and how far apart (default: 1 s apart from 2026-01-01);
+  // options.vendors: answered by these vendors in turn, each answer reporting options.costUsd (default: no vendor, no cost).
+  const base = options.base ?? Date.UTC(2026, 0, 1);
+  const step = options.stepMs ?? 1000;
   for (let i = start; i < start + count; i++) {
-    const stamp = new Date(base + i * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const stamp = new Date(base + i * step).toISOString().replace(/\.\d{3}Z$/, "Z");
     const compact = stamp.replace(/[-:]/g, "").replace("Z", "000000Z");
     const id = `${compact}-done${i}-${sha.slice(0, 12)}`;
     const dir = path.join(tasks, id);
@@ -40,7 +43,8 @@ export function writeFinishedTasks(queue, root, request, count, start = 0) {
     };
     writeFileSync(path.join(dir, "task.json"), toJsonFile(task), { mode: 0o600 });
     writeFileSync(path.join(dir, "events.jsonl"), `${toJsonLine({ created_at: stamp, type: "created", message: "", data: { lane: "default" } })}\n`, { mode: 0o600 });
-    writeFileSync(path.join(dir, "response.json"), toJsonFile({ task_id: id, status: "completed", body: "ok", reviewer: "bench", metadata: {} }), { mode: 0o600 });
+    const metadata = options.vendors ? { vendor: options.vendors[i % options.vendors.length], cost_usd: options.costUsd ?? 0.01 } : {};
+    writeFileSync(path.join(dir, "response.json"), toJsonFile({ task_id: id, status: "completed", body: "ok", reviewer: "bench", metadata }), { mode: 0o600 });
   }
 }
 

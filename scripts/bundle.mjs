@@ -11,10 +11,11 @@
 // the loader's module: a script compiled by vm has no module loader of its own).
 //
 // Left outside, loaded from the tsc output by their import():
-// - the long-running commands (serve, dispatch, demo, service, mcp): a one-shot
-//   command should not compile a server and a supervisor. They bring their
-//   own module graph (context, store) from dist/, so no object ever crosses
-//   between the bundle's copy of a class and theirs.
+// - what the long-running commands do (serve, dispatch, demo, service, mcp:
+//   commands/*-run.ts; their flags are in the bundle): a one-shot command
+//   should not compile a server and a supervisor. They bring their own module
+//   graph (context, store) from dist/, so no object ever crosses between the
+//   bundle's copy of a class and theirs.
 // - koffi, a native module, loaded only by commands that take the lock;
 //   tar (prune --archive): only a few
 //   commands need them, and every command would otherwise compile them.
@@ -23,7 +24,8 @@ import path from "node:path";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
-const LONG_RUNNING = /\/src\/cli\/commands\/(serve|dispatch|demo|service|mcp)\.js$/;
+/** What the long-running commands do (their flags are in the bundle, in serve.ts and so on). */
+const LONG_RUNNING = /\/src\/cli\/commands\/(serve|dispatch|demo|service|mcp)-run\.js$/;
 /**
  * What only rare commands import, by import(): doctor's checks, the vendor
  * adapters, the service backends and the worktree sweep of prune bring execa

@@ -72,6 +72,8 @@ export interface QueueContext {
 export interface OpenQueueOptions {
   /** Bring a PostgreSQL queue's schema up to date (dispatch, serve, migrate). */
   migrate?: boolean;
+  /** A process that may run for long (dispatch, serve, wait --lane): its memory must not follow the queue's history (OpenStoreOptions.longRunning). */
+  longRunning?: boolean;
   /**
    * For long-running commands (dispatch, serve): a PostgreSQL server that
    * cannot be reached yet (starting with the machine, restarting) is tried
@@ -120,6 +122,7 @@ async function openQueueOnce(cmd: Command, options: OpenQueueOptions): Promise<Q
     lockTimeoutMs: g.lockTimeoutSeconds * 1000,
     requestMaxBytes: config?.request_max_bytes,
     listingSnapshot: true,
+    longRunning: options.longRunning,
     onLockWait: ({ lockPath, holderPid, timeoutMs }) =>
       warn(
         `agent-lanes: waiting for the queue lock ${lockPath}${holderPid === null ? "" : ` (held by pid ${holderPid})`}; ` +

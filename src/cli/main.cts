@@ -17,6 +17,11 @@
 // module loader loads). A rejected or missing cache entry is rewritten once
 // the command has run, so it holds every function that run compiled.
 //
+// V8 caches only the functions a run compiled, and a command runs its own
+// part of the bundle; so an entry records the kinds of run it holds (the
+// command and the flags given), and a run of a new kind that succeeds
+// rewrites it with what that run compiled added (up to MAX_KINDS kinds).
+//
 // Where the cache lives: $AGENT_LANES_COMPILE_CACHE, else $NODE_COMPILE_CACHE,
 // else $XDG_CACHE_HOME/agent-lanes (~/.cache/agent-lanes); `off` turns it off.
 // A cache folder that another user owns or may write is never read: code
@@ -55,13 +60,56 @@ function cacheDir(): string | null {
   }
 }
 
-function readCache(file: string | null): Buffer | undefined {
+/**
+ * A cache entry: "ALC1", the header's length (uint32 LE), the header (JSON:
+ * the kinds of run whose functions it holds), then V8's data.
+ */
+const MAGIC = "ALC1";
+/** Kinds of run an entry takes in before it stops growing. */
+const MAX_KINDS = 64;
+
+interface CacheEntry {
+  kinds: string[];
+  data: Buffer;
+}
+
+function readCache(file: string | null): CacheEntry | undefined {
   if (file === null) return undefined;
   try {
-    return readFileSync(file);
+    const buf = readFileSync(file);
+    if (buf.length < 8 || buf.toString("latin1", 0, 4) !== MAGIC) return undefined;
+    const end = 8 + buf.readUInt32LE(4);
+    if (end > buf.length) return undefined;
+    const header = JSON.parse(buf.toString("utf8", 8, end)) as { kinds?: unknown };
+    if (!Array.isArray(header.kinds) || !header.kinds.every((kind) => typeof kind === "string")) return undefined;
+    return { kinds: header.kinds as string[], data: buf.subarray(end) };
   } catch {
     return undefined;
   }
+}
+
+function cacheBytes(kinds: readonly string[], data: Buffer): Buffer {
+  const header = Buffer.from(JSON.stringify({ kinds }));
+  const head = Buffer.alloc(8);
+  head.write(MAGIC, 0, "latin1");
+  head.writeUInt32LE(header.length, 4);
+  return Buffer.concat([head, header, data]);
+}
+
+/**
+ * What kind of run this is, for the cache: the first word that looks like a
+ * command and the flags given (without their values), e.g. "status --all
+ * --json". Runs of one kind run the same functions of the bundle.
+ */
+function runKind(args: readonly string[]): string {
+  let command = "";
+  const flags = new Set<string>();
+  for (const arg of args) {
+    if (arg === "--") break;
+    if (arg.startsWith("-")) flags.add(arg.split("=")[0] as string);
+    else if (command === "" && /^[a-z][a-z-]*$/.test(arg)) command = arg;
+  }
+  return [command, ...[...flags].sort()].join(" ").slice(0, 200);
 }
 
 /** A short hash of the bundle's path (FNV-1a): each installed copy has its own entries. */
@@ -86,10 +134,10 @@ async function loadBundle(file: string, stat: Stats): Promise<{ program: Program
   const source = readFileSync(file, "utf8");
   const dir = cacheDir();
   const cacheFile = dir === null ? null : path.join(dir, cacheName(file, stat));
-  const cachedData = readCache(cacheFile);
+  const cached = readCache(cacheFile);
   const script = new vm.Script(
     `(function (exports, require, module, __filename, __dirname, __agentLanesUrl, __agentLanesImport) {${source}\n})`,
-    { filename: file, cachedData },
+    { filename: file, cachedData: cached?.data },
   );
   const url = pathToFileURL(file).href;
   const moduleObject = { exports: {} as Program };
@@ -103,11 +151,17 @@ async function loadBundle(file: string, stat: Stats): Promise<{ program: Program
     url,
     importFromBundle,
   );
+  const kind = runKind(process.argv.slice(2));
+  /** Write the entry when there was none (or V8 rejected it), or when a run of a new kind succeeded. */
   const saveCache = (): void => {
-    if (cacheFile === null || (cachedData !== undefined && !script.cachedDataRejected)) return;
+    if (cacheFile === null) return;
+    let kinds: string[];
+    if (cached === undefined || script.cachedDataRejected) kinds = [kind];
+    else if (!cached.kinds.includes(kind) && cached.kinds.length < MAX_KINDS && !process.exitCode) kinds = [...cached.kinds, kind];
+    else return;
     try {
       const temp = `${cacheFile}.${process.pid}.tmp`;
-      writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
+      writeFileSync(temp, cacheBytes(kinds, script.createCachedData()), { mode: 0o600 });
       renameSync(temp, cacheFile);
       removeStale(path.dirname(cacheFile), file, path.basename(cacheFile));
     } catch {

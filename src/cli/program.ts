@@ -3,7 +3,8 @@
 // definitions to parse it, and each command's work (store, server,
 // supervisor, logging) is imported inside its action, so a one-shot command
 // starts fast. --version defines none; the top-level help, `help` and an
-// unknown name define them all (the long-running commands' modules with them).
+// unknown name define them all (their definitions are small: what the
+// long-running commands do loads only when one of them runs).
 
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
@@ -79,7 +80,7 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
   const { name, version } = readArgs(argv.slice(2));
   if (version) return program;
   const group = name === null ? undefined : groupOf(name);
-  await registerCommands(program, group ? [group] : undefined);
+  registerCommands(program, group ? [group] : undefined);
   return program;
 }
 

@@ -3,10 +3,10 @@
 // lease over, where is the answer, what should happen next), and the queue
 // summary of `status --all`. Pure functions over the store's reads.
 
-import { promises as fs } from "node:fs";
 import { oneLine } from "./context.js";
 import { leaseExpired as isLeaseExpired, isTerminal } from "../store/context.js";
 import { queuePaths } from "../store/layout.js";
+import { isRegularFile } from "../store/safe-file.js";
 import { parseIso } from "../store/time.js";
 import { toPythonJson } from "../store/json.js";
 import type { ListingItem } from "../store/listing.js";
@@ -56,13 +56,6 @@ function secondsBetween(from: string | null | undefined, to: Date): number | nul
   return start === null ? null : Math.max(0, Math.floor((to.getTime() - start.getTime()) / 1000));
 }
 
-async function fileExists(file: string): Promise<boolean> {
-  return fs.stat(file).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-}
-
 /** The facts a view is made of, read from the queue. */
 export interface TaskFacts {
   responseExists: boolean;
@@ -72,7 +65,7 @@ export interface TaskFacts {
 export async function readFacts(store: Store, task: Task): Promise<TaskFacts> {
   const [responseExists, events] = await Promise.all([
     // A database queue has no response.json to look at: ask the store.
-    store.kind === "postgres" ? store.getResponse(task.id).then((r) => r !== null, () => false) : fileExists(queuePaths(store.root).responseFile(task.id)),
+    store.kind === "postgres" ? store.getResponse(task.id).then((r) => r !== null, () => false) : isRegularFile(queuePaths(store.root).responseFile(task.id)),
     store.readEvents(task.id).catch(() => [] as TaskEvent[]),
   ]);
   return { responseExists, lastEvent: events.at(-1) ?? null };

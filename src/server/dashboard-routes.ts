@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
 import { TransitionError } from "../store/errors.js";
 import type { Store, Task } from "../store/types.js";
-import { FactsFold, factOf, finishedMs, type FinishedFact, type FinishedFactsOptions, type FinishedFactsResult } from "../store/finished-facts.js";
+import { FactsFold, factOf, timesOf, type FinishedFact, type FinishedFactsOptions, type FinishedFactsResult } from "../store/finished-facts.js";
 import { clearPause, listPauses } from "../supervisor/pauses.js";
 import { runRecordsDir, type RunRecord } from "../supervisor/sweep.js";
 import { HttpError } from "./errors.js";
@@ -170,9 +170,13 @@ interface Views {
 /** Finished tasks of a store without finishedFacts: read with list() and a response each (slow on a long history). */
 async function factsByListing(store: Store, options: FinishedFactsOptions): Promise<FinishedFactsResult> {
   const fold = new FactsFold(options);
+  const facts = new Map<string, FinishedFact>();
   for (const task of await store.list({ states: ["completed", "failed"] })) {
-    fold.add(factOf(task, await store.getResponse(task.id).catch(() => null)));
+    const fact = factOf(task, await store.getResponse(task.id).catch(() => null));
+    facts.set(fact.id, fact);
+    fold.add(timesOf(fact));
   }
+  fold.result.recent = fold.recentIds().map((id) => facts.get(id) as FinishedFact);
   return fold.result;
 }
 
@@ -215,10 +219,10 @@ async function computeViews(store: Store): Promise<Views> {
   };
   for (const task of live) wait(time(task.created_at), time(task.claimed_at));
   for (const fact of finished.window) {
-    const claimed = time(fact.claimed_at);
-    wait(time(fact.created_at), claimed);
-    const done = finishedMs(fact);
-    if (done < firstDay) continue;
+    const claimed = fact.claimed_ms;
+    wait(fact.created_ms, claimed);
+    const done = fact.finished_ms;
+    if (done === null || done < firstDay) continue;
     if (claimed !== null && done >= claimed) runTimes.push((done - claimed) / 1000);
     const vendor = fact.vendor ?? "unassigned";
     vendors.add(vendor);

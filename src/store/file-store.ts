@@ -24,6 +24,7 @@ import { readFinishedFacts } from "./finished-facts.js";
 import type { LockWaitInfo } from "./lock.js";
 import { DEFAULT_REQUEST_MAX_BYTES } from "./safe-file.js";
 import { createScanner, type ScanResult } from "./scan.js";
+import { firstScanInHelper, sweepInHelper } from "./scan-offload.js";
 import { byPriority, readSchedule, readyToRun } from "./schedule.js";
 import { sweepOrphanTaskFolders, sweepTempFiles } from "./sweep-temp.js";
 import { isoFromDate, isoNow } from "./time.js";
@@ -47,6 +48,13 @@ export interface OpenStoreOptions {
    * files while the tasks folder is unchanged. @default false
    */
   listingSnapshot?: boolean;
+  /**
+   * A long-running process (dispatch, serve, wait --lane): the first scan and
+   * the start-up sweep, whose cost follows the queue's history, are made by a
+   * short-lived helper process (scan-offload.ts), so this one's memory stays
+   * bounded by the live tasks. @default false
+   */
+  longRunning?: boolean;
   /** Largest request or supporting file accepted and hashed. @default 8 MiB (DEFAULT_REQUEST_MAX_BYTES) */
   requestMaxBytes?: number;
 }
@@ -60,7 +68,8 @@ export type FileStore = Store;
 export function openStore(root: string, options: OpenStoreOptions = {}): FileStore {
   const paths = queuePaths(root);
   const pollMs = options.pollMs ?? 2000;
-  const scanner = createScanner(paths.tasks, { snapshot: options.listingSnapshot === true });
+  const longRunning = options.longRunning === true;
+  const scanner = createScanner(paths.tasks, { snapshot: options.listingSnapshot === true, firstScan: longRunning ? firstScanInHelper : null });
   let lastProblems: ScanProblem[] = [];
   let notifier: Promise<ChangeNotifier> | undefined;
   let closed: Promise<void> | undefined;
@@ -290,10 +299,11 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     async sweepTempFiles(opts = {}) {
       if (!(await queueExists())) return [];
       const olderThanMs = opts.olderThanMs ?? 60 * 60 * 1000;
-      return locked(ctx, async (ctx) => [
-        ...(await sweepOrphanTaskFolders(paths, olderThanMs, ctx.now())),
-        ...(await sweepTempFiles(paths, olderThanMs, ctx.now())),
-      ]);
+      return locked(ctx, async (ctx) => {
+        const now = ctx.now();
+        const swept = longRunning ? await sweepInHelper(paths.root, olderThanMs, now) : null;
+        return swept ?? [...(await sweepOrphanTaskFolders(paths, olderThanMs, now)), ...(await sweepTempFiles(paths, olderThanMs, now))];
+      });
     },
     close() {
       closed ??= (async () => {

@@ -2,8 +2,10 @@
 // recent cards, the charts), without parsing every task.json of a long-lived
 // queue on each look. A finished task never changes (PROTOCOL.md §5), so its
 // few facts — lane, state, times, vendor, cost — are read once and kept in
-// <queue>/cache/finished-facts.jsonl beside the summary cache, one JSON line a
-// task: [id, ino, mtimeMs, size, fact]. A line is used only while the task's
+// <queue>/cache/finished-facts.jsonl beside the summary cache, one short JSON
+// line a task: [id, ino, mtimeMs, size, lane, state (0 completed, 1 failed),
+// created, claimed, finished (ms since the epoch or null), vendor, cost].
+// The few most recent cards are then read from their tasks' files. A line is used only while the task's
 // task.json keeps that identity (inode, mtime, size); anything else is read
 // afresh and appended (single O_APPEND writes, as summary-cache.ts). A cache:
 // losing it costs one reading of the finished tasks.
@@ -39,10 +41,23 @@ export interface FinishedFact {
   cost_usd: number;
 }
 
+/** What the charts and counts need of a finished task: times in ms since the epoch (null when unknown). */
+export interface FinishedTimes {
+  id: string;
+  lane: string;
+  state: TerminalState;
+  created_ms: number | null;
+  claimed_ms: number | null;
+  /** When it finished (completed_at, failed_at, the response's time, else updated_at). */
+  finished_ms: number | null;
+  vendor: string | null;
+  cost_usd: number;
+}
+
 export interface FinishedFactsOptions {
-  /** Return the facts of every task finished at or after this time (`window`). */
+  /** Return the times of every task finished at or after this time (`window`). */
   since: Date;
-  /** How many of the most recently finished tasks to return (`recent`). */
+  /** How many of the most recently finished tasks to return as cards (`recent`). */
   recent: number;
 }
 
@@ -54,7 +69,7 @@ export interface FinishedFactsResult {
   /** The `recent` most recently finished tasks, newest first. */
   recent: FinishedFact[];
   /** Every task finished at or after `since`, in no particular order. */
-  window: FinishedFact[];
+  window: FinishedTimes[];
 }
 
 const CARD_KEYS = ["vendor", "model", "model_class", "effort"] as const;
@@ -86,38 +101,53 @@ export function factOf(task: Task, response: Pick<TaskResponse, "metadata" | "cr
   };
 }
 
-/** When a fact's task finished (ms): finished_at, else updated_at; 0 when neither parses. */
-export function finishedMs(fact: Pick<FinishedFact, "finished_at" | "updated_at">): number {
-  const at = Date.parse(fact.finished_at ?? fact.updated_at);
-  return Number.isFinite(at) ? at : 0;
+const ms = (iso: string | null | undefined): number | null => {
+  if (!iso) return null;
+  const at = Date.parse(iso);
+  return Number.isFinite(at) ? at : null;
+};
+
+/** The times of a fact. */
+export function timesOf(fact: FinishedFact): FinishedTimes {
+  return {
+    id: fact.id,
+    lane: fact.lane,
+    state: fact.state,
+    created_ms: ms(fact.created_at),
+    claimed_ms: ms(fact.claimed_at),
+    finished_ms: ms(fact.finished_at ?? fact.updated_at),
+    vendor: fact.vendor,
+    cost_usd: fact.cost_usd,
+  };
 }
 
-/** Folds facts into a FinishedFactsResult: counts, the newest `recent`, and the window. */
+/** Folds times into counts, the window and the ids of the newest `recent` (cards are made by the caller). */
 export class FactsFold {
   readonly result: FinishedFactsResult = { total: 0, counts: Object.create(null) as FinishedFactsResult["counts"], recent: [], window: [] };
-  private readonly recentAt: number[] = [];
+  /** The newest finished, newest first: [finished ms, id]. */
+  private readonly newest: Array<[number, string]> = [];
   private readonly sinceMs: number;
   constructor(private readonly options: FinishedFactsOptions) {
     this.sinceMs = options.since.getTime();
   }
-  add(fact: FinishedFact): void {
+  add(t: FinishedTimes): void {
     const r = this.result;
     r.total += 1;
-    const lane = (r.counts[fact.lane] ??= { completed: 0, failed: 0 });
-    lane[fact.state] += 1;
-    const at = finishedMs(fact);
-    if (at >= this.sinceMs) r.window.push(fact);
+    const lane = (r.counts[t.lane] ??= { completed: 0, failed: 0 });
+    lane[t.state] += 1;
+    const at = t.finished_ms ?? 0;
+    if (at >= this.sinceMs) r.window.push(t);
     // The newest `recent`, kept sorted newest first (a short list: insertion is cheap).
     const n = this.options.recent;
-    if (n <= 0 || (this.recentAt.length >= n && at <= (this.recentAt[n - 1] as number))) return;
-    let i = this.recentAt.findIndex((t) => at > t);
-    if (i === -1) i = this.recentAt.length;
-    this.recentAt.splice(i, 0, at);
-    r.recent.splice(i, 0, fact);
-    if (this.recentAt.length > n) {
-      this.recentAt.pop();
-      r.recent.pop();
-    }
+    if (n <= 0 || (this.newest.length >= n && at <= (this.newest[n - 1] as [number, string])[0])) return;
+    let i = this.newest.findIndex(([other]) => at > other);
+    if (i === -1) i = this.newest.length;
+    this.newest.splice(i, 0, [at, t.id]);
+    if (this.newest.length > n) this.newest.pop();
+  }
+  /** Ids of the most recently finished, newest first. */
+  recentIds(): string[] {
+    return this.newest.map(([, id]) => id);
   }
 }
 
@@ -125,9 +155,61 @@ export function factsPath(queueRoot: string): string {
   return path.join(cachePaths(queueRoot).dir, "finished-facts.jsonl");
 }
 
-function isFact(v: unknown): v is FinishedFact {
-  const f = v as FinishedFact;
-  return typeof f === "object" && f !== null && typeof f.id === "string" && typeof f.lane === "string" && (f.state === "completed" || f.state === "failed") && typeof f.cost_usd === "number";
+/** One cache line as times, or null for a torn or foreign one. */
+function timesOfLine(v: unknown): { id: string; identity: [number, number, number]; times: FinishedTimes } | null {
+  if (!Array.isArray(v) || v.length !== 11) return null;
+  const [id, ino, mtimeMs, size, lane, state, created, claimed, finished, vendor, cost] = v as unknown[];
+  const time = (x: unknown): boolean => x === null || typeof x === "number";
+  if (typeof id !== "string" || typeof ino !== "number" || typeof mtimeMs !== "number" || typeof size !== "number" || typeof lane !== "string") return null;
+  if ((state !== 0 && state !== 1) || !time(created) || !time(claimed) || !time(finished) || (vendor !== null && typeof vendor !== "string") || typeof cost !== "number") return null;
+  return {
+    id,
+    identity: [ino, mtimeMs, size],
+    times: {
+      id,
+      lane,
+      state: state === 1 ? "failed" : "completed",
+      created_ms: created as number | null,
+      claimed_ms: claimed as number | null,
+      finished_ms: finished as number | null,
+      vendor: vendor as string | null,
+      cost_usd: cost,
+    },
+  };
+}
+
+function lineOf(e: IndexEntry, t: FinishedTimes): string {
+  return JSON.stringify([e.id, e.identity[0], e.identity[1], e.identity[2], t.lane, t.state === "failed" ? 1 : 0, t.created_ms, t.claimed_ms, t.finished_ms, t.vendor, t.cost_usd]);
+}
+
+/** The cache file's lines, parsed in one go (several times faster than a parse a line); a torn line makes it parse them one by one. */
+function parseLines(text: string): { values: unknown[]; lines: string[] } {
+  const lines = text.split("\n").filter((line) => line !== "");
+  try {
+    return { values: JSON.parse(`[${lines.join(",")}]`) as unknown[], lines };
+  } catch {
+    return {
+      values: lines.map((line) => {
+        try {
+          return JSON.parse(line) as unknown;
+        } catch {
+          return null; // a torn line (a crash mid-append): that task is read afresh
+        }
+      }),
+      lines,
+    };
+  }
+}
+
+/** A task's fact from its files; null when its task.json cannot be read. */
+async function readFact(paths: QueuePaths, id: string): Promise<{ task: Task; fact: FinishedFact } | null> {
+  try {
+    const task = await readTaskFile(paths.taskFile(id), id);
+    const response = await readResponseFile(paths.responseFile(id), id).catch(() => null);
+    return { task, fact: factOf(task, response) };
+  } catch {
+    return null;
+  }
 }
 
 /** Tasks read between two yields to the event loop, so a server stays responsive on a cold cache. */
@@ -155,54 +237,41 @@ export async function readFinishedFacts(
   } catch {
     text = ""; // none yet (or unreadable: read afresh)
   }
-  let lines = 0;
-  const kept: string[] = [];
-  for (let start = 0; start < text.length; ) {
-    let end = text.indexOf("\n", start);
-    if (end === -1) end = text.length;
-    if (end > start) {
-      lines += 1;
-      const line = text.slice(start, end);
-      try {
-        const v = JSON.parse(line) as unknown[];
-        const entry = typeof v[0] === "string" ? wanted.get(v[0]) : undefined;
-        if (entry && Array.isArray(v) && v.length === 5 && sameIdentity(entry.identity, [v[1], v[2], v[3]] as [number, number, number]) && isFact(v[4])) {
-          wanted.delete(entry.id);
-          fold.add(v[4]);
-          kept.push(line);
-        }
-      } catch {
-        // a torn line (a crash mid-append): that task is read afresh
-      }
-    }
-    start = end + 1;
-  }
+  const { values, lines } = parseLines(text);
   text = "";
+  const kept: string[] = [];
+  values.forEach((v, i) => {
+    const line = timesOfLine(v);
+    const entry = line ? wanted.get(line.id) : undefined;
+    if (!line || !entry || !sameIdentity(entry.identity, line.identity)) return;
+    wanted.delete(entry.id);
+    fold.add(line.times);
+    kept.push(lines[i] as string);
+  });
   const fresh: string[] = [];
   let read = 0;
   for (const e of wanted.values()) {
     if (++read % READS_PER_YIELD === 0) await new Promise((resolve) => setImmediate(resolve));
-    let task: Task;
-    let response: TaskResponse | null;
-    try {
-      task = await readTaskFile(paths.taskFile(e.id), e.id);
-      response = await readResponseFile(paths.responseFile(e.id), e.id).catch(() => null);
-    } catch {
+    const fact = await readFact(paths, e.id);
+    if (fact === null) {
       onStale?.(e.id); // gone or broken since the scanner learnt it finished
       continue;
     }
-    const fact = factOf(task, response);
     const identity = statIdentity(paths.taskFile(e.id));
-    if ((task.state !== "completed" && task.state !== "failed") || !sameIdentity(identity, e.identity) || orderKey(task) !== e.order) {
+    const finished = fact.task.state === "completed" || fact.task.state === "failed";
+    if (!finished || !sameIdentity(identity, e.identity) || orderKey(fact.task) !== e.order) {
       onStale?.(e.id);
-      if (task.state !== "completed" && task.state !== "failed") continue;
-    } else {
-      // Cached only when provably the file the index entry describes.
-      fresh.push(JSON.stringify([e.id, e.identity[0], e.identity[1], e.identity[2], fact]));
+      if (!finished) continue;
     }
-    fold.add(fact);
+    const times = timesOf(fact.fact);
+    // Cached only when provably the file the index entry describes.
+    if (finished && sameIdentity(identity, e.identity) && orderKey(fact.task) === e.order) fresh.push(lineOf(e, times));
+    fold.add(times);
   }
-  if (needsCompaction(lines + fresh.length, kept.length + fresh.length)) await rewriteLines(cache, file, [...kept, ...fresh]);
+  if (needsCompaction(lines.length + fresh.length, kept.length + fresh.length)) await rewriteLines(cache, file, [...kept, ...fresh]);
   else await appendLines(cache, file, fresh);
+  // The few newest as cards, read from their files.
+  const cards = await Promise.all(fold.recentIds().map((id) => readFact(paths, id)));
+  fold.result.recent = cards.filter((c): c is { task: Task; fact: FinishedFact } => c !== null).map((c) => c.fact);
   return fold.result;
 }

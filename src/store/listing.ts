@@ -3,10 +3,10 @@
 // materialised, so `--limit 20` on a queue of fifty thousand reads twenty
 // tasks, and a full listing reads one cache file instead of a file per task.
 
-import { promises as fs } from "node:fs";
 import { readEventLines } from "./events.js";
 import type { QueuePaths } from "./layout.js";
 import { readTaskFile } from "./records.js";
+import { isRegularFile } from "./safe-file.js";
 import { orderKey, type ScanResult } from "./scan.js";
 import { appendLines, cachePaths, loadViews, needsCompaction, rewriteLines, sameIdentity, statIdentity, viewLine, type IndexEntry, type ViewEntry } from "./summary-cache.js";
 import { appendRendered, loadRendered, renderedPath, rewriteRendered, type FinishedRenderer, type RenderedRecord } from "./rendered-cache.js";
@@ -50,19 +50,10 @@ export function selectRows(scan: ScanResult, order: (task: Task) => string, opts
   return selected;
 }
 
-async function fileExists(file: string): Promise<boolean> {
-  return fs.stat(file).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-}
-
 /** The facts of a task, read from its files. */
 export async function readFacts(paths: QueuePaths, taskId: string): Promise<{ response_exists: boolean; last_event: TaskEvent | null }> {
-  const [responseExists, events] = await Promise.all([
-    fileExists(paths.responseFile(taskId)),
-    readEventLines(paths.eventsFile(taskId)).catch(() => [] as TaskEvent[]),
-  ]);
+  const events = await readEventLines(paths.eventsFile(taskId)).catch(() => [] as TaskEvent[]);
+  const responseExists = isRegularFile(paths.responseFile(taskId));
   return { response_exists: responseExists, last_event: events.at(-1) ?? null };
 }
 

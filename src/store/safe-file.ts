@@ -9,7 +9,7 @@
 // is bounded.
 
 import { createHash } from "node:crypto";
-import { closeSync, constants, existsSync, fstatSync, openSync, promises as fs, readlinkSync, readSync, realpathSync, type Stats } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, promises as fs, readFileSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from "node:fs";
 import { UnsafeFileError } from "./errors.js";
 
 /** Default of `request_max_bytes` in handoff.yaml: the largest request, supporting, prompt or task file read. @default 8 MiB */
@@ -246,6 +246,20 @@ export function openOwnFd(file: string, flags: number): number {
     throw new UnsafeFileError(file, `refusing to open ${file}: it is ${kindOf(stat)}, not a regular file (remove it)`);
   }
   return fd;
+}
+
+/**
+ * True when `file` is a regular file (a symbolic link is followed); false when
+ * it is missing, something else, or cannot be looked at. A plain system call,
+ * as for every small file of the store's own: a thread-pool round trip costs
+ * more CPU than the stat it carries (docs/write-path.md).
+ */
+export function isRegularFile(file: string): boolean {
+  try {
+    return statSync(file, { throwIfNoEntry: false })?.isFile() === true;
+  } catch {
+    return false;
+  }
 }
 
 /**

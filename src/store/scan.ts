@@ -6,20 +6,24 @@
 //   task.json's (inode, mtime, size) changed — every writer replaces the file
 //   by rename, so a rewrite always changes the inode.
 // - A finished task (completed, failed) never changes state again: the scanner
-//   keeps its id and nothing else, and writes one line for it into the
+//   keeps its id and nothing else (in a flat table, id-table.ts: ~55 bytes a
+//   task, no object per task), and writes one line for it into the
 //   summary cache beside the queue (summary-cache.ts). A process that starts
 //   on a long-lived queue learns which tasks are finished from that cache,
 //   each entry checked against the identity of its task.json, instead of
-//   parsing every file.
+//   parsing every file. A long-running process has even that first scan made
+//   by a short-lived helper process (scan-offload.ts), so the garbage of
+//   reading fifty thousand files never enters its own heap.
 // - The listing itself is reused while the tasks folder's (inode, mtime) is
 //   unchanged. File-system clocks are coarse, so two changes can share one
 //   mtime; like git's "racy" index entries, an mtime is only trusted once it
 //   is older than RACY_WINDOW_MS at the moment it was read — any later change
 //   then necessarily moves it.
 
-import type { Dirent, Stats } from "node:fs";
-import { lstatSync, promises as fs, statSync } from "node:fs";
+import type { Dir, Stats } from "node:fs";
+import { lstatSync, opendirSync, promises as fs, statSync } from "node:fs";
 import path from "node:path";
+import { IdTable } from "./id-table.js";
 import { isValidTaskId } from "./layout.js";
 import { normalizeTask, parseJson } from "./records.js";
 import { readOwnFile } from "./safe-file.js";
@@ -41,7 +45,8 @@ import {
 } from "./summary-cache.js";
 import type { ScanProblem, Task } from "./types.js";
 
-interface Entry {
+/** What the scanner holds of one live task or unreadable entry. */
+export interface Entry {
   ino: number;
   mtimeMs: number;
   size: number;
@@ -85,9 +90,48 @@ export interface ScanResult {
   finishedLanes?: ReadonlyMap<string, number> | null;
 }
 
+/** What a scanner knows, as plain data (the helper process hands its first scan over in this form). */
+export interface ScannerState {
+  listing: ListingState | null;
+  /** Live tasks and unreadable entries. */
+  live: [string, Entry][];
+  awaited: string[];
+  /** Listed names that are not finished tasks (live, unreadable, not yet read). */
+  listed: string[];
+  /** How many finished tasks follow as names, and their bytes (each name's "\n" included). */
+  finishedCount: number;
+  finishedBytes: number;
+  laneCounts: [string, number][] | null;
+  liveCheckedAt: number;
+}
+
+interface ListingState {
+  ino: number;
+  mtimeMs: number;
+  /** The folder's mtime at the last full listing (events since do not move it). */
+  fullMtimeMs: number;
+  fullAt: number;
+  trusted: boolean;
+}
+
+/** How much the scanner holds (tests bound it: no parsed finished task, a few bytes a finished id). */
+export interface ScannerStats {
+  names: number;
+  finished: number;
+  /** Parsed tasks held: the live ones only. */
+  parsed: number;
+  /** Bytes of the table of names. */
+  nameBytes: number;
+}
+
 export interface Scanner {
   /** Read the tasks folder. Needs no lock: every writer replaces files by rename. */
   scan(options?: ScanOptions): Promise<ScanResult>;
+  /** What this scanner knows, and its finished tasks' names, each followed by "\n". */
+  handOver(): { state: ScannerState; finished: Buffer };
+  /** Start from what another scanner (the helper process) learnt, its finished tasks' names in `finished` (tagged NAME_TAGS.finished); ignored once this one has scanned. */
+  takeOver(state: ScannerState, finished: IdTable): boolean;
+  stats(): ScannerStats;
   /** Sort key: oldest first by created_at, then id. */
   order(task: Task): string;
   /** Forget a finished task (prune removed it). */
@@ -149,7 +193,16 @@ const CONSULT_CACHE_AT = 16;
 /** How long a loaded summary cache is reused. */
 const RECENT_INDEX_MS = 1000;
 
+/** A helper that makes a fresh scanner's first scan elsewhere (scan-offload.ts); null when it cannot. */
+export type FirstScan = (tasksDir: string, signal: AbortSignal) => Promise<{ state: ScannerState; finished: IdTable } | null>;
+
 export interface ScannerOptions {
+  /**
+   * Long-running processes: the first scan is made by this helper and handed
+   * over, so its garbage never enters this process's heap. Listing snapshots
+   * are then neither read nor written here (the helper does).
+   */
+  firstScan?: FirstScan | null;
   /**
    * Start from the listing snapshot in <queue>/cache/ (summary-cache.ts) while
    * the tasks folder keeps the identity it describes, and write one after a
@@ -159,9 +212,15 @@ export interface ScannerOptions {
   snapshot?: boolean;
 }
 
+/** Tags of the table of names. */
+const LISTED = 0;
+const FINISHED = 1;
+export const NAME_TAGS = { listed: LISTED, finished: FINISHED } as const;
+
 export function createScanner(tasksDir: string, scannerOptions: ScannerOptions = {}): Scanner {
   const cache = cachePaths(path.dirname(tasksDir));
-  const useSnapshot = scannerOptions.snapshot === true;
+  const firstScan = scannerOptions.firstScan ?? null;
+  const useSnapshot = scannerOptions.snapshot === true && firstScan === null;
   /** The folder identity (ino:mtime) the snapshot on disk describes, as this process read or wrote it. */
   let snapshotKey: string | null = null;
   /** A snapshot whose finished tasks are not merged in yet: a scan of the live tasks never needs them. */
@@ -179,19 +238,30 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
   const absorb = (): void => {
     if (!deferred || !listing) return;
     for (const [id, lane] of deferred.finished()) {
-      listing.ids.add(id);
+      if (!names.has(id)) names.set(id, LISTED);
       finishedLane?.set(id, lane);
     }
     deferred = null;
   };
   /** Live tasks and unreadable files, by id. */
   const live = new Map<string, Entry>();
-  /** Finished tasks: the id only. */
-  const finished = new Set<string>();
+  /**
+   * The folder's entries, kept current by file-system event names between
+   * full listings; a finished task's carries the FINISHED tag, and that tag
+   * is all that is kept of it.
+   */
+  let names = new IdTable();
+  const isFinishedId = (id: string): boolean => names.get(id) === FINISHED;
+  /** No longer known finished (its file is to be read again); true if it was. */
+  const unfinish = (id: string): boolean => {
+    if (names.get(id) !== FINISHED) return false;
+    names.set(id, LISTED);
+    return true;
+  };
   /** Task folders seen without a task.json yet: looked at again every scan until it lands. */
   const awaited = new Set<string>();
-  /** The folder's entries: a set kept current by file-system event names between full listings. */
-  let listing: { ino: number; mtimeMs: number; ids: Set<string>; fullAt: number; trusted: boolean } | null = null;
+  /** When and at which folder identity the names were last listed in full; null before (or after forget). */
+  let listing: ListingState | null = null;
   /** When every live task's task.json was last checked (scans in between check the touched ones). */
   let liveCheckedAt = 0;
   /**
@@ -201,6 +271,9 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
    */
   let recent: { entries: Map<string, IndexEntry>; lines: number } | null = null;
   let recentTimer: NodeJS.Timeout | undefined;
+  /** The helper's first scan while it runs. */
+  let warming: Promise<void> | null = null;
+  const helperAbort = new AbortController();
   const loadIndexOnce = async (): Promise<{ entries: Map<string, IndexEntry>; lines: number }> => {
     if (recent) return recent;
     recent = await loadIndex(cache);
@@ -217,7 +290,7 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
    * event), and when the folder itself was replaced. `added` is null after a
    * full listing (every id is a candidate).
    */
-  async function listIds(changed: readonly string[] | null): Promise<{ ids: Set<string>; added: string[] | null; full?: boolean } | null> {
+  async function listIds(changed: readonly string[] | null): Promise<{ added: string[] | null; full?: boolean } | null> {
     // The scanner's own folder and files: plain system calls (a thread-pool round trip costs more than a stat).
     let dirStat;
     try {
@@ -228,59 +301,88 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     }
     const checkedAt = Date.now();
     if (changed !== null) absorb();
+    // No entry made or removed since the last full listing (the folder's mtime then, trusted, has
+    // not moved): a full listing would list the same names, so none is due.
+    const unchangedSinceFull = listing !== null && listing.trusted && listing.ino === dirStat.ino && listing.fullMtimeMs === dirStat.mtimeMs;
+    if (unchangedSinceFull && listing) listing.fullAt = checkedAt;
+    if (changed === null && unchangedSinceFull) return { added: [] };
     if (listing && listing.ino === dirStat.ino && changed !== null && checkedAt - listing.fullAt < FULL_RELIST_MS) {
       const added: string[] = [];
       for (const name of new Set(changed)) {
         if (name.startsWith(".") || !isValidTaskId(name)) continue;
         const st = lstatSync(path.join(tasksDir, name), { throwIfNoEntry: false });
         const present = st !== undefined && (st.isDirectory() || st.isSymbolicLink());
-        if (present && !listing.ids.has(name)) {
-          listing.ids.add(name);
+        const tag = names.get(name);
+        if (present && tag === undefined) {
+          names.set(name, LISTED);
           added.push(name);
-        } else if (present && finished.delete(name)) {
+        } else if (present && unfinish(name)) {
           // An event on a finished task's name: its folder was removed and made again (or renamed over). Read it anew.
           added.push(name);
-        } else if (!present && listing.ids.delete(name)) {
+        } else if (!present && tag !== undefined) {
+          names.delete(name);
           live.delete(name);
-          finished.delete(name);
           awaited.delete(name);
         }
       }
       listing.mtimeMs = dirStat.mtimeMs;
-      return { ids: listing.ids, added };
+      return { added };
     }
     if (changed === null && listing && listing.trusted && listing.ino === dirStat.ino && listing.mtimeMs === dirStat.mtimeMs) {
-      return { ids: listing.ids, added: [] };
+      return { added: [] };
     }
     if (useSnapshot && changed === null && listing === null) {
       // A fresh process: the snapshot names the folder's entries while the folder is unchanged.
       const snapshot = await readSnapshot(cache, dirStat);
       if (snapshot) {
-        const ids = new Set<string>(snapshot.live);
-        listing = { ino: dirStat.ino, mtimeMs: dirStat.mtimeMs, ids, fullAt: checkedAt, trusted: true };
+        names.clear();
+        for (const id of snapshot.live) names.set(id, LISTED);
+        listing = { ino: dirStat.ino, mtimeMs: dirStat.mtimeMs, fullMtimeMs: dirStat.mtimeMs, fullAt: checkedAt, trusted: true };
         deferred = snapshot;
         laneCounts = new Map(Object.entries(snapshot.lanes));
         snapshotKey = `${dirStat.ino}:${dirStat.mtimeMs}`;
-        return { ids, added: null };
+        return { added: null };
       }
     }
-    // A snapshot's finished tasks join the ids (checked, as every id of a full listing is).
+    // A snapshot's finished tasks join the names (checked, as every name of a full listing is).
     absorb();
     laneCounts = null;
-    // d_type comes with the listing: a plain file where a task folder belongs is not a task (and is ignored).
-    const dirents: Dirent[] = await fs.readdir(tasksDir, { withFileTypes: true });
-    const ids = new Set<string>();
-    for (const d of dirents) {
-      const name = d.name;
-      if (name.startsWith(".") || !(d.isDirectory() || d.isSymbolicLink())) continue;
-      if (listing?.ids.has(name) || isValidTaskId(name)) ids.add(name);
-    }
+    await relist();
     // An unchanged mtime proves an unchanged folder only once it is older than the racy window.
-    listing = { ino: dirStat.ino, mtimeMs: dirStat.mtimeMs, ids, fullAt: checkedAt, trusted: dirStat.mtimeMs < checkedAt - RACY_WINDOW_MS };
-    for (const id of live.keys()) if (!ids.has(id)) live.delete(id);
-    for (const id of finished) if (!ids.has(id)) finished.delete(id);
-    for (const id of awaited) if (!ids.has(id)) awaited.delete(id);
-    return { ids, added: null, full: true };
+    const trusted = dirStat.mtimeMs < checkedAt - RACY_WINDOW_MS;
+    listing = { ino: dirStat.ino, mtimeMs: dirStat.mtimeMs, fullMtimeMs: dirStat.mtimeMs, fullAt: checkedAt, trusted };
+    for (const id of live.keys()) if (!names.has(id)) live.delete(id);
+    for (const id of awaited) if (!names.has(id)) awaited.delete(id);
+    return { added: null, full: true };
+  }
+
+  /**
+   * List the folder into the table of names: each name is looked up as it is
+   * read (a few hundred at a time), names no longer there are dropped. No
+   * array of fifty thousand entries is built: what a relist leaves behind is
+   * short-lived garbage only.
+   */
+  async function relist(): Promise<void> {
+    names.beginMarks();
+    let dir: Dir | null = null;
+    try {
+      dir = opendirSync(tasksDir, { bufferSize: 256 });
+      let seen = 0;
+      for (let d = dir.readSync(); d !== null; d = dir.readSync()) {
+        // Yield now and then so a server stays responsive.
+        if (++seen % 4096 === 0) await new Promise((resolve) => setImmediate(resolve));
+        const name = d.name;
+        // d_type comes with the listing: a plain file where a task folder belongs is not a task (and is ignored).
+        if (name.startsWith(".") || !(d.isDirectory() || d.isSymbolicLink())) continue;
+        if (names.mark(name) === undefined && isValidTaskId(name)) names.set(name, LISTED);
+      }
+    } catch (error) {
+      names.unmarked(); // ends the marks; the names stay as they were
+      throw error;
+    } finally {
+      dir?.closeSync();
+    }
+    for (const id of names.unmarked()) names.delete(id);
   }
 
   const taskFile = (id: string): string => path.join(tasksDir, id, "task.json");
@@ -314,12 +416,21 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
   }
 
   async function scan(options: ScanOptions = {}): Promise<ScanResult> {
+    if (firstScan && listing === null && names.size === 0 && live.size === 0) {
+      // Concurrent first scans wait for the one helper.
+      warming ??= firstScan(tasksDir, helperAbort.signal)
+        .then((handed) => {
+          if (handed) takeOver(handed.state, handed.finished);
+        })
+        .finally(() => (warming = null));
+      await warming;
+    }
     const listed = await listIds(options.changed ?? null);
     if (listed === null) {
       deferred = null;
       laneCounts = null;
       live.clear();
-      finished.clear();
+      names.clear();
       listing = null;
       return { tasks: [], finished: [], finishedCount: 0, problems: [], pending: [] };
     }
@@ -331,9 +442,11 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     if (touched === null) liveCheckedAt = nowMs;
     // The ids worth looking at: every one after a full listing or when finished
     // tasks are asked for; else the live ones and what events added.
-    const ids: Iterable<string> = wantFinished || listed.added === null ? listed.ids : new Set([...live.keys(), ...awaited, ...listed.added]);
+    // (Made into an array first: a concurrent scan may change the table while this one awaits.)
+    const ids: Iterable<string> =
+      listed.added !== null && !wantFinished ? new Set([...live.keys(), ...awaited, ...listed.added]) : [...names.keys(wantFinished ? undefined : LISTED)];
     let unknown = 0;
-    for (const id of ids) if (!finished.has(id) && !live.has(id)) unknown += 1;
+    for (const id of ids) if (!isFinishedId(id) && !live.has(id)) unknown += 1;
 
     // Finished tasks from the summary cache, each checked against its file.
     let index: Map<string, IndexEntry> | null = null;
@@ -343,9 +456,9 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
       // Only ids are learnt: the entries are read a line at a time and kept nowhere.
       // (An entry whose file was rewritten since stays unknown and is read below.)
       await forEachIndexEntry(cache, (e) => {
-        if (!listed.ids.has(e.id) || finished.has(e.id) || live.has(e.id)) return;
+        if (names.get(e.id) !== LISTED || live.has(e.id)) return;
         if (sameIdentity(e.identity, statIdentity(taskFile(e.id)))) {
-          finished.add(e.id);
+          names.set(e.id, FINISHED);
           finishedLane?.set(e.id, e.lane);
         }
       });
@@ -355,7 +468,7 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     const tasks: Task[] = [];
     let checked = 0;
     for (const id of ids) {
-      const known = finished.has(id);
+      const known = isFinishedId(id);
       if (known && !wantFinished) continue;
       if (!known && live.has(id)) {
         const cached = live.get(id) as Entry;
@@ -370,7 +483,7 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
         // A task this process already checked is not checked again.
         if (!known && ++checked % 4096 === 0) await new Promise((resolve) => setImmediate(resolve));
         if (known || sameIdentity(entry.identity, statIdentity(taskFile(id)))) {
-          finished.add(id);
+          names.set(id, FINISHED);
           finishedLane?.set(id, entry.lane);
           if (wantFinished) finishedEntries.push(entry);
           continue;
@@ -386,7 +499,7 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     const unseenFinished: IndexEntry[] = [];
     // Bounded parallelism: fast on a cold cache, gentle on the file descriptor table.
     const width = 32;
-    const sync = toRead.length <= width;
+    const sync = toRead.length <= 256;
     for (let i = 0; i < toRead.length; i += width) {
       const batch = toRead.slice(i, i + width);
       const entries = await Promise.all(batch.map((id) => readEntry(id, sync)));
@@ -395,7 +508,7 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
         const wasLive = live.has(id);
         if (typeof entry === "string") {
           live.delete(id);
-          finished.delete(id);
+          unfinish(id);
           if (entry === "pending") {
             pending.push(id);
             awaited.add(id);
@@ -405,8 +518,8 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
         awaited.delete(id);
         if (isFinished(entry.task)) {
           live.delete(id);
-          if (!finished.has(id) && laneCounts) laneCounts.set(entry.task.lane, (laneCounts.get(entry.task.lane) ?? 0) + 1);
-          finished.add(id);
+          if (!isFinishedId(id) && laneCounts) laneCounts.set(entry.task.lane, (laneCounts.get(entry.task.lane) ?? 0) + 1);
+          names.set(id, FINISHED);
           finishedLane?.set(id, entry.task.lane);
           const indexEntry: IndexEntry = {
             id,
@@ -420,7 +533,7 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
           if (wantFinished) finishedEntries.push(indexEntry);
           return;
         }
-        finished.delete(id);
+        unfinish(id);
         live.set(id, entry);
         if (entry.task) tasks.push(entry.task);
         else if (entry.problem) problems.push(entry.problem);
@@ -438,9 +551,9 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     // What this scan learnt goes into the moment's copy too.
     for (const e of newEntries) recent?.entries.set(e.id, e);
     const newLines = newEntries.map(indexLine);
-    if (index && needsCompaction(indexLines + newLines.length, finished.size)) {
+    if (index && needsCompaction(indexLines + newLines.length, names.countOf(FINISHED))) {
       const keep: string[] = [];
-      for (const id of finished) {
+      for (const id of names.keys(FINISHED)) {
         const e = index.get(id);
         if (e) keep.push(indexLine(e));
       }
@@ -453,8 +566,8 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
       const liveIds: string[] = [];
       const finishedIds = new Map<string, string>();
       let complete = true;
-      for (const id of listing.ids) {
-        if (!finished.has(id)) liveIds.push(id);
+      for (const id of names.keys()) {
+        if (!isFinishedId(id)) liveIds.push(id);
         else {
           const lane = finishedLane?.get(id);
           if (lane === undefined) complete = false;
@@ -471,11 +584,45 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     return {
       tasks,
       finished: finishedEntries,
-      finishedCount: finished.size + (deferred?.finishedCount ?? 0),
+      finishedCount: names.countOf(FINISHED) + (deferred?.finishedCount ?? 0),
       problems,
       pending,
       finishedLanes: laneCounts,
     };
+  }
+
+  function handOver(): { state: ScannerState; finished: Buffer } {
+    const chunks: Buffer[] = [];
+    const newline = Buffer.from("\n");
+    names.writeNames(FINISHED, (chunk) => chunks.push(chunk, newline));
+    const finished = Buffer.concat(chunks);
+    return {
+      state: {
+        listing,
+        live: [...live],
+        awaited: [...awaited],
+        listed: [...names.keys(LISTED)],
+        finishedCount: names.countOf(FINISHED),
+        finishedBytes: finished.length,
+        laneCounts: laneCounts ? [...laneCounts] : null,
+        liveCheckedAt,
+      },
+      finished,
+    };
+  }
+
+  function takeOver(state: ScannerState, finished: IdTable): boolean {
+    if (listing !== null || names.size > 0 || live.size > 0) return false;
+    // Not what the helper meant to send: start from nothing (a scan of our own).
+    if (finished.size !== state.finishedCount || finished.countOf(FINISHED) !== state.finishedCount) return false;
+    names = finished;
+    for (const id of state.listed) names.set(id, LISTED);
+    for (const [id, entry] of state.live) live.set(id, entry);
+    for (const id of state.awaited) awaited.add(id);
+    laneCounts = state.laneCounts ? new Map(state.laneCounts) : null;
+    liveCheckedAt = state.liveCheckedAt;
+    listing = state.listing;
+    return true;
   }
 
   return {
@@ -485,12 +632,12 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
       deferred = null;
       laneCounts = null;
       finishedLane?.delete(taskId);
-      finished.delete(taskId);
+      names.delete(taskId);
       live.delete(taskId);
       listing = null;
     },
     recheck: (taskId) => {
-      finished.delete(taskId);
+      unfinish(taskId);
       live.delete(taskId);
       // Looked at by every scan until read, whichever ids that scan considers (as a folder still being created is).
       awaited.add(taskId);
@@ -503,8 +650,17 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
       if (recentTimer) clearTimeout(recentTimer);
       recent = null;
       live.clear();
-      finished.clear();
+      names.clear();
       listing = null;
+      helperAbort.abort(); // a helper still scanning is killed
     },
+    handOver,
+    takeOver,
+    stats: () => ({
+      names: names.size,
+      finished: names.countOf(FINISHED),
+      parsed: [...live.values()].filter((e) => e.task !== null).length,
+      nameBytes: names.byteLength,
+    }),
   };
 }

@@ -113,7 +113,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     if (!options.queueRoot) throw new TypeError("startDispatcher needs `queueRoot` (or an injected store)");
     // A folder or a postgres:// URL; a database's schema is brought up to date.
     const { openStore } = await import("../store/open.js");
-    store = await openStore(options.queueRoot, { migrate: true });
+    store = await openStore(options.queueRoot, { migrate: true, longRunning: true });
     ownStore = true;
   }
   const queueStore: Store = store;

@@ -9,18 +9,18 @@ import { COMMAND_GROUPS, groupOf, registerCommands } from "../../src/cli/command
 import { readArgs } from "../../src/cli/program.js";
 
 describe("the command table", () => {
-  it("each group names exactly the top-level commands its module defines, in order", async () => {
+  it("each group names exactly the top-level commands its module defines, in order", () => {
     for (const group of COMMAND_GROUPS) {
       const program = new Command("agent-lanes");
-      await registerCommands(program, [group]);
+      registerCommands(program, [group]);
       expect(program.commands.map((cmd) => cmd.name()), group.names.join(",")).toEqual([...group.names]);
       for (const name of group.names) expect(groupOf(name)).toBe(group);
     }
   });
 
-  it("all groups together define every command once, in the order of the top-level help", async () => {
+  it("all groups together define every command once, in the order of the top-level help", () => {
     const program = new Command("agent-lanes");
-    await registerCommands(program);
+    registerCommands(program);
     const names = program.commands.map((cmd) => cmd.name());
     expect(names).toEqual(COMMAND_GROUPS.flatMap((group) => group.names));
     expect(new Set(names).size).toBe(names.length);

@@ -2,7 +2,7 @@
 // of the command, one-line errors (stack traces only on request), config
 // hints, self-test, and what a one-shot command loads at start-up.
 
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -206,7 +206,7 @@ describe("start-up", () => {
     }
   });
 
-  it("a writer loads koffi's native module for flock, without koffi's installer helpers; the long-running commands load only when named", async () => {
+  it("a writer loads koffi's native module for flock, without koffi's installer helpers; help loads nothing outside the bundle", async () => {
     const cacheDir = await mkdtemp(path.join(os.tmpdir(), "al-compile-cache-"));
     try {
       const request = await ws.file("requests/loads.md");
@@ -219,14 +219,51 @@ describe("start-up", () => {
       expect(submit.cjs).not.toContain("https");
       expect(ours(submit)).toEqual(["main.cjs"]);
 
-      // serve's own module (outside the bundle) loads for serve --help, not for another command's help.
-      const serveHelp = await recordLoads(["serve", "--help"], cacheDir);
-      expect(serveHelp.exitCode).toBe(0);
-      expect(ours(serveHelp).filter((name) => ["serve.js", "dispatch.js", "service.js", "demo.js", "mcp.js"].includes(name))).toEqual(["serve.js"]);
-      const claimHelp = await recordLoads(["claim", "--help"], cacheDir);
-      expect(claimHelp.exitCode).toBe(0);
-      expect(claimHelp.stdout).toMatch(/^Usage: agent-lanes claim /);
-      expect(ours(claimHelp)).toEqual(["main.cjs"]);
+      // The help, top-level or a command's, loads nothing outside the bundle; what a long-running command does loads when it runs.
+      for (const args of [["--help"], ["serve", "--help"], ["service", "install", "--help"], ["claim", "--help"]]) {
+        const help = await recordLoads(args, cacheDir);
+        expect(help.exitCode, args.join(" ")).toBe(0);
+        expect(help.stdout, args.join(" ")).toMatch(/^Usage: agent-lanes /);
+        expect(ours(help), args.join(" ")).toEqual(["main.cjs"]);
+      }
+      const mcpConfig = await recordLoads(["mcp", "config", "--client", "codex"], cacheDir);
+      expect(mcpConfig.exitCode).toBe(0);
+      expect(mcpConfig.stdout).toContain("[mcp_servers.agent-lanes]");
+      expect(ours(mcpConfig)).toContain("mcp-run.js");
+      expect(ours(mcpConfig).filter((name) => /^(serve|dispatch|demo|service)-run\.js$/.test(name))).toEqual([]);
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it("the code cache entry takes in each new kind of run once (the functions it compiled), and is left alone by a kind it holds", async () => {
+    const id = await ws.submit("startup-kinds");
+    const cacheDir = await mkdtemp(path.join(os.tmpdir(), "al-compile-cache-"));
+    const env = { AGENT_LANES_COMPILE_CACHE: cacheDir };
+    const folder = path.join(cacheDir, "agent-lanes");
+    /** The entry's kinds (its JSON header after "ALC1" and the header's length), its size and inode. */
+    const entry = async () => {
+      const [name, ...more] = (await readdir(folder)).filter((n) => n.endsWith(".v8cache"));
+      expect(more).toEqual([]);
+      const file = path.join(folder, name as string);
+      const buf = await readFile(file);
+      expect(buf.subarray(0, 4).toString()).toBe("ALC1");
+      const header = JSON.parse(buf.subarray(8, 8 + buf.readUInt32LE(4)).toString()) as { kinds: string[] };
+      return { kinds: header.kinds, size: buf.length, ino: (await stat(file)).ino };
+    };
+    try {
+      expect((await ws.run(["status", id, "--json"], { env })).exitCode).toBe(0);
+      const first = await entry();
+      expect(first.kinds).toEqual(["status --json"]);
+      expect((await ws.run(["list", "--json"], { env })).exitCode).toBe(0);
+      const second = await entry();
+      expect(second.kinds).toEqual(["status --json", "list --json"]);
+      expect(second.size).toBeGreaterThan(first.size); // list's functions added to status's
+      expect((await ws.run(["status", id, "--json"], { env })).json<{ task: { id: string } }>().task.id).toBe(id);
+      expect(await entry()).toEqual(second); // not rewritten
+      // A run that fails adds nothing.
+      expect((await ws.run(["status", "20200101T000000000000Z-x-000000000000"], { env })).exitCode).toBe(1);
+      expect(await entry()).toEqual(second);
     } finally {
       await rm(cacheDir, { recursive: true, force: true });
     }

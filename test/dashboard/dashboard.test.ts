@@ -115,6 +115,12 @@ describe("the dashboard, live", () => {
     expect(await page.$$eval('[data-testid="timeline"] li', (items) => items.map((li) => li.getAttribute("data-type")))).toEqual(["created", "claimed", "response"]);
     expect(await page.textContent('[data-testid="verdict"]')).toContain("accept");
     expect(await page.textContent('[data-testid="task-state"]')).toBe("completed");
+    // The file paths are links to the files: opening the request shows its text, fetched with the token.
+    expect(await page.getAttribute('a.file-link[data-file="request"]', "href")).toBe(`/api/tasks/${encodeURIComponent(id)}/files/request`);
+    await page.click('a.file-link[data-file="request"]');
+    await page.waitForSelector('[data-testid="file-content"]');
+    expect(await page.textContent('[data-testid="file-content"]')).toBe("# live-review\n\nPlease look at this.\n");
+    expect(page.url()).toContain(`#/task/`); // shown in the page, not navigated away
     await page.screenshot({ path: path.join(SHOTS, "task.png"), fullPage: true });
   });
 

@@ -4,6 +4,7 @@
 // dispatcher), and vendor pauses (kept in the database: `resume` lifts one,
 // status shows it). Needs `npm run build` first.
 
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/store.js";
@@ -69,6 +70,19 @@ describe("serve on a PostgreSQL queue", () => {
       const summary = await http("GET", "/api/summary");
       expect(summary.status).toBe(200);
       expect(JSON.stringify(summary.json)).toContain(id);
+      // Counts and recent cards from the database's aggregates (finishedFacts), not a listing.
+      expect(summary.json).toMatchObject({ total: 1, counts: { default: { queued: 0, claimed: 0, completed: 1, failed: 0 } } });
+      expect(summary.json.cards.recent.map((t: { id: string }) => t.id)).toEqual([id]);
+      const stats = await http("GET", "/api/stats");
+      expect(stats.status).toBe(200);
+      expect(stats.json.vendors).toEqual(["unassigned"]);
+      expect(stats.json.hours.reduce((n: number, h: { values: Record<string, number> }) => n + (h.values.unassigned ?? 0), 0)).toBe(1);
+      // The task page's file link serves the request as submitted, from the database (the file on disk is gone).
+      await rm(path.join(ws.root, "requests", "http.md"));
+      const file = await fetch(`${base}/api/tasks/${id}/files/request`);
+      expect(file.status).toBe(200);
+      expect(file.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+      expect(await file.text()).toBe("over http\n");
       const detail = await http("GET", `/api/tasks/${id}`);
       expect(detail.status).toBe(200);
       expect(JSON.stringify(detail.json)).toContain("http answer");

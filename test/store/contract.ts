@@ -342,12 +342,17 @@ export function storeContract(backend: StoreBackend): void {
       expect(all.counts).toEqual({ review: { completed: 1, failed: 1 }, build: { completed: 1, failed: 0 } });
       // Newest finished first, cut to `recent`.
       expect(all.recent.map((f) => f.correlation_id)).toEqual(["c", "b"]);
-      expect(all.window.map((f) => f.correlation_id).sort()).toEqual(["a", "b", "c"]);
+      expect(all.window.map((f) => f.id).sort()).toEqual([a.id, b.id, c.id].sort());
       const fa = all.window.find((f) => f.id === a.id);
-      expect(fa).toMatchObject({ lane: "review", state: "completed", vendor: "codex", cost_usd: 0.25, claim_owner: "w1", metadata: { vendor: "claude", model: "opus", effort: "high" } });
-      expect(fa?.claimed_at).toBe(ca.claimed_at);
-      expect(fa?.finished_at).toBe((await store.get(a.id)).completed_at);
+      expect(fa).toMatchObject({ lane: "review", state: "completed", vendor: "codex", cost_usd: 0.25 });
+      expect(fa?.created_ms).toBe(Date.parse(a.created_at));
+      expect(fa?.claimed_ms).toBe(Date.parse(ca.claimed_at as string));
+      expect(fa?.finished_ms).toBe(Date.parse((await store.get(a.id)).completed_at as string));
       expect(all.window.find((f) => f.id === b.id)).toMatchObject({ state: "failed", vendor: null, cost_usd: 0 });
+      // A card: what the board shows of a finished task.
+      const card = (await facts({ since: past, recent: 5 })).recent.find((f) => f.id === a.id);
+      expect(card).toMatchObject({ correlation_id: "a", lane: "review", state: "completed", vendor: "codex", cost_usd: 0.25, claim_owner: "w1", metadata: { vendor: "claude", model: "opus", effort: "high" } });
+      expect(card?.claimed_at).toBe(ca.claimed_at);
       // Nothing finished after tomorrow: counts and recent stay, the window is empty.
       const later = await facts({ since: new Date(Date.now() + DAY), recent: 1 });
       expect(later).toMatchObject({ total: 3, window: [] });

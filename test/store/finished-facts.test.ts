@@ -62,12 +62,15 @@ describe("finished-facts cache", () => {
     await fresh().finishedFacts?.({ since, recent: 10 });
     const file = path.join(ws.queue, "tasks", a.id, "task.json");
     const current = JSON.parse(await readFile(file, "utf8")) as Task;
-    await writeFile(`${file}.tmp`, toJsonFile({ ...current, correlation_id: "after" }));
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    await writeFile(`${file}.tmp`, toJsonFile({ ...current, correlation_id: "after", completed_at: later }));
     await rename(`${file}.tmp`, file);
     await appendFile(factsFile(), '["torn", 1, 2');
     const facts = await fresh().finishedFacts?.({ since, recent: 10 });
     expect(facts?.total).toBe(2);
-    expect(facts?.window.map((f) => f.correlation_id).sort()).toEqual(["after", b.correlation_id].sort());
+    expect(facts?.window).toHaveLength(2);
+    expect(facts?.window.find((f) => f.id === a.id)?.finished_ms).toBe(Date.parse(later));
+    expect(facts?.recent.map((f) => f.correlation_id).sort()).toEqual(["after", b.correlation_id].sort());
   });
 
   it("forgets a pruned task", async () => {

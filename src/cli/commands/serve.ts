@@ -1,144 +1,14 @@
-// `agent-lanes serve`: the HTTP API of PROTOCOL.md §8 (and the dashboard at /)
-// over this queue until SIGINT/SIGTERM; `agent-lanes dashboard`: the URL of a
-// running serve on loopback, or such a serve started here. The server and
-// pino load inside the action, so other commands never pay for them.
+// `agent-lanes serve` and `agent-lanes dashboard`: their flags, in the CLI
+// bundle so the top-level help costs nothing. What they do is in serve-run.ts,
+// loaded from dist/ with its own module graph when one of them runs (the
+// server must see the store and errors of its own modules).
 
-import { spawn } from "node:child_process";
 import type { Command } from "commander";
+import type { ServeOptions } from "./serve-run.js";
 import { SERVER_DEFAULTS, TOKEN_ENV } from "../../server/defaults.js";
-import { openQueue, STORE_START_WAIT_MS } from "../context.js";
-import { CliError } from "../errors.js";
 import { collect, examples } from "../options.js";
 
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-
-interface ServeOptions {
-  host: string;
-  port: string;
-  token?: string;
-  logLevel: string;
-  allowHost?: string[];
-  allowRoot?: string[];
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value.trim()) || port > 65_535) {
-    throw new CliError(`Expected \`--port\` to be a whole number from 0 to 65535, got \`${value}\``);
-  }
-  return port;
-}
-
-/** Resolve on the first SIGINT or SIGTERM; a second one gets Node's default (immediate exit). */
-function firstStopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve(signal);
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
-}
-
-const tokenOf = (opts: { token?: string }): string | undefined => opts.token ?? (process.env[TOKEN_ENV] || undefined);
-
-/** The dashboard's address; a token rides in the fragment, which the browser never sends to a server. */
-const dashboardUrl = (base: string, token: string | undefined): string => `${base}/${token ? `#token=${encodeURIComponent(token)}` : ""}`;
-
-/** Serve until a stop signal; `onListening` runs once the socket is bound. */
-async function runServe(cmd: Command, opts: ServeOptions, onListening?: (url: string) => void): Promise<void> {
-  const port = parsePort(opts.port);
-  const host = opts.host;
-  if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) {
-    throw new CliError(`Expected \`--log-level\` to be one of ${LOG_LEVELS.join(", ")}, got \`${opts.logLevel}\``);
-  }
-  const token = tokenOf(opts);
-  const { createServer, isLoopbackHost } = await import("../../server/index.js");
-  if (!isLoopbackHost(host)) {
-    if (!token) {
-      throw new CliError(`refusing to serve on ${host} without a token: pass --token or set ${TOKEN_ENV} (or bind 127.0.0.1)`);
-    }
-    process.stderr.write(`agent-lanes serve: warning: ${host} is not a loopback address; other machines can reach this API, every request must send Authorization: Bearer <token>\n`);
-  }
-
-  // A PostgreSQL queue's schema is brought up to date here (never destructive);
-  // a server that is still starting is waited for, as dispatch does.
-  const { store, config } = await openQueue(cmd, { migrate: true, startWaitMs: STORE_START_WAIT_MS });
-  const { pino } = await import("pino");
-  const { resolveAllowedRoots } = await import("../../store/allowed-roots.js");
-  const logger = pino({ level: opts.logLevel }, pino.destination(2));
-  let server: ReturnType<typeof createServer> | undefined;
-  try {
-    // Over HTTP a task's workspace_root must lie inside a root the operator allows (issue 11).
-    const allowedRoots = await resolveAllowedRoots([...(config ? [config.workspace_root] : []), ...(opts.allowRoot ?? [])], { requireFolders: true });
-    if (allowedRoots.length === 0) {
-      process.stderr.write("agent-lanes serve: warning: no workspace root is allowed (no config, no --allow-root): POST /tasks will refuse every task\n");
-    }
-    server = createServer({ store, token: token ?? null, logger, allowedRoots, allowHosts: opts.allowHost ?? [] });
-    const { url } = await server.listen(port, host);
-    const stopped = firstStopSignal();
-    process.stderr.write(`agent-lanes serve: listening on ${url} (queue ${store.location ?? store.root})\n`);
-    onListening?.(url);
-    const signal = await stopped;
-    process.stderr.write(`agent-lanes serve: ${signal}, stopping\n`);
-  } catch (error) {
-    throw new CliError(error instanceof Error ? error.message : String(error), { cause: error });
-  } finally {
-    await server?.close();
-    await store.close();
-  }
-}
-
-/** True when an agent-lanes server answers on `base` (a 401 from one with a token counts). */
-async function serverRuns(base: string, token: string | undefined): Promise<boolean> {
-  try {
-    const res = await fetch(`${base}/health`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(1500) });
-    if (res.status === 401) return (res.headers.get("www-authenticate") ?? "").includes("agent-lanes");
-    const body = (await res.json().catch(() => null)) as { status?: unknown; long_polls?: unknown } | null;
-    return res.ok && body?.status === "ok" && typeof body.long_polls === "number";
-  } catch {
-    return false;
-  }
-}
-
-/** Open `url` in the desktop's browser, without waiting for it. */
-function openInBrowser(url: string): void {
-  const [command, args] = process.platform === "darwin" ? ["open", [url]] : process.platform === "win32" ? ["cmd", ["/c", "start", "", url]] : ["xdg-open", [url]];
-  try {
-    const child = spawn(command, args as string[], { stdio: "ignore", detached: true });
-    child.on("error", () => process.stderr.write(`agent-lanes dashboard: could not run ${command}; open ${url} yourself\n`));
-    child.unref();
-  } catch {
-    process.stderr.write(`agent-lanes dashboard: could not run ${command}; open ${url} yourself\n`);
-  }
-}
-
-interface DashboardOptions {
-  port: string;
-  token?: string;
-  open?: boolean;
-  logLevel: string;
-  allowRoot?: string[];
-}
-
-async function runDashboard(cmd: Command): Promise<void> {
-  const opts = cmd.opts<DashboardOptions>();
-  const port = parsePort(opts.port);
-  const token = tokenOf(opts);
-  const base = `http://${SERVER_DEFAULTS.host}:${port}`;
-  const show = (url: string): void => {
-    process.stdout.write(`${dashboardUrl(url, token)}\n`);
-    if (opts.open) openInBrowser(dashboardUrl(url, token));
-  };
-  if (port !== 0 && (await serverRuns(base, token))) {
-    process.stderr.write(`agent-lanes dashboard: a server already runs on ${base}\n`);
-    show(base);
-    return;
-  }
-  await runServe(cmd, { host: SERVER_DEFAULTS.host, port: opts.port, logLevel: opts.logLevel, allowRoot: opts.allowRoot, ...(opts.token ? { token: opts.token } : {}) }, show);
-}
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /** Add `serve` and `dashboard` to the program. */
 export function registerServeCommand(program: Command): void {
@@ -159,7 +29,10 @@ export function registerServeCommand(program: Command): void {
         "agent-lanes --store /srv/queue serve --allow-root /srv/work --allow-host agents.internal --host 0.0.0.0 --token s3cret",
       ),
     )
-    .action(async (_options: unknown, cmd: Command) => runServe(cmd, cmd.opts<ServeOptions>()));
+    .action(async (_options: unknown, cmd: Command) => {
+      const { runServe } = await import("./serve-run.js");
+      await runServe(cmd, cmd.opts<ServeOptions>());
+    });
 
   program
     .command("dashboard")
@@ -170,5 +43,5 @@ export function registerServeCommand(program: Command): void {
     .option("--allow-root <dir>", "when starting serve: also allow this workspace root (repeatable)", collect)
     .option("--log-level <level>", `when starting serve: log level on stderr`, "info")
     .addHelpText("after", examples("agent-lanes dashboard --open", "AGENT_LANES_TOKEN=s3cret agent-lanes dashboard --port 9000"))
-    .action(async (_options: unknown, cmd: Command) => runDashboard(cmd));
+    .action(async (_options: unknown, cmd: Command) => (await import("./serve-run.js")).runDashboard(cmd));
 }

@@ -130,7 +130,7 @@ async function waitLane(cmd: Command, name: string, lane: string, opts: WaitOpti
     // Text mode keeps stdout empty when idle, so `id=$(agent-lanes next --lane L)` is a task id or nothing.
     // Python prints its message and the timeout; the key=value head keeps the line greppable.
     else if (!opts.quiet) warn(`agent-lanes ${name}: lane=${lane}; status=idle; reason=${idle.reason}; ${idle.message} Timed out after ${formatSeconds(opts.timeout)}s.`);
-  });
+  }, { longRunning: opts.timeout > 0 });
 }
 
 async function idlePayload(store: Store, queueRoot: string, lane: string, timeoutSeconds: number): Promise<IdlePayload> {

@@ -37,7 +37,7 @@ import { assertClaimHolder } from "../renew.js";
 import { checkRespondInput, finished, refuseResponse, type ResponseFields } from "../respond.js";
 import { writeResponseBody } from "../response-output.js";
 import { derivedReads } from "../derived.js";
-import { FactsFold, factOf, type FinishedFactsOptions, type FinishedFactsResult } from "../finished-facts.js";
+import { FactsFold, factOf, timesOf, type FinishedFactsOptions, type FinishedFactsResult } from "../finished-facts.js";
 import { waitLoop } from "../wait.js";
 import { DEFAULT_REQUEST_MAX_BYTES } from "../safe-file.js";
 import { byPriority, readSchedule, readyToRun } from "../schedule.js";
@@ -517,7 +517,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       result.total += n;
     }
     result.recent = recent.rows.map((r) => factOf(r.task, r.response));
-    result.window = window.rows.map((r) => factOf(r.task, r.response));
+    result.window = window.rows.map((r) => timesOf(factOf(r.task, r.response)));
     return result;
   }
 
