@@ -48,6 +48,9 @@ const BENCH = {
   stopTimeoutMs: 15_000,
 };
 
+/** Issue 13 item 4's targets, printed beside the figures: tasks/s at concurrency 4, and the dispatcher's own CPU per task. */
+const TARGETS = { tasksPerSecondAt4: 100, cpuMsPerTask: 5 };
+
 const CLK_TCK = 100; // USER_HZ on Linux: /proc/<pid>/stat counts CPU time in these ticks
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -311,6 +314,12 @@ try {
 }
 
 const ms = (value) => `${value.toFixed(value < 1 ? 2 : 1)} ms`;
+const verdict = (met) => (met ? "met" : "not met");
+const throughputCell = (run) =>
+  run.concurrency === 4
+    ? `${run.tasksPerSecond.toFixed(1)} (target ≥ ${TARGETS.tasksPerSecondAt4}: ${verdict(run.tasksPerSecond >= TARGETS.tasksPerSecondAt4)})`
+    : run.tasksPerSecond.toFixed(1);
+const cpuCell = (run) => `${ms(run.cpuMsPerTask)} (target ≤ ${TARGETS.cpuMsPerTask} ms: ${verdict(run.cpuMsPerTask <= TARGETS.cpuMsPerTask)})`;
 const sequential = rows.flatMap(({ run }) => run.sequential);
 const exits = [...rows.map(({ run }) => run.stopped), idleEmpty.stopped, idleFull.stopped].map((s) => (s.signal ? s.signal : `exit ${s.code}`));
 const py = python.skipped ? `not run (${python.skipped})` : `${python.tasksPerSecond.toFixed(2)}`;
@@ -320,9 +329,9 @@ const lines = [
   "| measure | agent-lanes dispatch | floor, same run | Python bash dispatcher |",
   "| --- | --- | --- | --- |",
   ...rows.map(({ run, floor }) =>
-    `| tasks/s, instant /bin/sh agent, ${BENCH.tasks} tasks, concurrency ${run.concurrency} (5 fsyncs each) | ${run.tasksPerSecond.toFixed(1)} | ${floor.tasksPerSecond.toFixed(1)} (agent in a shell loop, xargs -P ${run.concurrency}) | ${run.concurrency === 1 ? py : "—"} |`),
+    `| tasks/s, instant /bin/sh agent, ${BENCH.tasks} tasks, concurrency ${run.concurrency} (5 fsyncs each) | ${throughputCell(run)} | ${floor.tasksPerSecond.toFixed(1)} (agent in a shell loop, xargs -P ${run.concurrency}) | ${run.concurrency === 1 ? py : "—"} |`),
   ...rows.map(({ run, floor }) =>
-    `| CPU per task, concurrency ${run.concurrency}: the dispatcher's own / the agent's | ${ms(run.cpuMsPerTask)} | ${ms(floor.cpuMsPerRun)} (agent run by the loop) | — |`),
+    `| CPU per task, concurrency ${run.concurrency}: the dispatcher's own / the agent's | ${cpuCell(run)} | ${ms(floor.cpuMsPerRun)} (agent run by the loop) | — |`),
   `| submit→claim latency p50 / p99, one task at a time to an idle dispatcher (${sequential.length} tasks) | ${ms(percentile(sequential, 50))} / ${ms(percentile(sequential, 99))} | ${ms(percentile(rename, 50))} / ${ms(percentile(rename, 99))} (raw rename → inotify event) | — |`,
   `| idle RSS, ${BENCH.finishedTasks.toLocaleString("en")} finished tasks | ${idleFull.rss.toFixed(0)} MiB | ${idleEmpty.rss.toFixed(0)} MiB (empty queue) | — |`,
   `| idle CPU over ${BENCH.idleMeasureMs / 1000} s, ${BENCH.finishedTasks.toLocaleString("en")} finished tasks | ${idleFull.cpuPercent.toFixed(2)} % of a core | ${idleEmpty.cpuPercent.toFixed(2)} % (empty queue) | — |`,

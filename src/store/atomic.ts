@@ -2,16 +2,26 @@
 // target, fsync the folder. A reader sees the old file or the new one, never a
 // torn one, and a crash never leaves the target half-written.
 
-import { randomBytes } from "node:crypto";
 import { closeSync, fchmodSync, openSync, promises as fs, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { currentBatch, fsyncFd, settleBatch, syncLater } from "./durability.js";
+import { fsyncFd, settleBatch, syncLater, type SyncBatch } from "./durability.js";
 import { toJsonFile } from "./json.js";
 
 /** Mode of state files under the queue. */
 export const STATE_FILE_MODE = 0o600;
 /** Mode of folders under the queue. */
 export const STATE_DIR_MODE = 0o700;
+
+let tempCount = 0;
+/**
+ * Sixteen hex digits for a temp file's name: a random half and a counter.
+ * Uniqueness comes from O_EXCL (a clash fails, never overwrites), so no
+ * cryptographic randomness is needed (it cost ~15 us a file).
+ */
+function tempSuffix(): string {
+  tempCount = (tempCount + 1) >>> 0;
+  return `${Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0")}${tempCount.toString(16).padStart(8, "0")}`;
+}
 
 /**
  * Create a folder (and parents) and make the folders it created `mode` (0700),
@@ -43,6 +53,8 @@ export async function fsyncDir(dir: string): Promise<void> {
 export interface AtomicWriteOptions {
   /** @default 0o600 */
   mode?: number | null;
+  /** The locked transition's fsync batch (StoreContext.batch); without one the fsyncs are waited for inline. */
+  batch?: SyncBatch;
 }
 
 /** A write on an open file fails without a path (ENOSPC, EDQUOT): name the file it was for. */
@@ -53,15 +65,15 @@ export function withPath(error: unknown, file: string): unknown {
 }
 
 /**
- * Atomically replace `target` with `data`. Inside a locked transition
+ * Atomically replace `target` with `data`. In a locked transition's batch
  * (durability.ts) the rename also waits for the fsyncs the transition
  * started before it, and the folder's fsync is waited for after the lock.
  */
 export async function writeFileAtomic(target: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
-  const batch = currentBatch();
+  const batch = options.batch;
   const mode = options.mode === undefined ? STATE_FILE_MODE : options.mode;
   const dir = path.dirname(target);
-  const tmp = path.join(dir, `.${path.basename(target)}.${randomBytes(8).toString("hex")}.tmp`);
+  const tmp = path.join(dir, `.${path.basename(target)}.${tempSuffix()}.tmp`);
   // Plain system calls for the small steps (a local file of a few hundred
   // bytes); only the fsyncs go to the thread pool.
   const fd = openSync(tmp, "wx", mode ?? 0o666);
@@ -91,7 +103,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   await syncLater(batch, () => fsyncDir(dir));
 }
 
-/** Atomically write `value` as a Python-style JSON file (indent 2, sorted keys, newline), mode 0600. */
-export async function writeJsonAtomic(target: string, value: unknown): Promise<void> {
-  await writeFileAtomic(target, toJsonFile(value));
+/** Atomically write `value` as a Python-style JSON file (indent 2, sorted keys, newline), mode 0600; `batch` as writeFileAtomic's. */
+export async function writeJsonAtomic(target: string, value: unknown, options: { batch?: SyncBatch } = {}): Promise<void> {
+  await writeFileAtomic(target, toJsonFile(value), { batch: options.batch });
 }

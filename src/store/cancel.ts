@@ -71,7 +71,7 @@ export function cancelResponse(
 export function cancelTask(ctx: StoreContext, taskId: string, input: CancelInput = {}): Promise<RespondResult> {
   // Validated before the lock, like release: nothing is written on bad input.
   const { by, reason } = checkCancelInput(taskId, input);
-  return locked(ctx, async () => {
+  return locked(ctx, async (ctx) => {
     let task = await loadTask(ctx, taskId);
     task = (await settleFromResponse(ctx, task)) ?? task;
     refuseCancel(task);

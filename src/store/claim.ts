@@ -93,7 +93,7 @@ export function claimedTask(task: Task, owner: string, stamp: string, leaseExpir
 
 export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput, running: LaneRunningCount = async () => 0): Promise<Task> {
   const { owner, leaseSeconds, maxRunning } = checkClaimInput(taskId, input);
-  return locked(ctx, async () => {
+  return locked(ctx, async (ctx) => {
     const loaded = await loadTask(ctx, taskId);
     const task = (await settleFromResponse(ctx, loaded)) ?? loaded;
     const now = ctx.now();

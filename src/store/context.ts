@@ -2,7 +2,7 @@
 // reading, writing and checking a task, in one place.
 
 import { writeJsonAtomic } from "./atomic.js";
-import { withSyncBatch } from "./durability.js";
+import { withSyncBatch, type SyncBatch } from "./durability.js";
 import { appendEventLine } from "./events.js";
 import type { QueuePaths } from "./layout.js";
 import { withLock, type LockOptions } from "./lock.js";
@@ -24,15 +24,19 @@ export interface StoreContext {
   lock: LockOptions;
   /** Largest request or supporting file hashed. */
   requestMaxBytes: number;
+  /** Inside a locked transition: its fsync batch (durability.ts), which the writes below join. */
+  batch?: SyncBatch;
 }
 
 /**
  * Run `body` under the queue's flock, its fsyncs grouped (durability.ts):
  * resolves once everything it wrote is on disk, the last fsyncs waited for
- * after the lock is released.
+ * after the lock is released. The body gets the transition's context (the
+ * store's, carrying the batch): writes through it join the batch, writes
+ * through any other fsync inline.
  */
-export function locked<T>(ctx: StoreContext, body: () => Promise<T>): Promise<T> {
-  return withSyncBatch((inside) => withLock(ctx.paths.lock, inside, ctx.lock), body);
+export function locked<T>(ctx: StoreContext, body: (tx: StoreContext) => Promise<T>): Promise<T> {
+  return withSyncBatch((inside) => withLock(ctx.paths.lock, inside, ctx.lock), (batch) => body({ ...ctx, batch }));
 }
 
 export function loadTask(ctx: StoreContext, taskId: string): Promise<Task> {
@@ -41,7 +45,7 @@ export function loadTask(ctx: StoreContext, taskId: string): Promise<Task> {
 
 /** Atomically rewrite task.json (unknown keys included, as they were read). */
 export async function saveTask(ctx: StoreContext, task: Task): Promise<void> {
-  await writeJsonAtomic(ctx.paths.taskFile(task.id), task);
+  await writeJsonAtomic(ctx.paths.taskFile(task.id), task, { batch: ctx.batch });
 }
 
 /**
@@ -50,7 +54,7 @@ export async function saveTask(ctx: StoreContext, task: Task): Promise<void> {
  * sees a state (without the lock) always finds its event already logged.
  */
 export function addEvent(ctx: StoreContext, taskId: string, event: EventInput): Promise<TaskEvent> {
-  return appendEventLine(ctx.paths.eventsFile(taskId), event);
+  return appendEventLine(ctx.paths.eventsFile(taskId), event, undefined, ctx.batch);
 }
 
 /** A claimed task whose lease is missing, unreadable or in the past. */

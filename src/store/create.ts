@@ -184,7 +184,7 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
     refuse: (target) => refuseQueueTarget(ctx, target),
   });
   const { workspace_id: workspaceId, correlation_id: correlationId, lane, request_sha256: requestSha } = fields;
-  return locked(ctx, async () => {
+  return locked(ctx, async (ctx) => {
     await ensureDir(ctx.paths.tasks);
     // The id embeds the microsecond; if another writer took the same one, move on a microsecond.
     let micros = nowMicros();
@@ -210,7 +210,7 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
       correlation_id: correlationId,
       task_id: id,
       updated_at: createdAt,
-    });
+    }, { batch: ctx.batch });
     ctx.onWrite(id);
     return task;
   });

@@ -3,7 +3,7 @@
 // writer may have crashed mid-append.
 
 import { closeSync, constants, fstatSync, readSync, writeSync } from "node:fs";
-import { currentBatch, fsyncFd, syncLater } from "./durability.js";
+import { fsyncFd, syncLater, type SyncBatch } from "./durability.js";
 import { TransitionError, ValidationError } from "./errors.js";
 import { assertJsonDepth, assertOneLineName } from "./input-shape.js";
 import { toJsonLine } from "./json.js";
@@ -12,11 +12,11 @@ import { isoNow } from "./time.js";
 import type { EventInput, TaskEvent } from "./types.js";
 
 /**
- * Append one event; the caller holds the queue lock. Inside a locked
- * transition (durability.ts) the line's fsync runs alongside what follows and
- * is waited for before the next rename, or after the lock at the latest.
+ * Append one event; the caller holds the queue lock. In a locked
+ * transition's batch (durability.ts) the line's fsync runs alongside what
+ * follows and is waited for before the next rename, or after the lock at the latest.
  */
-export async function appendEventLine(file: string, input: EventInput, createdAt: string = isoNow()): Promise<TaskEvent> {
+export async function appendEventLine(file: string, input: EventInput, createdAt: string = isoNow(), batch?: SyncBatch): Promise<TaskEvent> {
   const event: TaskEvent = {
     created_at: createdAt,
     type: input.type,
@@ -39,7 +39,7 @@ export async function appendEventLine(file: string, input: EventInput, createdAt
     closeSync(fd);
     throw error;
   }
-  await syncLater(currentBatch(), () => fsyncFd(fd).finally(() => closeSync(fd)));
+  await syncLater(batch, () => fsyncFd(fd).finally(() => closeSync(fd)));
   return event;
 }
 

@@ -255,6 +255,10 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
       if (scan.finishedLanes) return (scan.finishedLanes.get(lane) ?? 0) > 0;
       return (await summaries({ lane, limit: 1 }, false)).length > 0;
     },
+    async finishedCount() {
+      if (!(await queueExists())) return 0;
+      return (await scanAll(false)).finishedCount;
+    },
     async finishedFacts(opts) {
       if (!(await queueExists())) return { total: 0, counts: {}, recent: [], window: [] };
       // As listed(): a task whose task.json is no longer the file the scanner knew is looked at again, once.
@@ -273,7 +277,7 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
       assertTaskId(taskId);
       checkEventInput(taskId, event);
       return withTask(taskId, () =>
-        locked(ctx, async () => {
+        locked(ctx, async (ctx) => {
           await loadTask(ctx, taskId);
           const written = await addEvent(ctx, taskId, event);
           ctx.onWrite(taskId);
@@ -299,7 +303,7 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     async sweepTempFiles(opts = {}) {
       if (!(await queueExists())) return [];
       const olderThanMs = opts.olderThanMs ?? 60 * 60 * 1000;
-      return locked(ctx, async () => {
+      return locked(ctx, async (ctx) => {
         const now = ctx.now();
         const swept = longRunning ? await sweepInHelper(paths.root, olderThanMs, now) : null;
         return swept ?? [...(await sweepOrphanTaskFolders(paths, olderThanMs, now)), ...(await sweepTempFiles(paths, olderThanMs, now))];

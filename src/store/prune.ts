@@ -164,7 +164,7 @@ export async function pruneTasks(ctx: StoreContext, opts: PruneOptions = {}): Pr
   }
   const cutoff = now.getTime() - olderThanMs;
 
-  return locked(ctx, async () => {
+  return locked(ctx, async (ctx) => {
     const names = await fs.readdir(ctx.paths.tasks).catch(() => [] as string[]);
     // Every finished task of the selection, read under the lock: nobody can change it meanwhile.
     const selected: Task[] = [];

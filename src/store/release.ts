@@ -38,7 +38,7 @@ export function releaseTask(ctx: StoreContext, taskId: string, input: ReleaseInp
   // Checked before the lock: a bad reason found after task.json was rewritten
   // would leave the task released without its event.
   const reason = checkReleaseReason(taskId, input);
-  return locked(ctx, async () => {
+  return locked(ctx, async (ctx) => {
     const task = await loadTask(ctx, taskId);
     assertClaimHolder(task, input.claimToken, "release");
     const next = released(task, reason, ctx.stamp());

@@ -18,7 +18,7 @@ export function assertClaimHolder(task: Task, token: unknown, verb: "renew" | "r
 
 export function renewTask(ctx: StoreContext, taskId: string, input: RenewInput): Promise<Task> {
   const leaseSeconds = checkLeaseSeconds(input.leaseSeconds ?? DEFAULT_LEASE_SECONDS);
-  return locked(ctx, async () => {
+  return locked(ctx, async (ctx) => {
     const task = await loadTask(ctx, taskId);
     assertClaimHolder(task, input.claimToken, "renew");
     const now = ctx.now();

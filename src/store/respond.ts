@@ -112,7 +112,7 @@ export function refuseResponse(task: Task, claimToken: unknown, expectSha: strin
 export function respondTask(ctx: StoreContext, taskId: string, input: RespondInput): Promise<RespondResult> {
   const { expectSha, ...fields } = checkRespondInput(taskId, input);
   const status = fields.status;
-  return locked(ctx, async () => {
+  return locked(ctx, async (ctx) => {
     let task = await loadTask(ctx, taskId);
     task = (await settleFromResponse(ctx, task)) ?? task;
     refuseResponse(task, input.claimToken, expectSha);
@@ -153,7 +153,7 @@ export async function recordResponse(
 ): Promise<RespondResult> {
   const stamp = ctx.stamp();
   const response: TaskResponse = { task_id: task.id, ...fields, created_at: stamp };
-  await writeJsonAtomic(ctx.paths.responseFile(task.id), response);
+  await writeJsonAtomic(ctx.paths.responseFile(task.id), response, { batch: ctx.batch });
   const done = finished(task, response, stamp);
   await addEvent(ctx, task.id, {
     type: "response",

@@ -277,8 +277,24 @@ export async function readOwnFile(file: string): Promise<string> {
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new UnsafeFileError(file, `refusing to read ${file}: it is ${kindOf(stat)}, not a regular file`);
-    return readFileSync(fd, "utf8");
+    return readToEnd(fd, stat.size).toString("utf8");
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The rest of `fd` read with plain system calls, `size` (its fstat) telling how much to expect: no second fstat, one read while the size holds. */
+function readToEnd(fd: number, size: number): Buffer {
+  let buffer = Buffer.allocUnsafe(size + 1);
+  let total = 0;
+  for (;;) {
+    const want = buffer.length - total;
+    const bytesRead = readSync(fd, buffer, total, want, null);
+    total += bytesRead;
+    // A regular file's short read is its end, as it was when read (writers replace these files, or append whole lines).
+    if (bytesRead < want) return buffer.subarray(0, total);
+    const bigger = Buffer.allocUnsafe(buffer.length * 2);
+    buffer.copy(bigger, 0, 0, total);
+    buffer = bigger;
   }
 }

@@ -1,11 +1,14 @@
 // The helper process of scan-offload.ts. Arguments:
-//   scan <tasks folder>                         first scan: prints the scanner's state as one JSON
-//                                               line, then the finished tasks' names, one a line
+//   scan <tasks folder> <names file>            first scan: prints the scanner's state as JSON and
+//                                               writes the finished tasks' names, one a line, to
+//                                               the (new) names file
 //   sweep <queue root> <older than ms> <now ms> start-up sweep: prints the removed paths as JSON
 // It writes what a scan in the long-running process would have written (the
 // summary cache, the listing snapshot) and exits; its memory goes with it.
 
-import { createScanner } from "./scan.js";
+import { rm, rmdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { createScanner, RACY_WINDOW_MS } from "./scan.js";
 import { queuePaths } from "./layout.js";
 import { sweepOrphanTaskFolders, sweepTempFiles } from "./sweep-temp.js";
 
@@ -15,14 +18,30 @@ async function write(data: string | Uint8Array): Promise<void> {
 
 async function main(argv: string[]): Promise<void> {
   const [job, ...rest] = argv;
-  if (job === "scan" && rest.length === 1) {
+  if (job === "scan" && rest.length === 2) {
     // Finished tasks too: each is classified (checked against the summary cache and its file, or read)
     // so the long-running process can skip them unread from the start.
     const scanner = createScanner(rest[0] as string, { snapshot: true });
     await scanner.scan({ finished: true });
+    // A folder changed within the racy window cannot be trusted unchanged later
+    // (its mtime may not move again): the long-running process would list it
+    // again at once. Wait the window out and list it here instead (a few times
+    // at most, for a folder that keeps changing).
+    for (let round = 0; round < 3; round += 1) {
+      const listing = scanner.handOver().state.listing;
+      if (listing === null || listing.trusted) break;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, listing.mtimeMs + RACY_WINDOW_MS + 20 - Date.now())));
+      await scanner.scan({ finished: true });
+    }
     const { state, finished } = scanner.handOver();
-    await write(`${JSON.stringify(state)}\n`);
-    await write(finished);
+    const namesFile = rest[1] as string;
+    await writeFile(namesFile, finished, { flag: "wx", mode: 0o600 });
+    // A parent gone meanwhile (the pipe closed) would never remove the file: remove it here.
+    await write(JSON.stringify(state)).catch(async (error: unknown) => {
+      await rm(namesFile, { force: true });
+      await rmdir(path.dirname(namesFile)).catch(() => undefined); // the parent's private temp folder, empty now
+      throw error;
+    });
     return;
   }
   if (job === "sweep" && rest.length === 3) {

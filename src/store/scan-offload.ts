@@ -17,7 +17,8 @@
 
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { stat } from "node:fs/promises";
+import { mkdtemp, open, rm, stat } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { IdTable } from "./id-table.js";
@@ -31,39 +32,22 @@ export function helperAvailable(): boolean {
   return existsSync(HELPER);
 }
 
-/**
- * Run the helper; `onData` gets its standard output as it comes. Resolves
- * true on a clean exit, false when it could not run or failed.
- */
-async function runHelper(args: string[], onData: (chunk: Buffer) => void, signal?: AbortSignal): Promise<boolean> {
-  if (!helperAvailable() || signal?.aborted) return false;
+/** The helper's standard output on a clean exit; null when it could not run or failed (small outputs only). */
+async function helperOutput(args: string[], signal?: AbortSignal): Promise<string | null> {
+  if (!helperAvailable() || signal?.aborted) return null;
   return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
     let child;
     try {
       child = spawn(process.execPath, [HELPER, ...args], { stdio: ["ignore", "pipe", "ignore"], signal });
     } catch {
-      resolve(false);
+      resolve(null);
       return;
     }
-    let failed = false;
-    child.stdout.on("data", (chunk: Buffer) => {
-      if (failed) return;
-      try {
-        onData(chunk);
-      } catch {
-        failed = true; // not the helper's output: the caller does the work itself
-        child.kill();
-      }
-    });
-    child.once("error", () => resolve(false));
-    child.once("close", (code) => resolve(code === 0 && !failed));
+    child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
+    child.once("error", () => resolve(null));
+    child.once("close", (code) => resolve(code === 0 ? Buffer.concat(chunks).toString("utf8") : null));
   });
-}
-
-/** The whole standard output of the helper on a clean exit, else null (small outputs only). */
-async function helperOutput(args: string[]): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  return (await runHelper(args, (chunk) => chunks.push(chunk))) ? Buffer.concat(chunks).toString("utf8") : null;
 }
 
 /**
@@ -79,44 +63,38 @@ async function worthAHelper(tasksDir: string): Promise<boolean> {
   return st.nlink < 2 || st.nlink - 2 >= HELPER_MIN_TASKS;
 }
 
-/** The first scan of a scanner, made by the helper: its state and the finished tasks' names (one a line). */
+/**
+ * The first scan of a scanner, made by the helper: its state (on the pipe) and
+ * the finished tasks' names (in a file of a private temp folder, read into the
+ * buffer the table keeps: no string per name, no copy, no pipe buffers).
+ */
 export const firstScanInHelper: FirstScan = async (tasksDir, signal) => {
   if (!(await worthAHelper(tasksDir))) return null;
-  // The names go straight from the pipe into a table sized for them: no
-  // string is made per name, and no buffer of them all.
-  let head: Buffer[] | null = [];
-  let state: ScannerState | null = null;
-  let table: IdTable | null = null;
-  let carry: Buffer | null = null;
-  const names = (bytes: Buffer): void => {
-    let start = 0;
-    for (let end = bytes.indexOf(0x0a); end !== -1; end = bytes.indexOf(0x0a, start)) {
-      if (end > start) (table as IdTable).setBytes(bytes, start, end, NAME_TAGS.finished);
-      start = end + 1;
+  let dir: string | null = null;
+  try {
+    dir = await mkdtemp(path.join(os.tmpdir(), "agent-lanes-scan-"));
+    const namesFile = path.join(dir, "finished-names");
+    const out = await helperOutput(["scan", tasksDir, namesFile], signal);
+    if (out === null) return null;
+    const state = JSON.parse(out) as ScannerState;
+    // Read into a buffer with room for an eighth more names (pages not yet written cost nothing).
+    const file = await open(namesFile, "r");
+    let finished: IdTable;
+    try {
+      const { size } = await file.stat();
+      const buffer = Buffer.alloc(size + (size >> 3) + 1024);
+      const { bytesRead } = await file.read(buffer, 0, size, 0);
+      if (bytesRead !== size) return null;
+      finished = IdTable.fromLines(buffer, NAME_TAGS.finished, size);
+    } finally {
+      await file.close();
     }
-    carry = start < bytes.length ? Buffer.from(bytes.subarray(start)) : null;
-  };
-  const ok = await runHelper(
-    ["scan", tasksDir],
-    (chunk) => {
-      if (head !== null) {
-        const nl = chunk.indexOf(0x0a);
-        if (nl === -1) {
-          head.push(chunk);
-          return;
-        }
-        head.push(chunk.subarray(0, nl));
-        state = JSON.parse(Buffer.concat(head).toString("utf8")) as ScannerState;
-        head = null;
-        table = new IdTable(state.finishedCount, state.finishedBytes);
-        chunk = chunk.subarray(nl + 1);
-      }
-      names(carry ? Buffer.concat([carry, chunk]) : chunk);
-    },
-    signal,
-  );
-  if (!ok || state === null || table === null || carry !== null) return null;
-  return { state, finished: table };
+    return { state, finished };
+  } catch {
+    return null; // the caller scans by itself
+  } finally {
+    if (dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
 };
 
 /** The start-up sweep (sweep-temp.ts) made by the helper: the paths it removed; null when it could not run. The caller holds the queue lock. */

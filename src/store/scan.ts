@@ -185,7 +185,7 @@ async function entryProblem(id: string, file: string, error: unknown): Promise<S
 const FULL_RELIST_MS = 30_000;
 
 /** How old the folder's mtime must be before an unchanged mtime proves an unchanged listing. */
-const RACY_WINDOW_MS = 2000;
+export const RACY_WINDOW_MS = 2000;
 
 /** Unknown ids beyond which the summary cache is consulted before reading files. */
 const CONSULT_CACHE_AT = 16;
@@ -424,6 +424,8 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
         })
         .finally(() => (warming = null));
       await warming;
+      // Closed while the helper worked: no scan of our own on the way out.
+      if (helperAbort.signal.aborted) return { tasks: [], finished: [], finishedCount: 0, problems: [], pending: [] };
     }
     const listed = await listIds(options.changed ?? null);
     if (listed === null) {

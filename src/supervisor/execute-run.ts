@@ -22,6 +22,8 @@ export interface ExecuteDeps {
   runChild: RunChildFn;
   /** Aborted (reason "shutdown") when running children must stop: grace over, or forced. */
   killSignal: AbortSignal;
+  /** The environment agents inherit (RunChildOptions.baseEnv). @default process.env */
+  baseEnv?: NodeJS.ProcessEnv;
 }
 
 /** A fresh id marking every process of one run (letters, digits and dashes: safe in a file name and the environment). */
@@ -88,6 +90,7 @@ export async function executeRun(trip: Trip, invocation: Invocation, keeper: Lea
       maxOutputBytes: options.maxOutputBytes,
       signal: stop.signal,
       onSpawn,
+      baseEnv: deps.baseEnv,
     });
     await startedEvent;
     if (run.spawnError) trip.log.warn({ err: run.spawnError.message }, "child could not be started");

@@ -27,7 +27,7 @@ import { spawn, type SpawnOptions } from "node:child_process";
 import { closeSync, writeSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import type { Invocation } from "../../vendors/types.js";
-import { ffiSpawn } from "./ffi-spawn.js";
+import { ffiSpawn, type FfiChild } from "./ffi-spawn.js";
 import { libc, type Libc } from "./libc.js";
 
 /** Exit code of a guard whose agent cannot be started (not found / not executable). */
@@ -65,6 +65,12 @@ export interface GuardOptions {
   runId: string;
   /** Between SIGTERM and SIGKILL when the supervisor is gone; capped at ORPHAN_GRACE_CAP_MS. */
   killGraceMs: number;
+  /**
+   * The environment the agent inherits, under invocation.env: a dispatcher
+   * passes the copy it took when it started (reading process.env whole costs
+   * ~0.1 ms, a fair part of what a run costs it). @default process.env, read at each spawn
+   */
+  baseEnv?: NodeJS.ProcessEnv;
 }
 
 /** Guards spawned and not yet reaped (pid → run id): the orphan reaper never touches them. */
@@ -101,7 +107,7 @@ export function guardCommand(invocation: Invocation, options: GuardOptions): { f
     args: ["-c", GUARD_SCRIPT, `agent-lanes-guard:${options.runId}`, graceSeconds, invocation.file, ...invocation.args],
     options: {
       cwd: invocation.cwd,
-      env: { ...process.env, ...(invocation.env ?? {}), AGENT_LANES_RUN_ID: options.runId },
+      env: { ...(options.baseEnv ?? process.env), ...(invocation.env ?? {}), AGENT_LANES_RUN_ID: options.runId },
       // setsid(): the guard, then the agent it execs, leads a new process group.
       detached: true,
       stdio: ["pipe", "pipe", "pipe", "pipe"],
@@ -142,41 +148,65 @@ function closed(stream: Readable): Promise<void> {
   });
 }
 
-/** posix_spawn through koffi (Linux): no fork of the supervisor's memory. */
-async function spawnWithLibc(lib: Libc, invocation: Invocation, options: GuardOptions): Promise<GuardedProcess> {
-  const command = guardCommand(invocation, options);
-  let child;
-  spawning.set(options.runId, (spawning.get(options.runId) ?? 0) + 1);
+/**
+ * Run `spawn` counted as a spawn in flight of `runId`: until it settles, the
+ * guard's pid is not known, and the orphan reaper must neither kill a child
+ * carrying that run's marker nor reap a zombie that may be that guard.
+ */
+async function whileSpawning<T>(runId: string, spawn: () => Promise<T>): Promise<T> {
+  spawning.set(runId, (spawning.get(runId) ?? 0) + 1);
   try {
-    child = await ffiSpawn(lib, command.file, command.args, { cwd: command.options.cwd, env: command.options.env });
-    liveGuards.set(child.pid, options.runId);
-  } catch (error) {
-    const failed = Promise.resolve({ code: null, signal: null, error: error as Error });
-    return { pid: undefined, stdin: null, stdout: null, stderr: null, exited: new Promise(() => undefined), ended: failed, disarm: () => undefined };
+    return await spawn();
   } finally {
-    const left = (spawning.get(options.runId) ?? 1) - 1;
-    if (left > 0) spawning.set(options.runId, left);
-    else spawning.delete(options.runId);
+    const left = (spawning.get(runId) ?? 1) - 1;
+    if (left > 0) spawning.set(runId, left);
+    else spawning.delete(runId);
   }
-  const { pid, fd3 } = child;
-  let lifeline: number | null = fd3;
-  const disarm = (): void => {
-    if (lifeline === null) return;
-    closeSync(lifeline);
-    lifeline = null;
-  };
+}
+
+/** A guard that could not be started: `ended` says why, `exited` never resolves. */
+function notStarted(error: Error): GuardedProcess {
+  const failed = Promise.resolve({ code: null, signal: null, error });
+  return { pid: undefined, stdin: null, stdout: null, stderr: null, exited: new Promise(() => undefined), ended: failed, disarm: () => undefined };
+}
+
+/** Write the handshake on the lifeline (fd 3's other end); returns what closes it, once. */
+function armLifeline(fd: number): () => void {
   try {
-    // The handshake: written once the guard exists and holds its end of fd 3.
-    writeSync(fd3, "go\n");
+    // Written once the guard exists and holds its end of fd 3.
+    writeSync(fd, "go\n");
   } catch {
     // EPIPE: the guard is already gone; its exit says the rest.
   }
+  let open = true;
+  return () => {
+    if (!open) return;
+    open = false;
+    closeSync(fd);
+  };
+}
+
+/** posix_spawn through koffi (Linux): no fork of the supervisor's memory. */
+async function spawnWithLibc(lib: Libc, invocation: Invocation, options: GuardOptions): Promise<GuardedProcess> {
+  const command = guardCommand(invocation, options);
+  let child: FfiChild;
+  try {
+    child = await whileSpawning(options.runId, async () => {
+      const started = await ffiSpawn(lib, command.file, command.args, { cwd: command.options.cwd, env: command.options.env });
+      // Live before it stops counting as in flight: the reaper never sees it as nobody's.
+      liveGuards.set(started.pid, options.runId);
+      return started;
+    });
+  } catch (error) {
+    return notStarted(error as Error);
+  }
+  const disarm = armLifeline(child.fd3);
   const exited = child.exited.then((end) => {
-    noteExit(pid);
+    noteExit(child.pid);
     return end;
   });
   const ended = Promise.all([exited, closed(child.stdout), closed(child.stderr)]).then(([end]) => end);
-  return { pid, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, ended, disarm };
+  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, ended, disarm };
 }
 
 /** child_process.spawn (other systems, or no libc through koffi). Not execa: its per-spawn work cost ~2 ms of CPU a run. */

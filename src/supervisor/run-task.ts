@@ -41,6 +41,8 @@ export interface TaskRunnerDeps {
   keeperClock?: KeeperClock;
   /** Each response written (TripDeps.onAnswered): the dispatcher's task.completed / task.failed events. */
   onAnswered?(result: RespondResult): void;
+  /** The environment agents inherit, taken when the dispatcher started (RunChildOptions.baseEnv). @default process.env */
+  baseEnv?: NodeJS.ProcessEnv;
 }
 
 /** worktree_path when it is an existing folder, else workspace_root. */
@@ -69,42 +71,80 @@ async function resumeFor(trip: Trip, cwd: string, deps: TaskRunnerDeps): Promise
   return decision.plan;
 }
 
+/** Adapter and worktree warnings: logged at once, recorded as warning events that flush() waits for. */
+type Warn = (message: string, data?: Record<string, unknown>) => void;
+
+function collectWarnings(trip: Trip): { warn: Warn; flush(): Promise<void> } {
+  const recorded: Promise<void>[] = [];
+  return {
+    warn(message, data = {}) {
+      trip.log.warn(data, message);
+      recorded.push(trip.event(EVENT.warning, message, data));
+    },
+    flush: async () => {
+      await Promise.all(recorded);
+    },
+  };
+}
+
+/** Where a run happens and the task as its agent sees it. */
+interface RunPlace {
+  cwd: string;
+  task: Task;
+  worktree: TaskWorktree | null;
+}
+
+/** A PostgreSQL queue carries the request: it is written to a private folder of this host first (null for a folder queue). */
+async function materializeRequest(trip: Trip, deps: TaskRunnerDeps): Promise<MaterializedTask | null> {
+  const materialized = await materializeTask(trip.task, deps.store);
+  if (materialized) trip.log.info({ folder: materialized.workspace }, "request materialised from the database");
+  return materialized;
+}
+
+/** The working folder: the materialised request's, or the task's own; then a worktree of its own when asked for. */
+async function placeRun(trip: Trip, materialized: MaterializedTask | null, deps: TaskRunnerDeps, warn: Warn): Promise<RunPlace> {
+  const cwd = materialized ? materialized.workspace : await workingDirectory(trip.task);
+  const task = materialized ? materialized.task : trip.task;
+  if (!wantsWorktree(task, deps.options.worktree)) return { cwd, task, worktree: null };
+  const prepared = await prepareTaskWorktree(task, cwd, deps.store.root);
+  if (prepared.warning) warn(prepared.warning);
+  const { worktree } = prepared;
+  if (!worktree) return { cwd: prepared.cwd, task, worktree: null };
+  trip.log.info({ worktree: worktree.path, branch: worktree.branch, base_commit: worktree.baseCommit, reused: worktree.reused }, "running in a worktree of its own");
+  // The task as the agent sees it: in its own worktree.
+  return { cwd: prepared.cwd, task: { ...task, worktree_path: worktree.path, expected_branch: worktree.branch }, worktree };
+}
+
+/** The agent's input and the adapter's command line for it. */
+async function invocationFor(
+  trip: Trip,
+  place: RunPlace,
+  resume: ResumePlan | null,
+  { adapter, vendorConfig }: { adapter: VendorAdapter; vendorConfig: VendorConfig },
+  deps: TaskRunnerDeps,
+  warn: Warn,
+): Promise<Invocation> {
+  const { input } = await buildInput(place.task, place.cwd, deps.store, { supportsEffort: adapter.supportsEffort === true, resumedFrom: resume?.parentId ?? null });
+  return adapter.invocation(place.task, { input, cwd: place.cwd, attempt: trip.info.attempt, config: vendorConfig, warn, resumeSession: resume?.sessionId ?? null });
+}
+
 /** The working folder (a worktree of its own when asked), the input and the adapter's invocation; adapter warnings become events. */
 export async function prepareRun(trip: Trip, deps: TaskRunnerDeps): Promise<PreparedRun> {
-  const { adapter, vendorConfig } = deps.current();
-  const warnings: Promise<void>[] = [];
-  const warn = (message: string, data: Record<string, unknown> = {}): void => {
-    trip.log.warn(data, message);
-    warnings.push(trip.event(EVENT.warning, message, data));
-  };
+  // The adapter in force now (a SIGHUP may swap it for the next task, never mid-task).
+  const current = deps.current();
+  const warnings = collectWarnings(trip);
   let materialized: MaterializedTask | null = null;
   try {
-    // A PostgreSQL queue carries the request: it is written to a private folder of this host first.
-    materialized = await materializeTask(trip.task, deps.store);
-    if (materialized) trip.log.info({ folder: materialized.workspace }, "request materialised from the database");
-    let cwd = materialized ? materialized.workspace : await workingDirectory(trip.task);
-    // The task as the agent sees it: in its own worktree, when it runs in one.
-    let task = materialized ? materialized.task : trip.task;
-    let worktree: TaskWorktree | null = null;
-    if (wantsWorktree(task, deps.options.worktree)) {
-      const prepared = await prepareTaskWorktree(task, cwd, deps.store.root);
-      cwd = prepared.cwd;
-      if (prepared.warning) warn(prepared.warning);
-      worktree = prepared.worktree;
-      if (worktree) {
-        task = { ...task, worktree_path: worktree.path, expected_branch: worktree.branch };
-        trip.log.info({ worktree: worktree.path, branch: worktree.branch, base_commit: worktree.baseCommit, reused: worktree.reused }, "running in a worktree of its own");
-      }
-    }
-    const resume = adapter.supportsResume ? await resumeFor(trip, cwd, deps) : null;
-    const { input } = await buildInput(task, cwd, deps.store, { supportsEffort: adapter.supportsEffort === true, resumedFrom: resume?.parentId ?? null });
-    const invocation = adapter.invocation(task, { input, cwd, attempt: trip.info.attempt, config: vendorConfig, warn, resumeSession: resume?.sessionId ?? null });
-    return { invocation, adapter, worktree, resume, materialized };
+    materialized = await materializeRequest(trip, deps);
+    const place = await placeRun(trip, materialized, deps, warnings.warn);
+    const resume = current.adapter.supportsResume ? await resumeFor(trip, place.cwd, deps) : null;
+    const invocation = await invocationFor(trip, place, resume, current, deps, warnings.warn);
+    return { invocation, adapter: current.adapter, worktree: place.worktree, resume, materialized };
   } catch (error) {
     await materialized?.remove().catch(() => undefined);
     return { failure: { kind: "failed", body: `${deps.options.vendor} dispatcher could not prepare the run: ${errorMessage(error)}`, retry: true } };
   } finally {
-    await Promise.all(warnings);
+    await warnings.flush();
   }
 }
 
@@ -162,40 +202,64 @@ async function finishRun(trip: Trip, prepared: Extract<PreparedRun, { invocation
   return outcome;
 }
 
-/** Run one task claimed by this dispatcher to its settlement. */
-export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<TaskEnd> {
-  const { options } = deps;
-  const trip = await openTrip(task, deps);
-  if (trip.info.counted > options.maxAttempts) return giveUp(trip, options);
-
+/** The dispatcher_started event: this dispatcher begins an attempt. */
+async function announceStart(trip: Trip, options: ResolvedOptions): Promise<void> {
   await trip.event(EVENT.started, `dispatcher ${options.owner} started attempt ${trip.info.attempt}`, {
     attempt: trip.info.attempt,
     supervisor_pid: process.pid,
     lease_seconds: options.leaseSeconds,
   });
   trip.log.info("task claimed");
+}
 
-  const keeper = keepLease(trip, deps);
-  let cleanup: (() => Promise<void>) | null = null;
-  try {
-    const prepared = await prepareRun(trip, deps);
-    if ("failure" in prepared) {
-      await keeper.stop();
-      return await settleTask(trip, prepared.failure, null, deps);
-    }
-    cleanup = prepared.materialized?.remove ?? null;
-    let run = await executeRun(trip, prepared.invocation, keeper, { ...deps, queueRoot: deps.store.root });
+/** Run the prepared invocation; renewing stops once it ended, and a run that outlived its claim is a zombie's (lease-lost). */
+async function executeUnderLease(trip: Trip, invocation: Invocation, keeper: LeaseKeeper, deps: TaskRunnerDeps): Promise<ChildResult> {
+  const run = await executeRun(trip, invocation, keeper, { ...deps, queueRoot: deps.store.root });
+  await keeper.stop();
+  // The child may have ended on its own after the claim was already gone: still a zombie's result.
+  return keeper.signal.aborted && run.killedBy !== "lease-lost" ? { ...run, killedBy: "lease-lost" } : run;
+}
+
+/** Remove the materialised request folder of a PostgreSQL queue's task (nothing for a folder queue). */
+async function removeMaterialized(trip: Trip, prepared: PreparedRun): Promise<void> {
+  if (!("invocation" in prepared) || !prepared.materialized) return;
+  await prepared.materialized.remove().catch((error: unknown) => trip.log.warn({ err: errorMessage(error) }, "could not remove the materialised request folder"));
+}
+
+/** Prepare, run, judge and settle, while `keeper` holds the lease. */
+async function runUnderLease(trip: Trip, keeper: LeaseKeeper, deps: TaskRunnerDeps): Promise<TaskEnd> {
+  const prepared = await prepareRun(trip, deps);
+  if ("failure" in prepared) {
     await keeper.stop();
-    // The child may have ended on its own after the claim was already gone: still a zombie's result.
-    if (keeper.signal.aborted && run.killedBy !== "lease-lost") run = { ...run, killedBy: "lease-lost" };
+    return settleTask(trip, prepared.failure, null, deps);
+  }
+  try {
+    const run = await executeUnderLease(trip, prepared.invocation, keeper, deps);
     const outcome = await finishRun(trip, prepared, judgeRun(trip, prepared.adapter, run, deps));
     return await settleTask(trip, outcome, run, deps);
+  } finally {
+    await removeMaterialized(trip, prepared);
+  }
+}
+
+/** An unexpected failure of the trip: the claim goes back to the queue. */
+async function releaseAfterError(trip: Trip, keeper: LeaseKeeper, error: unknown): Promise<TaskEnd> {
+  trip.log.error({ err: errorMessage(error) }, "task run failed unexpectedly; releasing it");
+  await keeper.stop();
+  return (await trip.release(`dispatcher error: ${firstLine(errorMessage(error))}`)) ? "released" : "dropped";
+}
+
+/** Run one task claimed by this dispatcher to its settlement; no failure escapes, and the lease keeper always stops. */
+export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<TaskEnd> {
+  const trip = await openTrip(task, deps);
+  if (trip.info.counted > deps.options.maxAttempts) return giveUp(trip, deps.options);
+  await announceStart(trip, deps.options);
+  const keeper = keepLease(trip, deps);
+  try {
+    return await runUnderLease(trip, keeper, deps);
   } catch (error) {
-    trip.log.error({ err: errorMessage(error) }, "task run failed unexpectedly; releasing it");
-    await keeper.stop();
-    return (await trip.release(`dispatcher error: ${firstLine(errorMessage(error))}`)) ? "released" : "dropped";
+    return await releaseAfterError(trip, keeper, error);
   } finally {
     await keeper.stop();
-    await cleanup?.().catch((error: unknown) => trip.log.warn({ err: errorMessage(error) }, "could not remove the materialised request folder"));
   }
 }

@@ -241,6 +241,8 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     runChild: deps.runChild ?? runChild,
     killSignal: killChildren.signal,
     keeperClock: deps.keeperClock,
+    // Agents inherit the environment the dispatcher started with (nothing in it changes process.env).
+    baseEnv: { ...process.env },
     // Told when the answer is written: the event carries the answer, so an observer reads nothing back.
     onAnswered: ({ task, response }) => observe({ type: `task.${response.status}`, task, response, owner: options.owner }),
     onUsageLimit: (settlement) =>
@@ -334,6 +336,10 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
 
   /** One look at the queue and the claims it allows; returns how long to sleep at most. */
   async function round(): Promise<number> {
+    let free = options.concurrency - (queue.pending + queue.size);
+    // Full: a finishing run bumps the notifier; until then there is nothing to read or claim
+    // (most wake-ups of a full dispatcher are its own runs' writes).
+    if (free <= 0) return options.pollMs;
     if (queueStore.shared && options.dailyCostUsd !== null) {
       await pendingCost;
       await sharedBudget(false);
@@ -342,10 +348,6 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     if (budgetUntilMs > at.getTime()) return Math.max(10, Math.min(options.pollMs, budgetUntilMs - at.getTime() + LEASE_WAKE_MARGIN_MS));
     const paused = await pauseRemainingMs(at);
     if (paused !== null) return Math.max(10, Math.min(options.pollMs, paused + LEASE_WAKE_MARGIN_MS));
-
-    let free = options.concurrency - (queue.pending + queue.size);
-    // Full: a finishing run bumps the notifier, no need to scan now.
-    if (free <= 0) return options.pollMs;
 
     const nowMs = at.getTime();
     for (const [id, until] of cooldown) if (until <= nowMs) cooldown.delete(id);

@@ -8,7 +8,7 @@
 // the group with setsid is found too; elsewhere the recorded group when one
 // of its processes shows the guard's argv), never a stranger that reused a pid.
 
-import { promises as fs, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { promises as fs, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureDir, STATE_FILE_MODE } from "../store/atomic.js";
@@ -33,18 +33,20 @@ export function runRecordsDir(queueRoot: string): string {
 const RUN_ID = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
 
 /**
- * Record a live run; returns the record's path. Written whole (temp file and
- * rename) but never fsynced: a record only matters while this boot lasts,
- * since a reboot ends every process it names, and a run must not pay two more
- * fsyncs for it. Plain system calls, like the store's own small files: the
- * thread pool's round trips cost more than the calls.
+ * Record a live run; returns the record's path. Written once under its own
+ * new name (O_EXCL: run ids are unique) in one write of a few hundred bytes,
+ * never fsynced and never renamed: a record only matters while this boot
+ * lasts, since a reboot ends every process it names, and a run must not pay
+ * more file-system work for it than that. Readers skip a record they catch
+ * half-written (the sweep with a warning, the dashboard silently); one of a
+ * supervisor that died mid-write names a run that never started. Plain
+ * system calls, like the store's own small files.
  */
 export async function writeRunRecord(queueRoot: string, record: RunRecord): Promise<string> {
   if (!RUN_ID.test(record.run_id)) throw new Error(`invalid run id ${JSON.stringify(record.run_id)}`);
   const dir = runRecordsDir(queueRoot);
   const file = path.join(dir, `${record.run_id}.json`);
-  const temp = path.join(dir, `.${record.run_id}.json.tmp`);
-  const write = (): void => writeFileSync(temp, toJsonFile(record), { mode: STATE_FILE_MODE });
+  const write = (): void => writeFileSync(file, toJsonFile(record), { mode: STATE_FILE_MODE, flag: "wx" });
   try {
     write();
   } catch (error) {
@@ -52,7 +54,6 @@ export async function writeRunRecord(queueRoot: string, record: RunRecord): Prom
     await ensureDir(dir);
     write();
   }
-  renameSync(temp, file);
   return file;
 }
 

@@ -50,6 +50,18 @@ describe("IdTable", () => {
     expect(t.size).toBe(2);
   });
 
+  it("a table made from lines keeps the buffer as its store and takes each name once", () => {
+    const lines = Buffer.from(`${id(1)}\n${id(2)}\n\n${id(1)}\n${id(3)}\n`);
+    const t = IdTable.fromLines(lines, 1);
+    expect(t.size).toBe(3);
+    expect(t.countOf(1)).toBe(3);
+    expect([...t.keys()]).toEqual([id(1), id(2), id(3)]);
+    t.set(id(4), 0); // grows past the given buffer
+    t.delete(id(2));
+    expect([...t.keys()].sort()).toEqual([id(1), id(3), id(4)].sort());
+    expect(t.get(id(4))).toBe(0);
+  });
+
   it("a relist's marks name exactly the held names not seen again", () => {
     const t = new IdTable();
     for (let i = 0; i < 100; i += 1) t.set(id(i), 1);

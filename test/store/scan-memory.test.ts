@@ -137,6 +137,26 @@ describe("a scanner's memory follows the live tasks", () => {
     }
   });
 
+  it("a store closed while the helper works makes no scan of its own on the way out", async () => {
+    await writeTasks(0, 5, "completed");
+    await writeTasks(100, 2, "queued");
+    let started!: () => void;
+    const helperStarted = new Promise<void>((resolve) => (started = resolve));
+    const scanner = createScanner(tasksDir, {
+      firstScan: (_dir, signal) =>
+        new Promise((resolve) => {
+          started();
+          signal.addEventListener("abort", () => resolve(null), { once: true });
+        }),
+    });
+    const scanning = scanner.scan();
+    await helperStarted;
+    scanner.clear();
+    const result = await scanning;
+    expect(result.tasks).toEqual([]);
+    expect(scanner.stats()).toMatchObject({ names: 0, parsed: 0 });
+  });
+
   it("without the helper script (or when it fails) the store scans by itself, with the same result", async () => {
     await writeTasks(0, 20, "completed");
     const [live] = await writeTasks(100, 1, "queued");
