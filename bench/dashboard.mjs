@@ -7,8 +7,9 @@
 //   - `serve`'s idle RSS after start-up, and again after the page's reads;
 //   - GET /api/summary and /api/stats: the first request (nothing cached:
 //     every finished task is read once), the median of 5 with no change in
-//     between, the median of 5 each after a new task (recomputed from the
-//     finished-facts cache), and the first request after a restart;
+//     between, the median of 5 each after a new task and each after a task
+//     finished (the figures updated with that task), and the first request
+//     after a restart (the finished-facts cache on disk);
 //   - a new task written by another process → its `task` event on an open
 //     GET /events, median of 5;
 // beside the floors of the same run: GET /health on the same server (a
@@ -145,6 +146,14 @@ for (const size of SIZES) {
       await sleep(300); // the server's watcher sees it
     });
   }
+  // After a task finishes (claimed and answered by another process): the figures take that one task in.
+  const queued = await other.list({ activeOnly: true });
+  r.finished = await medianOf(5, `${serve.url}/api/summary`, async (i) => {
+    const task = queued[i];
+    const claimed = await other.claim(task.id, { owner: "bench" });
+    await other.respond(task.id, { body: "ok", claimToken: claimed.claim_token, metadata: { vendor: "claude", cost_usd: 0.02 } });
+    await sleep(300); // the server's watcher sees it
+  });
   r.rssAfter = rssMiB(serve.child.pid);
   // A new task from another process to an open event stream.
   const events = openEvents(serve.url);
@@ -188,6 +197,7 @@ const lines = [
     `| GET /api/${route}: median of 5, no change between (reused) | ${col((r) => ms(r[route].unchanged))} |`,
     `| GET /api/${route}: median of 5, each after a new task (computed again) | ${col((r) => ms(r[route].changed))} |`,
   ]),
+  `| GET /api/summary: median of 5, each after a task finished (another process claimed and answered it) | ${col((r) => ms(r.finished))} |`,
   `| floor: GET /health on the same server, median of 20 | ${col((r) => ms(r.health))} |`,
   `| new task (another process) → its \`task\` event on GET /events, median / max of 5 | ${col((r) => `${ms(r.sse)} / ${ms(r.sseMax)}`)} |`,
   `| floor: a rename seen by a raw fs.watch, median of 20 | ${col((r) => ms(r.raw))} |`,

@@ -13,11 +13,11 @@ import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
 import { TransitionError } from "../store/errors.js";
 import type { Store, Task } from "../store/types.js";
-import { FactsFold, factOf, timesOf, type FinishedFact, type FinishedFactsOptions, type FinishedFactsResult } from "../store/finished-facts.js";
 import { clearPause, listPauses } from "../supervisor/pauses.js";
 import { runRecordsDir, type RunRecord } from "../supervisor/sweep.js";
 import { HttpError } from "./errors.js";
 import { createEventFeed, type FeedEvent } from "./event-feed.js";
+import { DashboardViews, type Views } from "./dashboard-views.js";
 import { FILE_HEADERS, readTaskFile } from "./task-files.js";
 import type { Handler, Route, RouteDeps } from "./routes.js";
 import { BODY_SCHEMAS, REPLY_SCHEMAS } from "./schemas.js";
@@ -93,33 +93,6 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-const slim = (task: Task): Record<string, unknown> => {
-  const m = task.metadata ?? {};
-  const pick = (key: string): unknown => (Object.hasOwn(m, key) && (typeof m[key] === "string" || typeof m[key] === "number") ? m[key] : undefined);
-  return {
-    id: task.id,
-    correlation_id: task.correlation_id,
-    lane: task.lane,
-    state: task.state,
-    created_at: task.created_at,
-    updated_at: task.updated_at,
-    claim_owner: task.claim_owner,
-    metadata: { vendor: pick("vendor"), model: pick("model"), model_class: pick("model_class"), effort: pick("effort") },
-  };
-};
-
-/** A finished task's card: the same fields as a live task's. */
-const slimFact = (fact: FinishedFact): Record<string, unknown> => ({
-  id: fact.id,
-  correlation_id: fact.correlation_id,
-  lane: fact.lane,
-  state: fact.state,
-  created_at: fact.created_at,
-  updated_at: fact.updated_at,
-  claim_owner: fact.claim_owner,
-  metadata: { ...fact.metadata },
-});
-
 const time = (iso: string | null | undefined): number | null => {
   if (!iso) return null;
   const ms = Date.parse(iso);
@@ -140,100 +113,8 @@ async function readBounded(file: string, max: number): Promise<{ text: string; t
   }
 }
 
-interface Bucket {
-  label: string;
-  /** Upper bound in seconds (Infinity for the last). */
-  below: number;
-  count: number;
-}
-
-function histogram(values: number[], bounds: Array<[string, number]>): Bucket[] {
-  const buckets = bounds.map(([label, below]) => ({ label, below, count: 0 }));
-  for (const value of values) {
-    const bucket = buckets.find((b) => value < b.below) ?? buckets.at(-1);
-    if (bucket) bucket.count += 1;
-  }
-  return buckets.map((b) => ({ ...b, below: Number.isFinite(b.below) ? b.below : -1 }));
-}
-
-const WAIT_BOUNDS: Array<[string, number]> = [["<10s", 10], ["<1m", 60], ["<5m", 300], ["<30m", 1800], ["<2h", 7200], ["≥2h", Infinity]];
-const RUN_BOUNDS: Array<[string, number]> = [["<10s", 10], ["<1m", 60], ["<5m", 300], ["<15m", 900], ["<1h", 3600], ["≥1h", Infinity]];
-
 /** How long the board and charts are reused while the queue reports no change. @default 30 s */
 const VIEWS_MAX_AGE_MS = 30_000;
-
-interface Views {
-  summary: Record<string, unknown>;
-  stats: Record<string, unknown>;
-}
-
-/** Finished tasks of a store without finishedFacts: read with list() and a response each (slow on a long history). */
-async function factsByListing(store: Store, options: FinishedFactsOptions): Promise<FinishedFactsResult> {
-  const fold = new FactsFold(options);
-  const facts = new Map<string, FinishedFact>();
-  for (const task of await store.list({ states: ["completed", "failed"] })) {
-    const fact = factOf(task, await store.getResponse(task.id).catch(() => null));
-    facts.set(fact.id, fact);
-    fold.add(timesOf(fact));
-  }
-  fold.result.recent = fold.recentIds().map((id) => facts.get(id) as FinishedFact);
-  return fold.result;
-}
-
-/** The board (/api/summary without its time stamp) and the charts (/api/stats), from live tasks and finished facts. */
-async function computeViews(store: Store): Promise<Views> {
-  const now = Date.now();
-  const hourMs = 3_600_000;
-  const days = DASHBOARD_DEFAULTS.chartDays;
-  const firstHour = Math.floor(now / hourMs) * hourMs - (days * 24 - 1) * hourMs;
-  const firstDay = Math.floor(now / (24 * hourMs)) * 24 * hourMs - (days - 1) * 24 * hourMs;
-  const live = await store.list({ activeOnly: true });
-  const options = { since: new Date(firstDay), recent: DASHBOARD_DEFAULTS.recentCards };
-  const finished = store.finishedFacts ? await store.finishedFacts(options) : await factsByListing(store, options);
-
-  const counts: Record<string, Record<string, number>> = Object.create(null) as Record<string, Record<string, number>>;
-  const laneOf = (lane: string): Record<string, number> => (counts[lane] ??= { queued: 0, claimed: 0, completed: 0, failed: 0 });
-  for (const task of live) laneOf(task.lane)[task.state] = (laneOf(task.lane)[task.state] ?? 0) + 1;
-  for (const [lane, n] of Object.entries(finished.counts)) {
-    laneOf(lane).completed = (laneOf(lane).completed ?? 0) + n.completed;
-    laneOf(lane).failed = (laneOf(lane).failed ?? 0) + n.failed;
-  }
-  const summary = {
-    total: live.length + finished.total,
-    lanes: Object.keys(counts).sort(),
-    counts,
-    cards: {
-      queued: live.filter((t) => t.state === "queued").slice(0, DASHBOARD_DEFAULTS.maxCards).map(slim),
-      claimed: live.filter((t) => t.state === "claimed").slice(0, DASHBOARD_DEFAULTS.maxCards).map(slim),
-      recent: finished.recent.map(slimFact),
-    },
-  };
-
-  const vendors = new Set<string>();
-  const hours = Array.from({ length: days * 24 }, (_, i) => ({ t: (firstHour + i * hourMs) / 1000, values: {} as Record<string, number> }));
-  const dayRows = Array.from({ length: days }, (_, i) => ({ t: (firstDay + i * 24 * hourMs) / 1000, values: {} as Record<string, number> }));
-  const waits: number[] = [];
-  const runTimes: number[] = [];
-  const wait = (created: number | null, claimed: number | null): void => {
-    if (created !== null && claimed !== null && claimed >= created && claimed >= firstDay) waits.push((claimed - created) / 1000);
-  };
-  for (const task of live) wait(time(task.created_at), time(task.claimed_at));
-  for (const fact of finished.window) {
-    const claimed = fact.claimed_ms;
-    wait(fact.created_ms, claimed);
-    const done = fact.finished_ms;
-    if (done === null || done < firstDay) continue;
-    if (claimed !== null && done >= claimed) runTimes.push((done - claimed) / 1000);
-    const vendor = fact.vendor ?? "unassigned";
-    vendors.add(vendor);
-    const hour = hours[Math.floor((done - firstHour) / hourMs)];
-    if (hour) hour.values[vendor] = (hour.values[vendor] ?? 0) + 1;
-    const day = dayRows[Math.floor((done - firstDay) / (24 * hourMs))];
-    if (day) day.values[vendor] = Math.round(((day.values[vendor] ?? 0) + fact.cost_usd) * 1e6) / 1e6;
-  }
-  const stats = { vendors: [...vendors].sort(), hours, days: dayRows, wait: histogram(waits, WAIT_BOUNDS), run: histogram(runTimes, RUN_BOUNDS) };
-  return { summary, stats };
-}
 
 export function registerDashboard(app: FastifyInstance, options: DashboardOptions): DashboardHandle {
   const { deps, addRoute, publicPaths, logger } = options;
@@ -270,11 +151,12 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
   // every task. Both replies are computed together and kept while the store's
   // change notifier reports no change (and for VIEWS_MAX_AGE_MS at most): the
   // page re-reads them after each event, and a quiet queue costs nothing.
+  const dashboardViews = new DashboardViews(store, DASHBOARD_DEFAULTS);
   let memo: { generation: number; at: number; views: Promise<Views> } | null = null;
   const views = async (): Promise<Views> => {
     const { generation } = await store.changes();
     if (memo && memo.generation === generation && Date.now() - memo.at < VIEWS_MAX_AGE_MS) return memo.views;
-    const computed = computeViews(store);
+    const computed = dashboardViews.compute();
     memo = { generation, at: Date.now(), views: computed };
     computed.catch(() => {
       if (memo?.views === computed) memo = null;

@@ -255,6 +255,10 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
       if (scan.finishedLanes) return (scan.finishedLanes.get(lane) ?? 0) > 0;
       return (await summaries({ lane, limit: 1 }, false)).length > 0;
     },
+    async finishedCount() {
+      if (!(await queueExists())) return 0;
+      return (await scanAll(false)).finishedCount;
+    },
     async finishedFacts(opts) {
       if (!(await queueExists())) return { total: 0, counts: {}, recent: [], window: [] };
       // As listed(): a task whose task.json is no longer the file the scanner knew is looked at again, once.

@@ -314,6 +314,12 @@ export interface Store {
    * Optional: a store without it is read with list().
    */
   finishedFacts?(options: import("./finished-facts.js").FinishedFactsOptions): Promise<import("./finished-facts.js").FinishedFactsResult>;
+  /**
+   * How many finished tasks the queue holds, without reading them (the
+   * scanner's count, a SQL count): lets a dashboard update its figures with
+   * only the tasks that changed. Optional.
+   */
+  finishedCount?(): Promise<number>;
 
   claim(taskId: string, input: ClaimInput): Promise<Task>;
   renew(taskId: string, input: RenewInput): Promise<Task>;

@@ -7,6 +7,8 @@ import { rm } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import type { FinishedFactsOptions } from "../../src/store/finished-facts.js";
+import { openStore } from "../../src/store/index.js";
 import type { ListOptions, Task } from "../../src/store/types.js";
 import { setPause } from "../../src/supervisor/pauses.js";
 import { writeRunRecord } from "../../src/supervisor/sweep.js";
@@ -104,6 +106,59 @@ describe("the read API", () => {
     expect(cards.queued?.[0]).toMatchObject({ metadata: { vendor: "claude", effort: "high" } });
     expect(cards.claimed?.map((t) => t.id)).toEqual([c.id]);
     expect(cards.recent?.map((t) => t.id)).toEqual([b.id]);
+  });
+
+  it("summary and stats follow changes with only the tasks that changed, and are built again when the count of finished tasks says so", async () => {
+    let builds = 0;
+    h = await startServer({
+      // The real store, with its full reads of finished facts counted.
+      wrapStore: (store) => ({ ...store, finishedFacts: (o: FinishedFactsOptions) => ((builds += 1), (store.finishedFacts as NonNullable<typeof store.finishedFacts>)(o)) }),
+    });
+    const finish = async (task: Task, store = h.ws.store): Promise<void> => {
+      const claimed = await store.claim(task.id, { owner: "w" });
+      await store.respond(task.id, { body: "ok", claimToken: claimed.claim_token, metadata: { vendor: "codex", cost_usd: 0.5 } });
+    };
+    const completed = async (): Promise<{ n: number; recent: string[]; hourly: number }> => {
+      const summary = (await h.api("GET", "/api/summary")).body as { counts: Record<string, { completed: number }>; cards: { recent: Array<{ id: string }> } };
+      const stats = (await h.api("GET", "/api/stats")).body as { hours: Array<{ values: Record<string, number> }> };
+      return {
+        n: summary.counts.default?.completed ?? 0,
+        recent: summary.cards.recent.map((t) => t.id),
+        hourly: stats.hours.reduce((sum, row) => sum + (row.values.codex ?? 0), 0),
+      };
+    };
+    const a = await h.ws.submit();
+    await finish(a);
+    expect(await completed()).toEqual({ n: 1, recent: [a.id], hourly: 1 });
+    expect(builds).toBe(1);
+    // Seen queued, then finished: added to the figures without reading the history again.
+    const b = await h.ws.submit();
+    expect((await completed()).n).toBe(1);
+    await finish(b);
+    expect(await completed()).toEqual({ n: 2, recent: [b.id, a.id], hourly: 2 });
+    expect(builds).toBe(1);
+    // Created and finished by another process between two looks (never seen live): the count is off, so built again.
+    const other = openStore(h.ws.queue);
+    try {
+      const c = await other.create({ workspace_id: "ws", correlation_id: "c", lane: "default", workspace_root: h.ws.root, request_path: a.request_path, response_path: "responses/c.md" });
+      await finish(c, other);
+      // The server hears of it through its file-system watcher.
+      for (let i = 0; (await completed()).n !== 3; i++) {
+        if (i > 200) throw new Error("timed out waiting for the third completed task");
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(await completed()).toEqual({ n: 3, recent: [c.id, b.id, a.id], hourly: 3 });
+      expect(builds).toBe(2);
+    } finally {
+      await other.close();
+    }
+    // A prune: built again, the pruned tasks gone from counts, cards and charts.
+    await h.ws.store.prune({ olderThanMs: 0, keepLast: 1, force: true });
+    const after = await completed();
+    expect(after.n).toBe(1);
+    expect(after.recent).toHaveLength(1);
+    expect(after.hourly).toBe(1);
+    expect(builds).toBe(3);
   });
 
   it("task detail: task, response, events and the request text", async () => {

@@ -321,13 +321,14 @@ export function storeContract(backend: StoreBackend): void {
     });
   });
 
-  describe(`${backend.name} store: finishedFacts (the dashboard's counts, recent cards and charts)`, () => {
+  describe(`${backend.name} store: finishedFacts and finishedCount (the dashboard's counts, recent cards and charts)`, () => {
     it("counts every finished task by lane and state, returns the newest first and those finished since a time, with vendor and cost", async () => {
       const store = ws.store;
       expect(store.finishedFacts).toBeTypeOf("function");
       const facts = (options: { since: Date; recent: number }) => (store.finishedFacts as NonNullable<Store["finishedFacts"]>)(options);
       const past = new Date(Date.now() - DAY);
       expect(await facts({ since: past, recent: 5 })).toEqual({ total: 0, counts: {}, recent: [], window: [] });
+      expect(await store.finishedCount?.()).toBe(0);
       const a = await ws.submit({ lane: "review", correlation_id: "a", metadata: { vendor: "claude", model: "opus", effort: "high" } });
       const b = await ws.submit({ lane: "review", correlation_id: "b" });
       const c = await ws.submit({ lane: "build", correlation_id: "c" });
@@ -339,6 +340,7 @@ export function storeContract(backend: StoreBackend): void {
       await store.respond(c.id, { body: "done" });
       const all = await facts({ since: past, recent: 2 });
       expect(all.total).toBe(3);
+      expect(await store.finishedCount?.()).toBe(3);
       expect(all.counts).toEqual({ review: { completed: 1, failed: 1 }, build: { completed: 1, failed: 0 } });
       // Newest finished first, cut to `recent`.
       expect(all.recent.map((f) => f.correlation_id)).toEqual(["c", "b"]);

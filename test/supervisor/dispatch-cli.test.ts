@@ -5,6 +5,7 @@
 import { promises as fs, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { toJsonFile } from "../../src/store/index.js";
 import { runRecordsDir, type RunRecord } from "../../src/supervisor/sweep.js";
 import { makeWorkspace, type TestWorkspace } from "../helpers/workspace.js";
 import { AGENTS, allGone, FAKE_ADAPTER, FAKE_BIN, isAlive, killQuietly, startCli, waitFor, type CliProcess } from "./helpers.js";
@@ -83,7 +84,46 @@ async function runRecords(): Promise<RunRecord[]> {
   return records;
 }
 
+/** Finished task folders written straight to disk (as a long-lived queue holds them); returns their ids. */
+async function writeFinished(count: number): Promise<string[]> {
+  const tasks = path.join(ws.queue, "tasks");
+  await fs.mkdir(tasks, { recursive: true });
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const stamp = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const id = `${stamp.replace(/[-:]/g, "").replace("Z", "000000Z")}-old${i}-0123456789ab`;
+    const task = {
+      id, workspace_id: "ws", correlation_id: `old${i}`, source_agent: "test", lane: "default", workspace_root: ws.root,
+      worktree_path: null, expected_branch: null, request_path: path.join(ws.root, "r.md"), request_sha256: "0".repeat(64),
+      supporting_paths: [], response_path: path.join(ws.root, "out.md"), prompt: "", metadata: {}, state: "completed",
+      created_at: stamp, updated_at: stamp, claim_owner: "t", claim_token: "k", lease_expires_at: stamp, claimed_at: stamp,
+      completed_at: stamp, failed_at: null, failure_reason: null,
+    };
+    await fs.mkdir(path.join(tasks, id));
+    await fs.writeFile(path.join(tasks, id, "task.json"), toJsonFile(task));
+    ids.push(id);
+  }
+  return ids;
+}
+
 describe("agent-lanes dispatch (subprocess)", () => {
+  it("on a queue of 1,200 finished tasks (first scan and start-up sweep made by the helper process) it sweeps a stale temp file and runs a new task", async () => {
+    const old = await writeFinished(1200);
+    // A temp file a writer killed mid-write left in a finished task's folder two hours ago.
+    const stale = path.join(ws.queue, "tasks", old[5] as string, ".task.json.0123abcd.tmp");
+    await fs.writeFile(stale, "{}");
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    await fs.utimes(stale, twoHoursAgo, twoHoursAgo);
+    dispatch();
+    await waitFor("the stale temp file to be swept", () => fs.access(stale).then(() => false, () => true), 20_000);
+    // Only the helper writes a listing snapshot (the long-running process never does): it made the first scan.
+    await waitFor("the helper's listing snapshot", () => fs.access(path.join(ws.queue, "cache", "tasks-listing.txt")).then(() => true, () => false), 20_000);
+    const t = await ws.submit();
+    await until(t.id, "completed");
+    expect(await state(old[0] as string)).toBe("completed");
+    expect((await ws.store.readEvents(old[0] as string)).length).toBe(0); // never touched
+  });
+
   it("a SIGTERM during start-up stops it cleanly: exit 0, nothing claimed", async () => {
     const t = await ws.submit();
     const marker = path.join(ws.root, "loading");

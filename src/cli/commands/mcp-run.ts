@@ -20,7 +20,8 @@ export async function runServer(cmd: Command): Promise<void> {
     import("../../mcp/context.js"),
     import("../../mcp/defaults.js"),
   ]);
-  const queue = lazyQueue(() => openQueue(cmd));
+  // A server for the length of an agent's session: its memory must not follow the queue's history.
+  const queue = lazyQueue(() => openQueue(cmd, { longRunning: true }));
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once("SIGINT", onSignal);

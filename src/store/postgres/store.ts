@@ -667,6 +667,10 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     ...derivedReads(summaries, available),
     available,
     finishedFacts,
+    async finishedCount() {
+      const { rows } = await query<{ n: number }>("SELECT count(*)::int AS n FROM agent_lanes.tasks WHERE state IN ('completed', 'failed')");
+      return rows[0]?.n ?? 0;
+    },
     problems: () => [],
     claim,
     renew,
