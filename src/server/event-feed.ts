@@ -8,6 +8,10 @@
 // A pass never lists finished tasks: a queue's history (fifty thousand
 // finished tasks) costs it nothing. A task that left the live set is read on
 // its own (`store.get`) to learn where it went — completed, failed, or gone.
+// When the store's count of finished tasks grew by more than that (a task
+// created and finished between two looks), the finished tasks created since
+// the previous look are listed — a listing cut by time before any is read —
+// and the ones never reported are sent as new tasks in their final state.
 
 import { promises as fs } from "node:fs";
 import { toError, UnknownTaskError } from "../store/errors.js";
@@ -35,9 +39,19 @@ export interface EventFeedOptions {
   onError(error: Error): void;
 }
 
+/** How far before the previous look a task never seen live is looked for (clocks of writers differ a little). */
+const UNSEEN_MARGIN_MS = 60_000;
+
+/** How long a finished task's report is remembered, so it is never sent twice. */
+const REPORTED_MS = 10 * 60_000;
+
 interface Snapshot {
   /** The live tasks only. */
   tasks: Map<string, { state: string; updated_at: string }>;
+  /** The store's count of finished tasks (null without finishedCount). */
+  finished: number | null;
+  /** When the look started (ms). */
+  at: number;
   pauses: Map<string, string>;
   runs: Set<string>;
 }
@@ -76,11 +90,18 @@ export function createEventFeed(store: Store, options: EventFeedOptions): EventF
     }
   }
 
+  /** Finished tasks already reported (id -> when), so a task found twice is sent once. */
+  const reported = new Map<string, number>();
+
   async function pass(): Promise<void> {
+    const at = Date.now();
     const tasks = await store.list({ activeOnly: true });
+    const finished = store.finishedCount ? await store.finishedCount() : null;
     const { pauses } = await listPauses(store);
     const runs = await runIds(store.root);
     const next: Snapshot = {
+      finished,
+      at,
       tasks: new Map(tasks.map((t) => [t.id, { state: t.state, updated_at: t.updated_at }])),
       pauses: new Map(pauses.filter((p) => p.active).map((p) => [p.vendor, JSON.stringify([p.until, p.reason, p.kind])])),
       runs,
@@ -90,12 +111,27 @@ export function createEventFeed(store: Store, options: EventFeedOptions): EventF
         const before = previous.tasks.get(task.id);
         if (!before || before.state !== task.state || before.updated_at !== task.updated_at) emit(taskEvent(task, before?.state ?? null));
       }
+      let finishedSeen = 0;
       for (const [id, before] of previous.tasks) {
         if (next.tasks.has(id)) continue;
         // Left the live set: answered, cancelled, or removed.
         const now = await departed(id);
         emit(now ? taskEvent(now, before.state) : { type: "task", data: { id, state: "removed", from: before.state } });
+        if (now && (now.state === "completed" || now.state === "failed")) {
+          finishedSeen += 1;
+          reported.set(id, at);
+        }
       }
+      // More tasks finished than left the live set: some were created and finished between two looks. They are
+      // newer than the previous look, so a listing of the finished tasks since then (cut before any is read) finds them.
+      if (finished !== null && previous.finished !== null && finished > previous.finished + finishedSeen) {
+        for (const task of await store.list({ states: ["completed", "failed"], since: new Date(previous.at - UNSEEN_MARGIN_MS) })) {
+          if (previous.tasks.has(task.id) || reported.has(task.id)) continue;
+          reported.set(task.id, at);
+          emit(taskEvent(task, null));
+        }
+      }
+      for (const [id, when] of reported) if (at - when > REPORTED_MS) reported.delete(id);
       for (const pause of pauses.filter((p) => p.active)) {
         if (previous.pauses.get(pause.vendor) !== next.pauses.get(pause.vendor)) {
           emit({ type: "pause", data: { vendor: pause.vendor, until: pause.until, reason: pause.reason, kind: pause.kind, active: true } });

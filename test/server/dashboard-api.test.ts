@@ -3,7 +3,7 @@
 // retry, cancel, clear a pause) and the `GET /events` stream, over real HTTP
 // on a real queue. The browser suite (test/dashboard/) drives the page itself.
 
-import { rm } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -12,6 +12,7 @@ import { openStore } from "../../src/store/index.js";
 import type { ListOptions, Task } from "../../src/store/types.js";
 import { setPause } from "../../src/supervisor/pauses.js";
 import { writeRunRecord } from "../../src/supervisor/sweep.js";
+import { makeWorkspace } from "../helpers/workspace.js";
 import { startServer, type Harness } from "./helpers.js";
 
 let h: Harness;
@@ -302,6 +303,34 @@ describe("GET /events", () => {
     expect(listings.every((opts) => opts?.activeOnly === true)).toBe(true);
     // The finished task from before the stream opened was never reported.
     expect(sse.events.some((e) => e.data.id === done.id)).toBe(false);
+  });
+
+  it("reports a task created and finished between two looks (never seen live) once, as a new task in its final state", async () => {
+    h = await startServer({ safetyPollMs: 200 });
+    await h.ws.submit(); // the queue folder exists
+    const sse = await openEvents(h.url);
+    await until(() => sse.events.find((e) => e.type === "hello"), "hello");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Finished in another queue, then moved in whole by one rename: no look can ever see it live.
+    const elsewhere = await makeWorkspace();
+    try {
+      const t = await elsewhere.submit();
+      const claimed = await elsewhere.store.claim(t.id, { owner: "w" });
+      await elsewhere.store.respond(t.id, { body: "x", claimToken: claimed.claim_token });
+      await rename(path.join(elsewhere.queue, "tasks", t.id), path.join(h.ws.queue, "tasks", t.id));
+      await until(() => sse.events.find((e) => e.type === "task" && e.data.id === t.id && e.data.state === "completed" && e.data.from === null), "the unseen finished task");
+      // Later looks do not send it again.
+      const later = await h.ws.submit();
+      await until(() => sse.events.find((e) => e.type === "task" && e.data.id === later.id), "a later task");
+      const again = await h.ws.store.claim(later.id, { owner: "w" });
+      await h.ws.store.respond(later.id, { body: "y", claimToken: again.claim_token });
+      await until(() => sse.events.find((e) => e.type === "task" && e.data.id === later.id && e.data.state === "completed"), "the later task completed");
+      expect(sse.events.filter((e) => e.data.id === t.id)).toHaveLength(1);
+      expect(sse.events.filter((e) => e.data.id === later.id && e.data.state === "completed")).toHaveLength(1);
+    } finally {
+      sse.close();
+      await elsewhere.cleanup();
+    }
   });
 
   it("close() ends open streams", async () => {
