@@ -6,7 +6,7 @@
 // when one is set, same-origin only through the guard) and `GET /events`,
 // the Server-Sent Events stream fed by the store's change notifier.
 
-import { constants, existsSync, promises as fs, readFileSync } from "node:fs";
+import { existsSync, promises as fs, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -99,19 +99,6 @@ const time = (iso: string | null | undefined): number | null => {
   return Number.isFinite(ms) ? ms : null;
 };
 
-/** Up to `max` bytes of a regular file, never following a symlink at the last component nor waiting on a FIFO. */
-async function readBounded(file: string, max: number): Promise<{ text: string; truncated: boolean }> {
-  const handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new HttpError(400, `${file} is not a regular file`);
-    const buffer = Buffer.alloc(Math.min(max, stat.size));
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return { text: buffer.subarray(0, bytesRead).toString("utf8"), truncated: stat.size > max };
-  } finally {
-    await handle.close();
-  }
-}
 
 /** How long the board and charts are reused while the queue reports no change. @default 30 s */
 const VIEWS_MAX_AGE_MS = 30_000;
@@ -166,13 +153,15 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
 
   const summary: Handler = async () => ({ status: 200, body: { ...(await views()).summary, generated_at: new Date().toISOString() } });
 
-  const taskDetail: Handler = async ({ store: s }, { taskId }) => {
+  const taskDetail: Handler = async ({ store: s, allowedRoots }, { taskId }) => {
     const task = await s.get(taskId);
     const [response, events] = await Promise.all([s.getResponse(taskId), s.readEvents(taskId)]);
     const problems: string[] = [];
     let request: Record<string, unknown>;
     try {
-      request = await readBounded(task.request_path, DASHBOARD_DEFAULTS.maxRequestBytes);
+      // Confined as the file links are (task-files.ts): a task.json another writer edited cannot show a file outside its workspace.
+      const file = await readTaskFile(s, task, "request", allowedRoots, DASHBOARD_DEFAULTS.maxRequestBytes);
+      request = { text: file.content.toString("utf8"), truncated: file.truncated };
     } catch (error) {
       const reason = error instanceof HttpError ? error.message : `${task.request_path}: ${(error as NodeJS.ErrnoException).code ?? "unreadable"}`;
       request = { text: null, error: reason };

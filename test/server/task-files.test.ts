@@ -95,6 +95,12 @@ describe("GET /api/tasks/:id/files/:which", () => {
     let reply = await get(task.id, "request");
     expect(reply.status).toBe(403);
     expect(reply.text).not.toContain("the secret");
+    // The task page's request text is confined the same way.
+    const detail = await fetch(`${h.url}/api/tasks/${task.id}`, { headers: auth });
+    const body = (await detail.json()) as { request: { text: string | null; error?: string } };
+    expect(detail.status).toBe(200);
+    expect(body.request.text).toBeNull();
+    expect(body.request.error).toContain("outside its workspace_root");
     // The request file replaced by a symlink to a file outside.
     await edit(task, { request_path: task.request_path });
     await unlink(task.request_path);
