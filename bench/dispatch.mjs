@@ -17,7 +17,7 @@
 // The supervisor runs as users run it: `agent-lanes dispatch --vendor command
 // --command bench/agents/instant.sh`. Tasks are created in-process through the
 // store (a CLI process per submit would measure node's start-up). Linux only
-// (/proc). Prints a markdown table; about two minutes on 2 cores.
+// (/proc). Prints a markdown table; about three minutes on 2 cores.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from "node:fs";
 import os from "node:os";
