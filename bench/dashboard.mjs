@@ -155,6 +155,8 @@ for (const size of SIZES) {
     await sleep(300); // the server's watcher sees it
   });
   r.rssAfter = rssMiB(serve.child.pid);
+  await sleep(3000); // idle again: a server gives back what a pass over the history left committed (src/process-memory.ts)
+  r.rssSettled = rssMiB(serve.child.pid);
   // A new task from another process to an open event stream.
   const events = openEvents(serve.url);
   await sleep(2000); // the feed's first pass (its baseline)
@@ -202,6 +204,7 @@ const lines = [
   `| new task (another process) → its \`task\` event on GET /events, median / max of 5 | ${col((r) => `${ms(r.sse)} / ${ms(r.sseMax)}`)} |`,
   `| floor: a rename seen by a raw fs.watch, median of 20 | ${col((r) => ms(r.raw))} |`,
   `| serve RSS, idle after start-up | ${col((r) => mib(r.rssIdle))} |`,
-  `| serve RSS after the reads above | ${col((r) => mib(r.rssAfter))} |`,
+  `| serve RSS right after the reads above | ${col((r) => mib(r.rssAfter))} |`,
+  `| serve RSS 3 s later, idle | ${col((r) => mib(r.rssSettled))} |`,
 ];
 console.log(lines.join("\n"));

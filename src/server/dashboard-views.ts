@@ -17,6 +17,7 @@
 import { UnknownTaskError } from "../store/errors.js";
 import { factOf, FactsFold, timesOf, type FinishedFact, type FinishedFactsOptions, type FinishedFactsResult, type FinishedTimes } from "../store/finished-facts.js";
 import type { Store, Task } from "../store/types.js";
+import { releaseMemoryLater } from "../process-memory.js";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -278,6 +279,8 @@ export class DashboardViews {
     const result = store.finishedFacts ? await store.finishedFacts(options) : await factsByListing(store, options);
     this.builds += 1;
     this.agg = FinishedAggregate.from(result, this.limits.recentCards);
+    // A pass over the whole history leaves its garbage committed in an idle server: give it back once it is over.
+    releaseMemoryLater();
     this.builtAt = now;
     // The facts' own total: a task that finished between the live listing and the facts is in both, and the next
     // update, adding it once more, then finds the count off by one and builds again.

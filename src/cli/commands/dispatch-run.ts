@@ -9,7 +9,7 @@ import type { VendorConfig } from "../../../vendors/types.js";
 import type { Dispatcher } from "../../supervisor/supervisor.js";
 import { openQueue, requireConfig, STORE_START_WAIT_MS, type QueueContext } from "../context.js";
 import type { DispatchFlags } from "./dispatch.js";
-import { holdYoungGeneration, releaseStartupMemoryLater } from "../startup-memory.js";
+import { holdYoungGeneration, releaseMemoryLater } from "../../process-memory.js";
 
 /** Vendor config layers, then the flags that belong in it. */
 async function vendorConfigFor(flags: DispatchFlags, queue: QueueContext, warn: (message: string) => void): Promise<VendorConfig> {
@@ -35,7 +35,7 @@ async function vendorConfigFor(flags: DispatchFlags, queue: QueueContext, warn: 
 }
 
 export async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<number> {
-  holdYoungGeneration(); // until start-up is over (startup-memory.ts)
+  holdYoungGeneration(); // until start-up is over (process-memory.ts)
   const { resolveOptions } = await import("../../supervisor/options.js");
   const input = {
     vendor: flags.vendor,
@@ -116,7 +116,7 @@ export async function runDispatch(flags: DispatchFlags, cmd: Command): Promise<n
     );
     if (earlySignal) void dispatcher.stop(`received ${earlySignal} during start-up`);
     // Start-up (first scan, adapter) is over: give back the memory it left committed.
-    releaseStartupMemoryLater();
+    releaseMemoryLater();
     // handoff.yaml's retention: policy, applied once a day while the dispatcher runs.
     const { retentionOf } = await import("../../config/retention.js");
     const policy = queue.config ? retentionOf(queue.config) : null;

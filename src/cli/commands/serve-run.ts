@@ -11,7 +11,7 @@ import { SERVER_DEFAULTS, TOKEN_ENV } from "../../server/defaults.js";
 import { openQueue, STORE_START_WAIT_MS } from "../context.js";
 import { CliError } from "../errors.js";
 import { LOG_LEVELS } from "./serve.js";
-import { holdYoungGeneration, releaseStartupMemoryLater } from "../startup-memory.js";
+import { holdYoungGeneration, releaseMemoryLater } from "../../process-memory.js";
 
 export interface ServeOptions {
   host: string;
@@ -50,7 +50,7 @@ const dashboardUrl = (base: string, token: string | undefined): string => `${bas
 
 /** Serve until a stop signal; `onListening` runs once the socket is bound. */
 export async function runServe(cmd: Command, opts: ServeOptions, onListening?: (url: string) => void): Promise<void> {
-  holdYoungGeneration(); // until start-up is over (startup-memory.ts)
+  holdYoungGeneration({ forLife: true }); // process-memory.ts
   const port = parsePort(opts.port);
   const host = opts.host;
   if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) {
@@ -83,8 +83,8 @@ export async function runServe(cmd: Command, opts: ServeOptions, onListening?: (
     const stopped = firstStopSignal();
     process.stderr.write(`agent-lanes serve: listening on ${url} (queue ${store.location ?? store.root})\n`);
     onListening?.(url);
-    // Start-up is over: give back the memory it left committed (startup-memory.ts).
-    releaseStartupMemoryLater();
+    // Start-up is over: give back the memory it left committed (process-memory.ts).
+    releaseMemoryLater();
     const signal = await stopped;
     process.stderr.write(`agent-lanes serve: ${signal}, stopping\n`);
   } catch (error) {

@@ -5,8 +5,11 @@
 // fraction of that. So: while starting, the young generation is not grown
 // (holdYoungGeneration); once start-up is over, one full collection gives
 // back what it left committed, and the young generation may grow again with
-// the process's real load (releaseStartupMemoryLater). Nothing else in the
-// process forces a collection.
+// the process's real load (releaseMemoryLater). `serve` does the same after
+// a burst that read a whole history (the dashboard's first look at 50,000
+// finished tasks): the memory of that pass is garbage as soon as it is over,
+// but V8 and glibc keep it committed in an idle process. Nothing else forces
+// a collection.
 
 import { setFlagsFromString } from "node:v8";
 
@@ -14,14 +17,21 @@ import { setFlagsFromString } from "node:v8";
 const DEFAULT_GROWTH_FACTOR = 2;
 
 let holding = false;
+let forLife = false;
 
 /** True when the user sized the young generation themselves (NODE_OPTIONS or node's flags): leave it alone. */
 function userSizedYoungGeneration(): boolean {
   return [...process.execArgv, process.env.NODE_OPTIONS ?? ""].some((arg) => /semi[-_]space/.test(arg));
 }
 
-/** While the process starts, do not grow the young generation for start-up's burst of allocations. */
-export function holdYoungGeneration(): void {
+/**
+ * While the process starts, do not grow the young generation for start-up's
+ * burst of allocations. `forLife`: never grow it (serve: its replies are
+ * small, and a pass over a whole history would otherwise leave ~30 MiB of
+ * young generation committed for good on Node 20, which cannot shrink it).
+ */
+export function holdYoungGeneration(options: { forLife?: boolean } = {}): void {
+  forLife ||= options.forLife === true;
   if (holding || userSizedYoungGeneration()) return;
   try {
     setFlagsFromString("--semi-space-growth-factor=1");
@@ -32,7 +42,7 @@ export function holdYoungGeneration(): void {
 }
 
 function letYoungGenerationGrow(): void {
-  if (!holding) return;
+  if (!holding || forLife) return;
   holding = false;
   try {
     setFlagsFromString(`--semi-space-growth-factor=${DEFAULT_GROWTH_FACTOR}`);
@@ -41,6 +51,7 @@ function letYoungGenerationGrow(): void {
   }
 }
 import { runInNewContext } from "node:vm";
+import { loadKoffi } from "./store/koffi.js";
 
 type GcOptions = { type: "major"; execution: "sync"; flavor?: "last-resort" };
 type Gc = (options?: GcOptions) => void;
@@ -63,26 +74,57 @@ function collector(): Gc | null {
   return gc;
 }
 
+let trim: ((pad: number) => number) | null | undefined;
+
 /**
- * Give back what start-up left committed: a full collection (which Node 20
+ * glibc's malloc_trim: the C heap (file buffers, strings V8 keeps outside its
+ * own heap) keeps freed memory for reuse; this returns it to the system.
+ * Null off Linux, on another C library, or when koffi cannot load.
+ */
+function mallocTrim(): ((pad: number) => number) | null {
+  if (trim !== undefined) return trim;
+  trim = null;
+  if (process.platform !== "linux") return trim;
+  try {
+    trim = loadKoffi().load("libc.so.6").func("int malloc_trim(size_t pad)") as (pad: number) => number;
+  } catch {
+    trim = null;
+  }
+  return trim;
+}
+
+/**
+ * Give back what start-up or a burst left committed: a full collection (which Node 20
  * follows by releasing the young generation's pages) and a last-resort one
  * (which Node 24 needs to shrink the young generation). Returns false when
  * no collector could be obtained (the process then just keeps the pages).
  */
-export function releaseStartupMemory(): boolean {
+export function releaseMemory(): boolean {
   const run = collector();
   letYoungGenerationGrow();
   if (!run) return false;
   try {
     run();
     run({ type: "major", execution: "sync", flavor: "last-resort" });
+    mallocTrim()?.(0);
     return true;
   } catch {
     return false;
   }
 }
 
-/** releaseStartupMemory() once, `delayMs` after start-up, on a timer that never keeps the process alive; the young generation grows again from then on. */
-export function releaseStartupMemoryLater(delayMs = 2000): void {
-  setTimeout(releaseStartupMemory, delayMs).unref();
+let pending: NodeJS.Timeout | null = null;
+
+/**
+ * releaseMemory() once, `delayMs` from now, on a timer that never keeps the
+ * process alive (calls meanwhile share it); after start-up the young
+ * generation grows again from then on.
+ */
+export function releaseMemoryLater(delayMs = 2000): void {
+  if (pending) return;
+  pending = setTimeout(() => {
+    pending = null;
+    releaseMemory();
+  }, delayMs);
+  pending.unref();
 }

@@ -1,6 +1,6 @@
 // Long-running commands keep V8's young generation at its start size while
 // they start, then give back what start-up left committed and let it grow
-// again (src/cli/startup-memory.ts). V8's flags are per process, so each case
+// again (src/process-memory.ts). V8's flags are per process, so each case
 // runs in a fresh Node process that loads the built module (npm run build).
 
 import { execFileSync } from "node:child_process";
@@ -8,13 +8,13 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO } from "./cli-helpers.js";
 
-const MODULE = path.join(REPO, "dist/src/cli/startup-memory.js");
+const MODULE = path.join(REPO, "dist/src/process-memory.js");
 
 // A burst of allocations whose objects survive a few scavenges: what makes V8
 // grow its young generation (start-up's module loading and schema building do the same).
 const SCRIPT = `
 import { getHeapSpaceStatistics } from "node:v8";
-const { holdYoungGeneration, releaseStartupMemory } = await import(${JSON.stringify(MODULE)});
+const { holdYoungGeneration, releaseMemory } = await import(${JSON.stringify(MODULE)});
 const youngMiB = () => getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size / 1048576;
 const burst = () => {
   let keep = [];
@@ -24,11 +24,11 @@ const burst = () => {
   }
   return keep.length;
 };
-const hold = process.argv.includes("hold");
-if (hold) holdYoungGeneration();
+const hold = process.argv.includes("hold") || process.argv.includes("hold-for-life");
+if (hold) holdYoungGeneration({ forLife: process.argv.includes("hold-for-life") });
 burst();
 const duringStart = youngMiB();
-const released = hold ? releaseStartupMemory() : null;
+const released = hold ? releaseMemory() : null;
 burst();
 console.log(JSON.stringify({ duringStart, released, afterwards: youngMiB() }));
 `;
@@ -40,18 +40,26 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): { duringStart: number
 
 describe("start-up memory of long-running commands", () => {
   it("without the hold, a burst grows the young generation (the effect being held back)", () => {
-    expect(run([]).duringStart).toBeGreaterThanOrEqual(8);
+    expect(run([]).duringStart).toBeGreaterThanOrEqual(16);
   });
 
   it("held: start-up's burst leaves the young generation small; released: a forced collection ran and it grows again with real load", () => {
     const r = run(["hold"]);
-    expect(r.duringStart).toBeLessThanOrEqual(2);
+    // Node 20 keeps it at its start size (1-2 MiB); Node 24 sizes it on survival and may let it reach a few MiB.
+    expect(r.duringStart).toBeLessThanOrEqual(8);
     expect(r.released).toBe(true);
-    expect(r.afterwards).toBeGreaterThanOrEqual(8);
+    expect(r.afterwards).toBeGreaterThanOrEqual(16);
+  });
+
+  it("held for life (serve): a burst after the release still leaves the young generation small", () => {
+    const r = run(["hold-for-life"]);
+    expect(r.duringStart).toBeLessThanOrEqual(8);
+    expect(r.released).toBe(true);
+    expect(r.afterwards).toBeLessThanOrEqual(8);
   });
 
   it("leaves a young generation the user sized (NODE_OPTIONS) alone", () => {
     const r = run(["hold"], { NODE_OPTIONS: "--max-semi-space-size=32" });
-    expect(r.duringStart).toBeGreaterThanOrEqual(8);
+    expect(r.duringStart).toBeGreaterThanOrEqual(16);
   });
 });
