@@ -51,7 +51,7 @@ function letYoungGenerationGrow(): void {
   }
 }
 import { runInNewContext } from "node:vm";
-import { loadKoffi } from "./store/koffi.js";
+import { libcFunction } from "./store/koffi.js";
 
 type GcOptions = { type: "major"; execution: "sync"; flavor?: "last-resort" };
 type Gc = (options?: GcOptions) => void;
@@ -86,7 +86,7 @@ function mallocTrim(): ((pad: number) => number) | null {
   trim = null;
   if (process.platform !== "linux") return trim;
   try {
-    trim = loadKoffi().load("libc.so.6").func("int malloc_trim(size_t pad)") as (pad: number) => number;
+    trim = libcFunction<(pad: number) => number>("int malloc_trim(size_t pad)");
   } catch {
     trim = null;
   }

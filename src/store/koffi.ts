@@ -41,3 +41,15 @@ export function loadKoffi(): Koffi {
   loaded = nativeModule(require) ?? (require("koffi") as Koffi);
   return loaded;
 }
+
+let libcHandle: { func(signature: string): unknown } | undefined;
+
+/**
+ * A function of the C library (flock, posix_spawn, malloc_trim...) by its C
+ * signature; the library is loaded once for all of them. Throws when koffi
+ * or the function cannot be loaded: callers decide what that means.
+ */
+export function libcFunction<T>(signature: string): T {
+  libcHandle ??= loadKoffi().load(process.platform === "darwin" ? "libc.dylib" : "libc.so.6");
+  return libcHandle.func(signature) as T;
+}

@@ -7,7 +7,7 @@
 
 import { closeSync, constants, promises as fs } from "node:fs";
 import { LockTimeoutError } from "./errors.js";
-import { loadKoffi } from "./koffi.js";
+import { libcFunction } from "./koffi.js";
 import { openOwnFd } from "./safe-file.js";
 
 const LOCK_EX = 2;
@@ -20,8 +20,7 @@ let flockFn: FlockFn | undefined;
 /** Load libc's flock once, on first use (keeps one-shot commands that take no lock fast). */
 function loadFlock(): FlockFn {
   if (flockFn) return flockFn;
-  const libcName = process.platform === "darwin" ? "libc.dylib" : "libc.so.6";
-  flockFn = loadKoffi().load(libcName).func("int flock(int fd, int op)") as FlockFn;
+  flockFn = libcFunction<FlockFn>("int flock(int fd, int op)");
   return flockFn;
 }
 

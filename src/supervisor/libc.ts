@@ -3,7 +3,7 @@
 // posix_spawn for starting run guards. Linux only; null elsewhere or when
 // libc cannot be loaded, and callers fall back to what Node offers.
 
-import { loadKoffi } from "../store/koffi.js";
+import { libcFunction } from "../store/koffi.js";
 
 type PosixSpawnArgs = [pid: Int32Array, path: string, fileActions: Buffer, attr: Buffer, argv: (string | null)[], envp: (string | null)[]];
 
@@ -60,8 +60,7 @@ export function libc(): Libc | null {
   loaded = null;
   if (process.platform !== "linux") return loaded;
   try {
-    const lib = loadKoffi().load("libc.so.6");
-    loaded = Object.fromEntries(Object.entries(SIGNATURES).map(([name, signature]) => [name, lib.func(signature)])) as unknown as Libc;
+    loaded = Object.fromEntries(Object.entries(SIGNATURES).map(([name, signature]) => [name, libcFunction(signature)])) as unknown as Libc;
   } catch {
     loaded = null;
   }
