@@ -274,9 +274,14 @@ async function pythonDispatcherRun() {
   const queue = path.join(ws.root, "state");
   const config = queueConfig({ root: ws.root, queue });
   const store = openStore(queue);
+  // Its runs' temp folders (mktemp -d) go inside the workspace; its answers go to /tmp/agent-lanes-resp-<task>.txt
+  // whatever TMPDIR says, and the one it is writing when it is killed stays: removed below by name.
+  const runTmp = path.join(ws.root, "tmp");
+  mkdirSync(runTmp);
+  const made = [];
   const child = spawn("bash", [script], {
     stdio: ["ignore", "ignore", "ignore"],
-    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, VENDOR: "claude", QUEUE_ROOT: queue, CONFIG: config, HEADLESS_AGENT_CMD: INSTANT, HEARTBEAT_SECONDS: "0", WAIT_TIMEOUT: "60" },
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, VENDOR: "claude", QUEUE_ROOT: queue, CONFIG: config, HEADLESS_AGENT_CMD: INSTANT, HEARTBEAT_SECONDS: "0", WAIT_TIMEOUT: "60", TMPDIR: runTmp },
     detached: true,
   });
   const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
@@ -285,8 +290,10 @@ async function pythonDispatcherRun() {
     const meta = (i) => ({ thread_id: `bench-${i}`, parent_task_id: "none" });
     const warm = await store.create(taskInput({ root: ws.root, request: ws.request }, "warm-up", meta("w")));
     await allAnswered(queue, [warm.id], supervisor);
+    made.push(warm.id);
     const ids = [];
     for (let i = 0; i < BENCH.pythonTasks; i++) ids.push((await store.create(taskInput({ root: ws.root, request: ws.request }, i, meta(i)))).id);
+    made.push(...ids);
     const started = performance.now();
     const finished = await allAnswered(queue, ids, supervisor);
     await checkAllCompleted(store, ids);
@@ -299,6 +306,7 @@ async function pythonDispatcherRun() {
     }
     await store.close();
     rmSync(ws.root, { recursive: true, force: true });
+    for (const id of made) rmSync(`/tmp/agent-lanes-resp-${id}.txt`, { force: true });
   }
 }
 

@@ -4,10 +4,10 @@
 // id length) — every refusal a 4xx naming the fix, never a 500, no task made.
 
 import http from "node:http";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { startServer, type Harness } from "../server/helpers.js";
 
 let h: Harness;
@@ -103,6 +103,7 @@ describe("workspace roots are the operator's", () => {
     h = await startServer();
     const sibling = path.join(path.dirname(h.ws.root), `${path.basename(h.ws.root)}-other`);
     await mkdir(sibling, { recursive: true });
+    onTestFinished(() => rm(sibling, { recursive: true, force: true }));
     const escape = path.join(h.ws.root, "link-out");
     await (await import("node:fs/promises")).symlink(os.tmpdir(), escape);
     for (const root of ["/", sibling, escape, os.homedir()]) {
