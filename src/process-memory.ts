@@ -12,6 +12,8 @@
 // a collection.
 
 import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { libcFunction } from "./store/koffi.js";
 
 /** V8's own default (`node --v8-options`), restored after start-up. */
 const DEFAULT_GROWTH_FACTOR = 2;
@@ -50,8 +52,6 @@ function letYoungGenerationGrow(): void {
     // As above.
   }
 }
-import { runInNewContext } from "node:vm";
-import { libcFunction } from "./store/koffi.js";
 
 type GcOptions = { type: "major"; execution: "sync"; flavor?: "last-resort" };
 type Gc = (options?: GcOptions) => void;
