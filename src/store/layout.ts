@@ -51,9 +51,13 @@ export function queuePaths(root: string): QueuePaths {
   const abs = path.resolve(root);
   const tasks = path.join(abs, "tasks");
   const correlations = path.join(abs, "indexes", "correlations");
+  // A valid id is one plain name (no separator, never "." or ".."), and `tasks` is
+  // resolved: joining by hand gives what path.join would, without its normalising
+  // pass (the dispatcher makes these paths for every live task at every look).
+  const tasksPrefix = tasks.endsWith(path.sep) ? tasks : `${tasks}${path.sep}`;
   const taskDir = (id: string): string => {
     assertTaskId(id);
-    return path.join(tasks, id);
+    return `${tasksPrefix}${id}`;
   };
   return {
     root: abs,
@@ -61,9 +65,9 @@ export function queuePaths(root: string): QueuePaths {
     tasks,
     correlations,
     taskDir,
-    taskFile: (id) => path.join(taskDir(id), "task.json"),
-    eventsFile: (id) => path.join(taskDir(id), "events.jsonl"),
-    responseFile: (id) => path.join(taskDir(id), "response.json"),
+    taskFile: (id) => `${taskDir(id)}${path.sep}task.json`,
+    eventsFile: (id) => `${taskDir(id)}${path.sep}events.jsonl`,
+    responseFile: (id) => `${taskDir(id)}${path.sep}response.json`,
     correlationFile: (ws, corr) => path.join(correlations, `${slug(ws)}--${slug(corr)}.json`),
   };
 }
