@@ -18,8 +18,10 @@
 // bench itself runs on this one), e.g. Node 24 beside the machine's Node 20.
 // BENCH_ENV=clean runs every process (both tools, node -e 0) without
 // NODE_EXTRA_CA_CERTS: Node 20 reads and parses that file at start-up, before
-// any of our code, which on a machine that sets it costs each Node process
-// some 30 ms of CPU (Node 24 reads it only when TLS needs it).
+// any code runs, which on a machine that sets it costs each Node process some
+// 30 ms of CPU (Node 24 reads it only when TLS needs it). Our bin's /bin/sh
+// launcher line moves it aside for Node's start and puts it back at once
+// (src/extra-ca-certs.ts), so `node -e 0` pays it and our commands do not.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -34,7 +36,8 @@ const CLI = path.join(ROOT, JSON.parse(readFileSync(path.join(ROOT, "package.jso
 const RUSAGE = path.join(ROOT, "bench", "rusage.py");
 const NODE = process.env.BENCH_NODE || process.execPath;
 const HAVE_PYTHON = spawnSync("python3", ["-c", "0"]).status === 0;
-const BASE_ENV = { ...process.env };
+/** The bin runs as a shell runs it (its /bin/sh launcher execs the `node` on PATH): that Node first on PATH. */
+const BASE_ENV = { ...process.env, PATH: `${path.dirname(NODE)}${path.delimiter}${process.env.PATH ?? ""}` };
 if (process.env.BENCH_ENV === "clean") delete BASE_ENV.NODE_EXTRA_CA_CERTS;
 const SIZES = (process.env.BENCH_SIZES ?? "0,10000,50000").split(",").map(Number);
 const PY = pythonToolPath();
@@ -65,7 +68,7 @@ function timed(argv, env) {
   }
   return { ms, cpu };
 }
-const ours = (args) => [NODE, CLI, "--config", config, ...args];
+const ours = (args) => [CLI, "--config", config, ...args];
 const python = (args) => ["python3", "-m", "agent_lanes", "--config", config, ...args];
 const pyEnv = PY ? { ...BASE_ENV, PYTHONPATH: PY } : null;
 
@@ -135,7 +138,7 @@ const envNote =
   process.env.BENCH_ENV === "clean"
     ? "Run without NODE_EXTRA_CA_CERTS (BENCH_ENV=clean)."
     : process.env.NODE_EXTRA_CA_CERTS
-      ? "NODE_EXTRA_CA_CERTS is set (Node 20 parses it at every start; BENCH_ENV=clean runs without it)."
+      ? "NODE_EXTRA_CA_CERTS is set (Node 20 parses it at every start of `node -e 0`; our bin defers it to the first TLS connection; BENCH_ENV=clean runs without it)."
       : "";
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" / ");
 

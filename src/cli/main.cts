@@ -171,7 +171,25 @@ async function loadBundle(file: string, stat: Stats): Promise<{ program: Program
   return { program: moduleObject.exports, saveCache };
 }
 
+/**
+ * The bin's first lines are a /bin/sh launcher (scripts/post-build.mjs) that
+ * moves NODE_EXTRA_CA_CERTS aside before it execs Node, so Node 20 does not
+ * parse that file at start-up (about 30 ms of CPU a command; see
+ * src/extra-ca-certs.ts). Put it back before anything runs, so every process
+ * the CLI starts sees it as the user set it, and mark in this realm that Node
+ * started without it: the modules that open TLS connections add it then.
+ */
+function restoreDeferredExtraCaCerts(): void {
+  const file = process.env.AGENT_LANES_DEFERRED_EXTRA_CA_CERTS;
+  if (file === undefined) return;
+  delete process.env.AGENT_LANES_DEFERRED_EXTRA_CA_CERTS;
+  if (file === "") return;
+  process.env.NODE_EXTRA_CA_CERTS = file;
+  (globalThis as unknown as Record<symbol, string>)[Symbol.for("agent-lanes.deferred-extra-ca-certs")] = file;
+}
+
 async function start(): Promise<void> {
+  restoreDeferredExtraCaCerts();
   const bundleFile = path.join(__dirname, "agent-lanes.bundle.cjs");
   let bundleStat: Stats | undefined;
   try {

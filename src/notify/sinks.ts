@@ -4,6 +4,7 @@
 import { execa } from "execa";
 import http from "node:http";
 import https from "node:https";
+import { trustDeferredExtraCaCerts } from "../extra-ca-certs.js";
 import type { Notification, Sink, SinkSpec, WebhookFormat } from "./types.js";
 
 /**
@@ -15,6 +16,7 @@ import type { Notification, Sink, SinkSpec, WebhookFormat } from "./types.js";
 function poster(url: string): (body: string, headers: Record<string, string>, signal: AbortSignal) => Promise<void> {
   const target = new URL(url);
   const client = target.protocol === "https:" ? https : http;
+  if (client === https) trustDeferredExtraCaCerts();
   const agent = new client.Agent({ keepAlive: true, maxSockets: 4 });
   return (body, headers, signal) =>
     new Promise<void>((resolve, reject) => {

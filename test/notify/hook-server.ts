@@ -1,7 +1,8 @@
 // A webhook sink for tests: an HTTP server on 127.0.0.1 that records every
 // POST body (JSON parsed when it is JSON) and can be told to fail or hang.
 
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 
 export interface Received {
@@ -19,10 +20,11 @@ export interface HookServer {
   close(): Promise<void>;
 }
 
-export async function startHookServer(): Promise<HookServer> {
+/** With `tls`, the sink serves HTTPS with that key and certificate. */
+export async function startHookServer(tls?: { key: string; cert: string }): Promise<HookServer> {
   const received: Received[] = [];
   const hook: HookServer = { url: "", received, mode: "ok", close: async () => undefined };
-  const server: Server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
@@ -38,9 +40,10 @@ export async function startHookServer(): Promise<HookServer> {
       res.statusCode = hook.mode === "error" ? 503 : 200;
       res.end(hook.mode === "error" ? "down for maintenance" : "ok");
     });
-  });
+  };
+  const server: Server = tls ? createTlsServer(tls, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  hook.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  hook.url = `${tls ? "https" : "http"}://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
   hook.close = () =>
     new Promise<void>((resolve) => {
       server.closeAllConnections();

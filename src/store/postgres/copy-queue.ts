@@ -16,6 +16,7 @@ import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import pg from "pg";
+import { trustDeferredExtraCaCerts } from "../../extra-ca-certs.js";
 import { SchemaVersionError, StoreError, StoreUnavailableError, ValidationError } from "../errors.js";
 import { readEventLines } from "../events.js";
 import { isValidTaskId, queuePaths } from "../layout.js";
@@ -153,6 +154,7 @@ export async function copyQueue(options: CopyQueueOptions): Promise<CopyQueueRes
   const result: CopyQueueResult = { from, to: shown, dry_run: Boolean(options.dryRun), copied: [], already: [], differs: [], skipped: [], migrated };
   const names = (await fs.readdir(paths.tasks)).filter((n) => isValidTaskId(n)).sort();
 
+  trustDeferredExtraCaCerts();
   const client = new pg.Client({ connectionString: options.to });
   // A dropped connection fails the statement in flight; it must not also end the process.
   client.on("error", () => undefined);

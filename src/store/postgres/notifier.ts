@@ -7,6 +7,7 @@
 // an accelerator, never the only way to see a change.
 
 import pg from "pg";
+import { trustDeferredExtraCaCerts } from "../../extra-ca-certs.js";
 import { createGenerations } from "../changes.js";
 import type { ChangeNotifier } from "../types.js";
 
@@ -32,6 +33,7 @@ export async function createPgNotifier(options: PgNotifierOptions): Promise<Chan
 
   const connect = async (): Promise<void> => {
     if (closed) return;
+    trustDeferredExtraCaCerts();
     const c = new pg.Client({ connectionString: options.connectionString });
     client = c;
     let dropped = false;

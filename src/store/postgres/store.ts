@@ -23,6 +23,7 @@
 //     leaves it: run records of this host's dispatchers, notification markers.
 
 import pg from "pg";
+import { trustDeferredExtraCaCerts } from "../../extra-ca-certs.js";
 import { checkClaimInput, checkLeaseSeconds, claimedTask, DEFAULT_LEASE_SECONDS, refuseUnclaimable, refuseUnscheduled } from "../claim.js";
 import { cancelResponse, checkCancelInput, refuseCancel } from "../cancel.js";
 import { isClaimable } from "../context.js";
@@ -131,6 +132,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
         "(start the server or fix the URL in --store, queue_root or AGENT_LANES_STORE; the password can come from PGPASSWORD or ~/.pgpass)",
       { cause: error },
     );
+  trustDeferredExtraCaCerts(); // sslmode in the URL: TLS with the user's extra CA certificates
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 4, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 10_000 });
   // An idle connection dropped by a restarting server must not crash the process; the next query reconnects.
   pool.on("error", () => undefined);
