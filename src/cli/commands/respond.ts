@@ -48,7 +48,9 @@ export async function readBody(opts: Pick<RespondOptions, "file" | "body">, cwd:
     }
   }
   if (opts.body !== undefined) return opts.body;
-  if (process.stdin.isTTY) {
+  // node:tty only here: it brings net and the streams, which every other command would load.
+  const { isatty } = await import("node:tty");
+  if (isatty(0)) {
     throw new CliError("respond needs a body: give --file PATH, --file - (stdin), --body TEXT, or pipe it on stdin");
   }
   return readStdin();
