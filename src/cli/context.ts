@@ -181,7 +181,19 @@ export async function emitList<T>(
   let parts: Array<string | Uint8Array> = [head.slice(0, at)];
   let size = 0;
   const flush = (): void => {
-    writeOut(Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p))));
+    // Runs of text are joined and encoded once (a Buffer.from a part costs more than the part).
+    const chunks: Uint8Array[] = [];
+    let text: string[] = [];
+    for (const part of parts) {
+      if (typeof part === "string") text.push(part);
+      else {
+        if (text.length > 0) chunks.push(Buffer.from(text.join("")));
+        text = [];
+        chunks.push(part);
+      }
+    }
+    if (text.length > 0) chunks.push(Buffer.from(text.join("")));
+    writeOut(chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks));
     parts = [];
     size = 0;
   };
