@@ -10,6 +10,7 @@ import { UnsafeFileError } from "../store/errors.js";
 import { isPostgresUrl } from "../store/postgres/url.js";
 import { DEFAULT_REQUEST_MAX_BYTES, readRegularFile } from "../store/safe-file.js";
 import { ConfigError } from "./errors.js";
+import { parseYamlCached } from "./yaml-cache.js";
 
 /** Defaults of handoff.yaml keys, relative to the config file's folder. */
 export const ENGINE_DEFAULTS = {
@@ -202,7 +203,7 @@ export async function readYamlMapping(file: string, label: "config file" | "task
   try {
     // YAML 1.2 core schema: `yes`, `0755` and dates stay strings. Duplicate keys
     // are allowed, the last one winning, as PyYAML reads them.
-    data = await parseYamlText(text, (message) => warnings?.push(`agent-lanes: warning: ${label} ${file}: ${message}`));
+    data = await parseYamlCached(file, text, parseYamlText, (message) => warnings?.push(`agent-lanes: warning: ${label} ${file}: ${message}`));
   } catch (error) {
     // Not only YAMLParseError: an undefined or exploding alias (`*x`, alias
     // bombs) surfaces as a ReferenceError while the document becomes JS values.

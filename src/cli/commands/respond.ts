@@ -99,7 +99,8 @@ export function registerRespondCommand(program: Command): void {
           expectSha256: opts.expectSha256 ?? null,
           metadata,
         });
-        const queueDepth = (await store.list({ lane: task.lane, activeOnly: true })).length;
+        // The lane's queued tasks (claimed ones are not waiting), as the Python tool counts them.
+        const queueDepth = (await store.list({ lane: task.lane, activeOnly: true })).filter((t) => t.state === "queued").length;
         const payload = {
           status: response.status,
           task_id: task.id,
