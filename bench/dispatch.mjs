@@ -18,8 +18,16 @@
 // --command bench/agents/instant.sh`. Tasks are created in-process through the
 // store (a CLI process per submit would measure node's start-up). Linux only
 // (/proc). Prints a markdown table; about three minutes on 2 cores.
+// While iterating: BENCH_DISPATCH_QUICK=1 runs only the throughput rows (and
+// their shell-loop floors); BENCH_DISPATCH_CONCURRENCY=4 (or "1,4") picks the
+// concurrencies; BENCH_DISPATCH_TASKS=N the tasks per timed batch;
+// BENCH_DISPATCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" adds node flags to
+// the dispatcher; BENCH_DISPATCH_THREADS=1 prints the second batch's CPU per
+// thread (main, libuv pool, V8 workers); BENCH_DISPATCH_ATTACH="strace -c -f
+// -o FILE -p {pid}" attaches a tool (strace, perf record) to the dispatcher
+// over the second batch, ended by SIGINT.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,8 +40,10 @@ const INSTANT = path.join(here, "agents", "instant.sh");
 
 const BENCH = {
   /** Tasks per throughput run. */
-  tasks: 300,
-  concurrencies: [1, 4],
+  tasks: Number(process.env.BENCH_DISPATCH_TASKS) || 300,
+  concurrencies: process.env.BENCH_DISPATCH_CONCURRENCY ? process.env.BENCH_DISPATCH_CONCURRENCY.split(",").map(Number) : [1, 4],
+  /** Only the throughput rows (BENCH_DISPATCH_QUICK=1). */
+  quick: process.env.BENCH_DISPATCH_QUICK === "1",
   /** Tasks submitted one at a time to an idle supervisor (pure pickup latency). */
   sequentialTasks: 30,
   renameSamples: 100,
@@ -65,7 +75,7 @@ function queueConfig(ws) {
 
 /** Starts `agent-lanes dispatch` on a queue. */
 function startSupervisor(config, concurrency) {
-  const args = [CLI, "--config", config, "dispatch", "--vendor", "command", "--command", INSTANT, "--concurrency", String(concurrency), "--log-format", "json"];
+  const args = [...(process.env.BENCH_DISPATCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []), CLI, "--config", config, "dispatch", "--vendor", "command", "--command", INSTANT, "--concurrency", String(concurrency), "--log-format", "json"];
   return startNodeProcess(args, BENCH.stopTimeoutMs);
 }
 
@@ -122,6 +132,22 @@ function cpuTicks(pid) {
   return Number(fields[11]) + Number(fields[12]); // utime + stime
 }
 
+/** CPU ticks of a process's threads, by thread (the main thread, then name:tid). */
+function threadTicks(pid) {
+  const out = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = Number(tid) === pid ? "main" : `${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}:${tid}`;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(name, (out.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
 function rssMiB(pid) {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return match ? Number(match[1]) / 1024 : NaN;
@@ -143,11 +169,30 @@ async function measuredBatch(ws, store, supervisor, label) {
     supervisor.child.kill("SIGCONT");
     throw error;
   }
+  // BENCH_DISPATCH_ATTACH="strace -c -f -o FILE -p {pid}" (or a perf record): a tool attached to the dispatcher over the second batch, ended by SIGINT.
+  const attach = process.env.BENCH_DISPATCH_ATTACH;
+  const tracer = attach && label === "next"
+    ? spawn("sh", ["-c", `exec ${attach.replaceAll("{pid}", String(supervisor.child.pid))}`], { stdio: "ignore" })
+    : null;
+  if (tracer) {
+    await sleep(1000);
+    process.stderr.write(`bench/dispatch: dispatcher threads ${readdirSync(`/proc/${supervisor.child.pid}/task`).join(" ")}\n`);
+  }
   const ticksBefore = cpuTicks(supervisor.child.pid);
+  const threadsBefore = process.env.BENCH_DISPATCH_THREADS === "1" ? threadTicks(supervisor.child.pid) : null;
   const started = performance.now();
   supervisor.child.kill("SIGCONT");
   const finished = await allAnswered(ws.queue, ids, supervisor);
   const ticks = cpuTicks(supervisor.child.pid) - ticksBefore;
+  if (tracer) {
+    tracer.kill("SIGINT");
+    await new Promise((resolve) => tracer.on("exit", resolve));
+  }
+  if (process.env.BENCH_DISPATCH_THREADS === "1") {
+    const after = threadTicks(supervisor.child.pid);
+    const parts = [...after].map(([name, t]) => [name, ((t - (threadsBefore.get(name) ?? 0)) * (1000 / CLK_TCK)) / BENCH.tasks]).filter(([, ms]) => ms > 0).map(([name, ms]) => `${name} ${ms.toFixed(2)}`);
+    process.stderr.write(`bench/dispatch: ${label} batch, ms of CPU a task by thread: ${parts.join(", ")}\n`);
+  }
   await checkAllCompleted(store, ids);
   const seconds = (finished - started) / 1000;
   return { tasksPerSecond: BENCH.tasks / seconds, seconds, cpuMsPerTask: (ticks * (1000 / CLK_TCK)) / BENCH.tasks };
@@ -169,7 +214,7 @@ async function throughputRun(concurrency) {
     const batch = await measuredBatch(ws, store, supervisor, "next");
 
     let sequential = [];
-    if (concurrency === 1) {
+    if (concurrency === 1 && !BENCH.quick) {
       const seq = [];
       for (let i = 0; i < BENCH.sequentialTasks; i++) {
         await sleep(20 + Math.random() * 30);
@@ -321,6 +366,16 @@ for (const concurrency of BENCH.concurrencies) {
   const run = await throughputRun(concurrency);
   const floor = shellLoopFloor(concurrency);
   rows.push({ run, floor });
+}
+if (BENCH.quick) {
+  const loadAfter = os.loadavg()[0];
+  for (const { run, floor } of rows) {
+    console.log(
+      `concurrency ${run.concurrency}: ${run.cpuMsPerTask.toFixed(2)} ms CPU/task, ${run.tasksPerSecond.toFixed(1)} tasks/s (first batch ${run.firstCpuMsPerTask.toFixed(2)} ms, ${run.firstTasksPerSecond.toFixed(1)} tasks/s; floor ${floor.tasksPerSecond.toFixed(1)} tasks/s, ${floor.cpuMsPerRun.toFixed(2)} ms/run)`,
+    );
+  }
+  console.log(`1-min load average before / after: ${loadBefore.toFixed(2)} / ${loadAfter.toFixed(2)}`);
+  process.exit(0);
 }
 progress(`raw rename + inotify latency (${BENCH.renameSamples} samples)`);
 const rename = await renameInotifyFloor();

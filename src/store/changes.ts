@@ -132,18 +132,15 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
   // Watched folders = the latest scan's live tasks ∪ folders pinned by waiters.
   let tracked = new Set<string>();
   const pins = new Map<string, number>();
+  function* wantedDirs(): Generator<string> {
+    yield* tracked;
+    for (const dir of pins.keys()) if (!tracked.has(dir)) yield dir;
+  }
 
-  const sync = (): void => {
-    if (closed) return;
-    const wanted = new Set([...tracked, ...pins.keys()]);
-    for (const [dir, w] of taskWatchers) {
-      if (!wanted.has(dir)) {
-        taskWatchers.delete(dir);
-        w.close();
-      }
-    }
+  /** Watch the folders of `dirs` not watched yet; a change is counted when one is. */
+  const watchAll = (dirs: Iterable<string>): void => {
     let added = false;
-    for (const dir of wanted) {
+    for (const dir of dirs) {
       if (taskWatchers.has(dir)) continue;
       const w = watchFolder(dir);
       if (!w) continue;
@@ -153,6 +150,20 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
       added = true;
     }
     if (added) bump();
+  };
+
+  /** Stop watching a folder neither tracked nor pinned. */
+  const unwatch = (dir: string): void => {
+    const w = taskWatchers.get(dir);
+    if (!w || tracked.has(dir) || pins.has(dir)) return;
+    taskWatchers.delete(dir);
+    w.close();
+  };
+
+  const sync = (): void => {
+    if (closed) return;
+    for (const dir of [...taskWatchers.keys()]) unwatch(dir);
+    watchAll(wantedDirs());
   };
 
   // Folders of tasks being created: a watch that wakes waiters when task.json lands.
@@ -206,6 +217,16 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
     track(taskDirs) {
       tracked = new Set(taskDirs);
       sync();
+    },
+    trackChanges(addedDirs, removed) {
+      if (closed) return;
+      const added = [...addedDirs];
+      for (const dir of removed) {
+        tracked.delete(dir);
+        unwatch(dir);
+      }
+      for (const dir of added) tracked.add(dir);
+      watchAll(added);
     },
     pin(taskDir) {
       pins.set(taskDir, (pins.get(taskDir) ?? 0) + 1);

@@ -143,14 +143,51 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     const result = await scanner.scan({ finished, changed, touched });
     lastProblems = result.problems;
     if (notifier) {
-      const live = result.tasks.filter((t) => !isTerminal(t)).map((t) => paths.taskDir(t.id));
-      const pending = result.pending.map((id) => paths.taskDir(id));
-      void notifier.then((n) => {
-        n.track(live);
-        n.expect?.(pending);
-      }, () => undefined);
+      // The watched folders follow the live tasks; most scans find the same set
+      // (a dispatcher looks at the queue after each of its own writes), and
+      // then nothing is handed to the notifier. After a possibly missed change
+      // (touched === null: a watcher failed, or none runs yet) it is handed over
+      // in any case, so a dropped watch is made again.
+      const delta = liveDelta(result.tasks, touched === null);
+      const pending = result.pending.length > 0 || expecting ? result.pending.map((id) => paths.taskDir(id)) : null;
+      expecting = result.pending.length > 0;
+      if (delta || pending) {
+        void notifier.then((n) => {
+          if (delta?.all) n.track(delta.all.map((id) => paths.taskDir(id)));
+          else if (delta && n.trackChanges) n.trackChanges(delta.added.map((id) => paths.taskDir(id)), delta.removed.map((id) => paths.taskDir(id)));
+          else if (delta) n.track([...(trackedIds ?? [])].map((id) => paths.taskDir(id)));
+          if (pending) n.expect?.(pending);
+        }, () => undefined);
+      }
     }
     return result;
+  }
+
+  /** The live ids last handed to the notifier, and whether folders being created were. */
+  let trackedIds: Set<string> | null = null;
+  let expecting = false;
+  /**
+   * How the live tasks' ids differ from those last handed to the notifier:
+   * null when they do not, the whole set (`all`) the first time and when
+   * `force`d, else the ids added and removed.
+   */
+  function liveDelta(tasks: readonly Task[], force: boolean): { all: string[] } | { all?: undefined; added: string[]; removed: string[] } | null {
+    const previous = trackedIds;
+    const added: string[] = [];
+    let kept = 0;
+    for (const task of tasks) {
+      if (isTerminal(task)) continue;
+      if (previous?.has(task.id)) kept += 1;
+      else added.push(task.id);
+    }
+    if (previous && !force && added.length === 0 && kept === previous.size) return null;
+    const next = new Set<string>();
+    for (const task of tasks) if (!isTerminal(task)) next.add(task.id);
+    trackedIds = next;
+    if (!previous || force) return { all: [...next] };
+    const removed: string[] = [];
+    if (kept < previous.size) for (const id of previous) if (!next.has(id)) removed.push(id);
+    return { added, removed };
   }
 
   /** Tasks of `lane` holding a live lease; the caller (a claim) already holds the lock. */

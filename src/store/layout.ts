@@ -51,11 +51,13 @@ export function queuePaths(root: string): QueuePaths {
   const abs = path.resolve(root);
   const tasks = path.join(abs, "tasks");
   const correlations = path.join(abs, "indexes", "correlations");
-  // A valid id is one plain name (no separator, no "..") and `tasks` is absolute and normal, so
-  // joining is concatenation: path.join costs a listing of thousands of tasks milliseconds.
+  // A valid id is one plain name (no separator, never "." or ".."), and `tasks` is
+  // resolved: joining by hand gives what path.join would, without its normalising
+  // pass (the dispatcher makes these paths for every live task at every look).
+  const tasksPrefix = tasks.endsWith(path.sep) ? tasks : `${tasks}${path.sep}`;
   const taskDir = (id: string): string => {
     assertTaskId(id);
-    return `${tasks}${path.sep}${id}`;
+    return `${tasksPrefix}${id}`;
   };
   return {
     root: abs,

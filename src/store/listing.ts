@@ -72,8 +72,10 @@ export async function materialize(
   /** Told of a finished row whose task.json is no longer the file the scan knew (unreadable, replaced, not finished). */
   onStale?: (taskId: string) => void,
 ): Promise<TaskSummary[]> {
-  const cache = cachePaths(paths.root);
   const finishedCount = rows.reduce((n, r) => n + (r.finished ? 1 : 0), 0);
+  // Live tasks only and no facts (the dispatcher's look at the queue): nothing to read.
+  if (finishedCount === 0 && !withFacts) return rows.map((row) => ({ task: row.live as Task, response_exists: false, last_event: null }));
+  const cache = cachePaths(paths.root);
   const loaded = finishedCount >= VIEWS_FILE_AT ? await loadViews(cache) : null;
   const views: Map<string, ViewEntry> = loaded?.entries ?? new Map();
   const appended: string[] = [];

@@ -471,10 +471,20 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     // The ids worth looking at: every one after a full listing or when finished
     // tasks are asked for; else the live ones and what events added.
     // (Made into an array first: a concurrent scan may change the table while this one awaits.)
-    const ids: Iterable<string> =
-      listed.added !== null && !wantFinished ? new Set([...live.keys(), ...awaited, ...listed.added]) : [...names.keys(wantFinished ? undefined : LISTED)];
+    // A live id is never tagged finished (every place that tags one finished
+    // drops its live entry), so live ids skip the table's look-up: a scan of
+    // the live tasks costs a Map look-up a task.
+    let ids: Iterable<string>;
+    if (listed.added !== null && !wantFinished) {
+      const more: string[] = [];
+      for (const id of awaited) if (!live.has(id)) more.push(id);
+      for (const id of listed.added) if (!live.has(id) && !awaited.has(id)) more.push(id);
+      ids = more.length === 0 ? [...live.keys()] : [...new Set([...live.keys(), ...more])];
+    } else {
+      ids = [...names.keys(wantFinished ? undefined : LISTED)];
+    }
     let unknown = 0;
-    for (const id of ids) if (!isFinishedId(id) && !live.has(id)) unknown += 1;
+    for (const id of ids) if (!live.has(id) && !isFinishedId(id)) unknown += 1;
 
     // Finished tasks from the summary cache, each checked against its file.
     let index: Map<string, IndexEntry> | null = null;
@@ -496,14 +506,14 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     const tasks: Task[] = [];
     let checked = 0;
     for (const id of ids) {
-      const known = isFinishedId(id);
-      if (known && !wantFinished) continue;
-      if (!known && live.has(id)) {
-        const cached = live.get(id) as Entry;
+      const cached = live.get(id);
+      if (cached !== undefined) {
         if (touched && !touched.has(id) && cached.task) tasks.push(cached.task);
         else toRead.push(id);
         continue;
       }
+      const known = isFinishedId(id);
+      if (known && !wantFinished) continue;
       const entry = index?.get(id);
       if (entry) {
         // Synchronous stats in a tight loop are several times faster than
@@ -645,7 +655,8 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     if (finished.size !== state.finishedCount || finished.countOf(FINISHED) !== state.finishedCount) return false;
     names = finished;
     for (const id of state.listed) names.set(id, LISTED);
-    for (const [id, entry] of state.live) live.set(id, entry);
+    // A live entry is never tagged finished (scan() relies on it).
+    for (const [id, entry] of state.live) if (names.get(id) !== FINISHED) live.set(id, entry);
     for (const id of state.awaited) awaited.add(id);
     laneCounts = state.laneCounts ? new Map(state.laneCounts) : null;
     liveCheckedAt = state.liveCheckedAt;

@@ -214,6 +214,8 @@ export interface ChangeNotifier {
   wait(timeoutMs: number, since: number, signal?: AbortSignal): Promise<void>;
   /** The live task folders the latest scan saw: watched until the next scan replaces the set. */
   track(taskDirs: Iterable<string>): void;
+  /** As track(), given only what changed since the set last handed over: folders to add and to drop. */
+  trackChanges?(added: Iterable<string>, removed: Iterable<string>): void;
   /**
    * The task folders the latest scan found without a task.json (being
    * created): watched until the next scan replaces the set, and a change is

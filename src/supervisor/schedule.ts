@@ -6,7 +6,7 @@
 // not_before, dependencies and the WIP limit under its lock when claiming;
 // this layer only avoids claims that would be refused.
 
-import { byPriority, readSchedule } from "../store/schedule.js";
+import { readSchedule, type Schedule } from "../store/schedule.js";
 import { leaseExpired } from "../store/context.js";
 import type { Task, TaskState } from "../store/types.js";
 
@@ -63,7 +63,7 @@ function cycleThrough(start: string, liveById: ReadonlyMap<string, Task>): strin
     const { id, trail } = stack.pop() as { id: string; trail: string[] };
     const task = liveById.get(id);
     if (!task) continue;
-    for (const next of readSchedule(task).dependsOn) {
+    for (const next of scheduleOf(task).dependsOn) {
       if (next === start) return [...trail, start];
       if (!seen.has(next)) {
         seen.add(next);
@@ -74,13 +74,31 @@ function cycleThrough(start: string, liveById: ReadonlyMap<string, Task>): strin
   return null;
 }
 
+/**
+ * A task's schedule, kept per task object: the scanner hands out the same
+ * object while its task.json is unchanged, and the dispatcher looks at every
+ * claimable task at each look at the queue. (Keyed by the metadata object too,
+ * so a copy with other metadata is read afresh.)
+ */
+const schedules = new WeakMap<Task, { metadata: Task["metadata"]; schedule: Schedule }>();
+
+function scheduleOf(task: Task): Schedule {
+  const cached = schedules.get(task);
+  if (cached && cached.metadata === task.metadata) return cached.schedule;
+  const schedule = readSchedule(task);
+  schedules.set(task, { metadata: task.metadata, schedule });
+  return schedule;
+}
+
 /** Sort the claimable tasks into ready, waiting and doomed. */
 export async function planSchedule(input: PlanInput): Promise<ScheduleView> {
   const { now } = input;
-  const liveById = new Map(input.live.map((t) => [t.id, t] as const));
+  // Only dependencies need the live tasks by id (most queues have none).
+  let liveMap: Map<string, Task> | null = null;
+  const liveById = (): Map<string, Task> => (liveMap ??= new Map(input.live.map((t) => [t.id, t] as const)));
   const known = new Map<string, DependencyInfo>();
   const info = async (id: string): Promise<DependencyInfo> => {
-    const live = liveById.get(id);
+    const live = liveById().get(id);
     if (live) return { state: live.state };
     let found = known.get(id);
     if (!found) {
@@ -91,10 +109,11 @@ export async function planSchedule(input: PlanInput): Promise<ScheduleView> {
   };
 
   const due: Task[] = [];
+  const priorities: number[] = [];
   const doomed: Doomed[] = [];
   let nextDueMs: number | null = null;
   for (const task of input.claimable) {
-    const schedule = readSchedule(task);
+    const schedule = scheduleOf(task);
     let blocked = false;
     let doom: Doomed | null = null;
     for (const dep of schedule.dependsOn) {
@@ -112,7 +131,7 @@ export async function planSchedule(input: PlanInput): Promise<ScheduleView> {
       break;
     }
     if (!doom && blocked) {
-      const cycle = cycleThrough(task.id, liveById);
+      const cycle = cycleThrough(task.id, liveById());
       if (cycle) doom = { task, dependency: cycle[1] as string, reason: `dependency cycle ${cycle.join(" -> ")}: no task of it can ever start` };
     }
     if (doom) {
@@ -126,15 +145,28 @@ export async function planSchedule(input: PlanInput): Promise<ScheduleView> {
       continue;
     }
     due.push(task);
+    priorities.push(schedule.priority);
   }
 
   const limits = input.laneLimits ?? {};
+  const ordered = byPriorityThenAge(due, priorities);
+  if (Object.keys(limits).length === 0) return { ready: ordered, doomed, nextDueMs };
   const running = runningByLane(input.live, now);
-  const ready = byPriority(due).filter((task) => {
+  const ready = ordered.filter((task) => {
     const limit = Object.hasOwn(limits, task.lane) ? limits[task.lane] : undefined;
     return limit === undefined || (running.get(task.lane) ?? 0) < limit;
   });
   return { ready, doomed, nextDueMs };
+}
+
+/** store/schedule.ts's byPriority (higher priority first, then the given age order), from priorities already read; no sort when all are equal. */
+function byPriorityThenAge(tasks: Task[], priorities: readonly number[]): Task[] {
+  const first = priorities[0];
+  if (priorities.every((p) => p === first)) return tasks;
+  return tasks
+    .map((task, index) => ({ task, index, priority: priorities[index] as number }))
+    .sort((a, b) => b.priority - a.priority || a.index - b.index)
+    .map(({ task }) => task);
 }
 
 function firstLine(text: string): string {
