@@ -389,12 +389,6 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
   const tasksRoot = path.resolve(tasksDir);
   const taskFile = (id: string): string => `${tasksRoot}${path.sep}${id}${path.sep}task.json`;
 
-  /**
-   * The entry of one task folder; "pending" for a folder still being created,
-   * "gone" for one removed meanwhile. `sync`: stat with a plain system call
-   * (a scan of a few files); else on the thread pool (a cold scan of
-   * thousands, which then lets the event loop breathe between files).
-   */
   /** The entry of a task file's text as read, with the identity `stat` gives. */
   function entryOf(id: string, file: string, text: string, stat: Stats): Entry {
     try {
@@ -406,6 +400,12 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     }
   }
 
+  /**
+   * The entry of one task folder; "pending" for a folder still being created,
+   * "gone" for one removed meanwhile. `sync`: stat with a plain system call
+   * (a scan of a few files); else on the thread pool (a cold scan of
+   * thousands, which then lets the event loop breathe between files).
+   */
   async function readEntry(id: string, sync: boolean): Promise<Entry | "gone" | "pending"> {
     const file = taskFile(id);
     if (sync && !live.has(id)) {
