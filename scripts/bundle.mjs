@@ -88,7 +88,8 @@ await build({
       },
     },
   ],
-  minifyWhitespace: true,
+  // BUNDLE_READABLE=1 keeps line breaks and the "// src/…" markers: a CPU profile then names the module of each function.
+  minifyWhitespace: !process.env.BUNDLE_READABLE,
   minifySyntax: true,
   legalComments: "none",
   logLevel: "warning",

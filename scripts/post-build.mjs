@@ -8,22 +8,24 @@ import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-// The bin (main.cjs) starts as a /bin/sh script whose second line is also a
-// JavaScript no-op (a string, then a comment): the shell moves
-// NODE_EXTRA_CA_CERTS aside and execs Node on the same file, which Node reads
-// as JavaScript (it skips the #! line). Node 20 would otherwise parse that
-// file at every start; main.cjs puts the variable back at once and the TLS
-// code adds the file when it connects (src/extra-ca-certs.ts). Left alone
-// when NODE_OPTIONS chooses another root store.
+// The bin (main.cjs) starts as a /bin/sh script whose lines after #! are also
+// JavaScript no-ops (a string, then a comment): the shell execs Node on the
+// same file, which Node reads as JavaScript (it skips the #! line).
+// - NODE_EXTRA_CA_CERTS is moved aside: Node 20 would parse that file at
+//   every start; main.cjs puts it back at once and the TLS code adds the file
+//   when it connects (src/extra-ca-certs.ts). Left alone when NODE_OPTIONS
+//   chooses another root store.
 const LAUNCHER = [
   "#!/bin/sh",
-  `':' //; case "\${NODE_EXTRA_CA_CERTS:+set} \${NODE_OPTIONS-}" in "set "*--use-openssl-ca*|"set "*--use-system-ca*|"set "*--use-bundled-ca*|" "*) ;; *) AGENT_LANES_DEFERRED_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS; export AGENT_LANES_DEFERRED_EXTRA_CA_CERTS; unset NODE_EXTRA_CA_CERTS;; esac; exec node "$0" "$@"`,
+  "':' //; # agent-lanes: each line here is a shell command and a JavaScript no-op (scripts/post-build.mjs)",
+  `':' //; case "\${NODE_EXTRA_CA_CERTS:+set} \${NODE_OPTIONS-}" in "set "*--use-openssl-ca*|"set "*--use-system-ca*|"set "*--use-bundled-ca*|" "*) ;; *) AGENT_LANES_DEFERRED_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS; export AGENT_LANES_DEFERRED_EXTRA_CA_CERTS; unset NODE_EXTRA_CA_CERTS;; esac`,
+  `':' //; exec node "$0" "$@"`,
 ];
 const mainCjs = path.join(root, "dist/src/cli/main.cjs");
 if (existsSync(mainCjs)) {
   const lines = readFileSync(mainCjs, "utf8").split("\n");
   if (lines[0].startsWith("#!")) lines.shift();
-  if (lines[0].startsWith("':' //;")) lines.shift();
+  while (lines[0].startsWith("':' //;")) lines.shift();
   writeFileSync(mainCjs, [...LAUNCHER, ...lines].join("\n"));
 }
 for (const entry of ["main.cjs", "main.js"]) {

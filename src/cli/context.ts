@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import type { EngineConfig } from "../config/handoff.js";
 import type { Store } from "../store/types.js";
 import { CliError } from "./errors.js";
+import { writeErr, writeOut } from "./output.js";
 import { CLI_DEFAULTS, safetyPollMs } from "./options.js";
 
 /** Default of `--config`, relative to the cwd (PROTOCOL.md §1). */
@@ -147,11 +148,11 @@ export async function emit(cmd: Command, payload: unknown, textLines?: string[] 
   const g = globals(cmd);
   if (g.json || textLines === undefined) {
     const { toPythonJson } = await import("../store/json.js");
-    process.stdout.write(`${toPythonJson(payload, 2)}\n`);
+    writeOut(`${toPythonJson(payload, 2)}\n`);
     return;
   }
   const lines = typeof textLines === "function" ? textLines() : textLines;
-  if (lines.length > 0) process.stdout.write(`${lines.join("\n")}\n`);
+  if (lines.length > 0) writeOut(`${lines.join("\n")}\n`);
 }
 
 /**
@@ -180,7 +181,19 @@ export async function emitList<T>(
   let parts: Array<string | Uint8Array> = [head.slice(0, at)];
   let size = 0;
   const flush = (): void => {
-    process.stdout.write(Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p))));
+    // Runs of text are joined and encoded once (a Buffer.from a part costs more than the part).
+    const chunks: Uint8Array[] = [];
+    let text: string[] = [];
+    for (const part of parts) {
+      if (typeof part === "string") text.push(part);
+      else {
+        if (text.length > 0) chunks.push(Buffer.from(text.join("")));
+        text = [];
+        chunks.push(part);
+      }
+    }
+    if (text.length > 0) chunks.push(Buffer.from(text.join("")));
+    writeOut(chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks));
     parts = [];
     size = 0;
   };
@@ -208,7 +221,7 @@ export function oneLine(text: string): string {
 
 /** One line on stderr (warnings, heartbeats, deprecations), control characters escaped; stdout stays for payloads. */
 export function warn(line: string): void {
-  process.stderr.write(`${oneLine(line)}\n`);
+  writeErr(`${oneLine(line)}\n`);
 }
 
 /** Throw a CliError for a missing required value of a flag. */

@@ -133,6 +133,8 @@ function removeStale(dir: string, file: string, keep: string): void {
 async function loadBundle(file: string, stat: Stats): Promise<{ program: Program; saveCache: () => void }> {
   const source = readFileSync(file, "utf8");
   const dir = cacheDir();
+  // The bundle keeps parsed YAML there too (src/config/yaml-cache.ts), once this folder passed the checks above.
+  if (dir !== null) (globalThis as unknown as Record<symbol, string>)[Symbol.for("agent-lanes.cache-dir")] = dir;
   const cacheFile = dir === null ? null : path.join(dir, cacheName(file, stat));
   const cached = readCache(cacheFile);
   const script = new vm.Script(

@@ -12,6 +12,7 @@ import { groupOf, registerCommands } from "./commands/core.js";
 import { DEFAULT_CONFIG_PATH } from "./context.js";
 import { CliError, EXIT, describeFileSystemError } from "./errors.js";
 import { CLI_DEFAULTS, positiveSeconds } from "./options.js";
+import { writeErr, writeOut } from "./output.js";
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -71,7 +72,7 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
     .option("--lock-timeout <seconds>", "commands that change the queue give up waiting for its lock after this long", positiveSeconds("--lock-timeout"), CLI_DEFAULTS.lockTimeoutSeconds)
     // Set before the commands are added: subcommands copy these settings when created.
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(oneLine(text)) })
+    .configureOutput({ writeOut, writeErr, outputError: (text, write) => write(oneLine(text)) })
     .addHelpText(
       "after",
       "\nExit codes: 0 success (an idle long-poll too), 1 error (one line on stderr), 2 timeout of wait TASK_ID.\n" +
@@ -126,20 +127,16 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     const exitCode = asCliError(error)?.exitCode ?? EXIT.error;
     const fsError = describeFileSystemError(error);
     const hint = !debug && fsError === null && !isExpected(error) ? " (run with --debug for the stack trace)" : "";
-    process.stderr.write(`agent-lanes: ${fsError ?? describe(error)}${hint}\n`);
-    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    writeErr(`agent-lanes: ${fsError ?? describe(error)}${hint}\n`);
+    if (debug && error instanceof Error && error.stack) writeErr(`${error.stack}\n`);
     return exitCode;
   }
 }
 
 /**
  * Run the command line of this process and set its exit code. A reader that
- * stops early (`agent-lanes list | head -1`) is not an error.
+ * stops early (`agent-lanes list | head -1`) is not an error (output.ts).
  */
 export async function run(): Promise<void> {
-  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code === "EPIPE") process.exit(process.exitCode ?? EXIT.ok);
-    throw error;
-  });
   process.exitCode = await main();
 }

@@ -8,7 +8,6 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { quote } from "shell-quote";
-import { parse as parseYaml } from "yaml";
 
 let cachedRoot: string | undefined;
 
@@ -70,8 +69,10 @@ export function shellQuote(value: string): string {
  * read it back as the same string — so `queue_root: state` stays exactly as
  * the user typed it — otherwise double-quoted (`"007"`, `"yes"`, `"a #b"`).
  */
-export function yamlScalar(value: string): string {
+export async function yamlScalar(value: string): Promise<string> {
   if (value !== "" && value.trim() === value && !/[\r\n]/.test(value)) {
+    // yaml loads on first use: a static import would start it in every command of the bundle.
+    const { parse: parseYaml } = await import("yaml");
     try {
       const sameIn = (version: "1.1" | "1.2"): boolean => (parseYaml(`k: ${value}\n`, { version }) as { k?: unknown } | null)?.k === value;
       if (sameIn("1.2") && sameIn("1.1")) return value;

@@ -70,7 +70,7 @@ export async function loadVendorConfigFile(filePath: string, options: { cwd?: st
   let data: unknown;
   const yamlWarnings: string[] = [];
   try {
-    data = parseYamlText(text, (message) => yamlWarnings.push(`${file}: ${message}`));
+    data = await parseYamlText(text, (message) => yamlWarnings.push(`${file}: ${message}`));
   } catch (error) {
     const reason = ((error as Error).message.split("\n")[0] ?? "").replace(/:$/, "");
     throw new ConfigError(`invalid YAML in vendor config file ${file}: ${reason}`, { file, cause: error });

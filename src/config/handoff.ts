@@ -6,11 +6,11 @@
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseDocument } from "yaml";
 import { UnsafeFileError } from "../store/errors.js";
 import { isPostgresUrl } from "../store/postgres/url.js";
 import { DEFAULT_REQUEST_MAX_BYTES, readRegularFile } from "../store/safe-file.js";
 import { ConfigError } from "./errors.js";
+import { parseYamlCached } from "./yaml-cache.js";
 
 /** Defaults of handoff.yaml keys, relative to the config file's folder. */
 export const ENGINE_DEFAULTS = {
@@ -176,7 +176,9 @@ export function optionalString(value: unknown, key: string, file: string): strin
  * each instead of process warnings, which Node prints as a multi-line
  * "(node:PID) YAMLWarning" block. Throws what parse() throws.
  */
-export function parseYamlText(text: string, onWarning?: (message: string) => void): unknown {
+export async function parseYamlText(text: string, onWarning?: (message: string) => void): Promise<unknown> {
+  // yaml loads on first use: a static import would start it in every command of the bundle.
+  const { parseDocument } = await import("yaml");
   const doc = parseDocument(text, { uniqueKeys: false });
   const [error] = doc.errors;
   if (error) throw error;
@@ -201,7 +203,7 @@ export async function readYamlMapping(file: string, label: "config file" | "task
   try {
     // YAML 1.2 core schema: `yes`, `0755` and dates stay strings. Duplicate keys
     // are allowed, the last one winning, as PyYAML reads them.
-    data = parseYamlText(text, (message) => warnings?.push(`agent-lanes: warning: ${label} ${file}: ${message}`));
+    data = await parseYamlCached(file, text, parseYamlText, (message) => warnings?.push(`agent-lanes: warning: ${label} ${file}: ${message}`));
   } catch (error) {
     // Not only YAMLParseError: an undefined or exploding alias (`*x`, alias
     // bombs) surfaces as a ReferenceError while the document becomes JS values.

@@ -8,67 +8,54 @@ export function toPythonJson(value: unknown, indent: number | null = null): stri
   return encode(value, indent, "");
 }
 
-/**
- * A copy of `value` as JSON data with every object's keys in sorted order
- * (toJSON applied, undefined members dropped, undefined array items null).
- */
-function sortedData(value: unknown): unknown {
-  if (value === null || typeof value !== "object") {
-    if (typeof value === "number") return Number.isFinite(value) ? value : null;
-    if (typeof value === "bigint") return Number(value);
-    return typeof value === "string" || typeof value === "boolean" ? value : null;
-  }
-  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return sortedData((value as { toJSON(): unknown }).toJSON());
-  if (Array.isArray(value)) {
-    // Copy only when an item changed (parsed JSON usually needs nothing).
-    let out: unknown[] | null = null;
-    for (let i = 0; i < value.length; i += 1) {
-      const item = value[i] as unknown;
-      const data = sortedData(item);
-      if (data !== item && out === null) out = value.slice(0, i);
-      out?.push(data);
-    }
-    return out ?? value;
-  }
-  const keys = Object.keys(value);
-  const data = new Array<unknown>(keys.length);
-  let same = true;
-  for (let i = 0; i < keys.length; i += 1) {
-    const key = keys[i] as string;
-    // JavaScript objects list integer-like keys first whatever the insertion order.
-    if (INDEX_KEY.test(key) || key === "__proto__") throw UNSORTABLE;
-    const v = (value as Record<string, unknown>)[key];
-    data[i] = v === undefined ? undefined : sortedData(v);
-    if (same && (v === undefined || data[i] !== v || (i > 0 && (keys[i - 1] as string) > key))) same = false;
-  }
-  if (same) return value;
-  const order = keys.map((_, i) => i).sort((a, b) => ((keys[a] as string) < (keys[b] as string) ? -1 : 1));
-  const out: Record<string, unknown> = {};
-  for (const i of order) if (data[i] !== undefined) out[keys[i] as string] = data[i];
-  return out;
-}
+/** Keys JSON.stringify would look up through the prototype (`__proto__`), and the signal that a value has one. */
+const UNSORTABLE = new Error("a key JSON.stringify cannot take from a property list");
 
-/** Keys an object keeps ahead of the others (array-index-like), and the signal that a value has one. */
-const INDEX_KEY = /^(?:0|[1-9]\d*)$/;
-const UNSORTABLE = new Error("integer-like key");
+/**
+ * Every own key of every object in `value` (toJSON applied), into `keys`.
+ * Throws UNSORTABLE for what the property list cannot write as Python would.
+ */
+function collectKeys(value: unknown, keys: Set<string>): void {
+  if (value === null || typeof value !== "object") {
+    if (typeof value === "bigint") throw UNSORTABLE;
+    return;
+  }
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") {
+    collectKeys((value as { toJSON(): unknown }).toJSON(), keys);
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) collectKeys(item, keys);
+    return;
+  }
+  for (const key of Object.keys(value)) {
+    if (key === "__proto__") throw UNSORTABLE;
+    keys.add(key);
+    const member = (value as Record<string, unknown>)[key];
+    if (member !== null && typeof member === "object") collectKeys(member, keys);
+    else if (typeof member === "bigint") throw UNSORTABLE;
+  }
+}
 
 const NON_ASCII = /[\u007f-\uffff]/g;
 
 /**
  * json.dumps(value, indent=2, sort_keys=True) through the engine's own
  * JSON.stringify: its indent-2 layout, separators and escapes are Python's,
- * so only key order and ensure_ascii need doing. Several times faster than
- * encode() on large payloads (status --all of a long-lived queue).
+ * and given a property list (every key of the value, sorted) it writes each
+ * object's keys in that list's order, which is sort_keys' order, without a
+ * sorted copy of the data. Only ensure_ascii is left to do. Several times
+ * faster than encode() on large payloads (status --all of a long-lived queue).
  */
 function toPythonJsonIndent2(value: unknown): string {
-  let data: unknown;
+  const keys = new Set<string>();
   try {
-    data = sortedData(value);
+    collectKeys(value, keys);
   } catch (error) {
     if (error === UNSORTABLE) return encode(value, 2, "");
     throw error;
   }
-  const text = JSON.stringify(data, null, 2);
+  const text = JSON.stringify(value, [...keys].sort(), 2) ?? "null";
   return /[\u007f-\uffff]/.test(text) ? text.replace(NON_ASCII, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`) : text;
 }
 

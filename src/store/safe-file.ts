@@ -268,6 +268,11 @@ export function isRegularFile(file: string): boolean {
  * or device. ENOENT and ENOTDIR are thrown as they are.
  */
 export async function readOwnFile(file: string): Promise<string> {
+  return readOwnFileWithStat(file).text;
+}
+
+/** readOwnFile, synchronously, with the fstat of what was read (its identity). */
+export function readOwnFileWithStat(file: string): { text: string; stat: Stats } {
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -277,7 +282,7 @@ export async function readOwnFile(file: string): Promise<string> {
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new UnsafeFileError(file, `refusing to read ${file}: it is ${kindOf(stat)}, not a regular file`);
-    return readToEnd(fd, stat.size).toString("utf8");
+    return { text: readToEnd(fd, stat.size).toString("utf8"), stat };
   } finally {
     closeSync(fd);
   }

@@ -297,12 +297,12 @@ describe("templates", () => {
     }
   });
 
-  it("keeps safe YAML scalars verbatim and quotes the rest", () => {
-    expect(yamlScalar("state")).toBe("state");
-    expect(yamlScalar("/srv/queue dir/x")).toBe("/srv/queue dir/x");
-    expect(yamlScalar("..")).toBe("..");
+  it("keeps safe YAML scalars verbatim and quotes the rest", async () => {
+    expect(await yamlScalar("state")).toBe("state");
+    expect(await yamlScalar("/srv/queue dir/x")).toBe("/srv/queue dir/x");
+    expect(await yamlScalar("..")).toBe("..");
     for (const value of ["yes", "007", "a #b", "x: y", "", " lead", "null", "~", "a\nb"]) {
-      const rendered = yamlScalar(value);
+      const rendered = await yamlScalar(value);
       expect(rendered).not.toBe(value);
       expect(parseYaml(`k: ${rendered}`, { version: "1.1" }).k).toBe(value);
     }

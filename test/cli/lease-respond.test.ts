@@ -121,10 +121,12 @@ describe("respond", () => {
     "verdict",
   ];
 
-  it("--json has exactly the §7 keys; next_action tells the orchestrator to wait; queue_depth counts the lane's active tasks", async () => {
+  it("--json has exactly the §7 keys; next_action tells the orchestrator to wait; queue_depth counts the lane's queued tasks, as Python does", async () => {
     const id = await ws.submit("answers");
     await ws.submit("answers");
     await ws.submit("answers");
+    await claim(await ws.submit("answers")); // claimed: not counted
+    await ws.submit("other"); // another lane: not counted
     const token = await claim(id);
     const result = await ws.run([
       "respond",

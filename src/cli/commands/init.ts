@@ -80,9 +80,9 @@ export async function initWorkspace(options: InitWorkspaceOptions = {}): Promise
   const values = {
     ...(await commonValues(options.cliEntry)),
     WORKSPACE_ID: workspaceId,
-    WORKSPACE_ID_YAML: yamlScalar(workspaceId),
-    WORKSPACE_ROOT_YAML: yamlScalar(workspaceRoot),
-    QUEUE_ROOT_YAML: yamlScalar(queueRoot),
+    WORKSPACE_ID_YAML: await yamlScalar(workspaceId),
+    WORKSPACE_ROOT_YAML: await yamlScalar(workspaceRoot),
+    QUEUE_ROOT_YAML: await yamlScalar(queueRoot),
   };
 
   const entries: Entry[] = [
@@ -160,7 +160,7 @@ export async function initPool(options: InitPoolOptions): Promise<InitPoolResult
   const values = {
     ...common,
     WORKSPACE_ID: workspaceId,
-    WORKSPACE_ID_YAML: yamlScalar(workspaceId),
+    WORKSPACE_ID_YAML: await yamlScalar(workspaceId),
     POOL_ROOT: target,
     DISPATCHERS_DIR: dispatchersDir,
     CONFIG: config,

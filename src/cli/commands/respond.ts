@@ -48,7 +48,9 @@ export async function readBody(opts: Pick<RespondOptions, "file" | "body">, cwd:
     }
   }
   if (opts.body !== undefined) return opts.body;
-  if (process.stdin.isTTY) {
+  // node:tty only here: it brings net and the streams, which every other command would load.
+  const { isatty } = await import("node:tty");
+  if (isatty(0)) {
     throw new CliError("respond needs a body: give --file PATH, --file - (stdin), --body TEXT, or pipe it on stdin");
   }
   return readStdin();
@@ -97,7 +99,8 @@ export function registerRespondCommand(program: Command): void {
           expectSha256: opts.expectSha256 ?? null,
           metadata,
         });
-        const queueDepth = (await store.list({ lane: task.lane, activeOnly: true })).length;
+        // The lane's queued tasks (claimed ones are not waiting), as the Python tool counts them.
+        const queueDepth = (await store.list({ lane: task.lane, activeOnly: true })).filter((t) => t.state === "queued").length;
         const payload = {
           status: response.status,
           task_id: task.id,

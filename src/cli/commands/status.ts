@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import { emit, emitList, globals, warn, withQueue } from "../context.js";
 import { CliError } from "../errors.js";
+import { writeOut } from "../output.js";
 import type { ListOptions, Store, TaskState } from "../../store/types.js";
 import type { ListedTask } from "../views.js";
 import { count, examples, sinceTime, states } from "../options.js";
@@ -88,7 +89,7 @@ export function registerStatusCommands(program: Command): void {
         const list = ids ? [] : await listed(store, opts, now);
         for (const problem of store.problems()) warn(`agent-lanes: warning: skipped unreadable task ${problem.taskId} (${problem.file}): ${problem.message}`);
         if (ids) {
-          if (ids.length > 0) process.stdout.write(`${ids.join("\n")}\n`);
+          if (ids.length > 0) writeOut(`${ids.join("\n")}\n`);
           return;
         }
         await emitList(cmd, { status: "ok", count: list.length }, "tasks", list, () => list.map((t) => t.row.id), (item, pad) => views.listedJson(item, now, pad));
