@@ -3,7 +3,7 @@
 // symlinks resolved, as the Python tool's Path.resolve() gives them, so both
 // implementations write the same paths into task.json.
 
-import { promises as fs } from "node:fs";
+import { realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { UnsafeFileError } from "../store/errors.js";
@@ -240,7 +240,8 @@ export async function resolveReal(absolute: string): Promise<string> {
   let current = absolute;
   for (;;) {
     try {
-      return path.join(await fs.realpath(current), ...missing.reverse());
+      // A plain system call: the thread pool's round trip (and loading fs/promises) costs a command more.
+      return path.join(realpathSync.native(current), ...missing.reverse());
     } catch {
       const parent = path.dirname(current);
       if (parent === current) return absolute;

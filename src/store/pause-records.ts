@@ -7,7 +7,7 @@
 // PostgreSQL store a row per vendor (store/postgres/). Both go through the
 // PauseBackend below, reached as `store.pauses`.
 
-import { promises as fs } from "node:fs";
+import { promises as fs, readdirSync } from "node:fs";
 import path from "node:path";
 import { ensureDir, writeJsonAtomic } from "./atomic.js";
 import { readOwnFile } from "./safe-file.js";
@@ -132,7 +132,7 @@ export function filePauses(queueRoot: string): PauseBackend {
       const dir = path.join(queueRoot, "pauses");
       let names: string[];
       try {
-        names = await fs.readdir(dir);
+        names = readdirSync(dir);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === "ENOENT") return { records: [], warnings: [] };
         throw error;

@@ -16,8 +16,8 @@
 // work itself, with the same result.
 
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, open, rm, stat } from "node:fs/promises";
+// node:fs's promises load on first use (an import of node:fs/promises starts them in every command of the bundle).
+import { existsSync, promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,7 +58,7 @@ export const HELPER_MIN_TASKS = 1000;
 
 /** Whether the tasks folder may hold HELPER_MIN_TASKS folders (a folder's link count is 2 + its subfolders, where the file system counts them). */
 async function worthAHelper(tasksDir: string): Promise<boolean> {
-  const st = await stat(tasksDir).catch(() => null);
+  const st = await fsp.stat(tasksDir).catch(() => null);
   if (st === null) return false; // no queue yet: nothing to scan
   return st.nlink < 2 || st.nlink - 2 >= HELPER_MIN_TASKS;
 }
@@ -72,13 +72,13 @@ export const firstScanInHelper: FirstScan = async (tasksDir, signal) => {
   if (!(await worthAHelper(tasksDir))) return null;
   let dir: string | null = null;
   try {
-    dir = await mkdtemp(path.join(os.tmpdir(), "agent-lanes-scan-"));
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), "agent-lanes-scan-"));
     const namesFile = path.join(dir, "finished-names");
     const out = await helperOutput(["scan", tasksDir, namesFile], signal);
     if (out === null) return null;
     const state = JSON.parse(out) as ScannerState;
     // Read into a buffer with room for an eighth more names (pages not yet written cost nothing).
-    const file = await open(namesFile, "r");
+    const file = await fsp.open(namesFile, "r");
     let finished: IdTable;
     try {
       const { size } = await file.stat();
@@ -93,7 +93,7 @@ export const firstScanInHelper: FirstScan = async (tasksDir, signal) => {
   } catch {
     return null; // the caller scans by itself
   } finally {
-    if (dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    if (dir) await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 };
 

@@ -16,7 +16,7 @@
 // files are a cache: losing them costs one full read of the queue, nothing
 // else. Python's tool never looks at cache/.
 
-import { appendFileSync, mkdirSync, promises as fs, statSync, type Stats } from "node:fs";
+import { appendFileSync, mkdirSync, promises as fs, readFileSync, statSync, type Stats } from "node:fs";
 import path from "node:path";
 import { STATE_DIR_MODE, STATE_FILE_MODE, writeFileAtomic } from "./atomic.js";
 import type { Task, TaskEvent } from "./types.js";
@@ -69,7 +69,7 @@ export function cachePaths(queueRoot: string): CachePaths {
 async function readLines(file: string): Promise<string[]> {
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    text = readFileSync(file, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR" || code === "EACCES") return [];
@@ -130,7 +130,7 @@ export async function loadIndex(paths: CachePaths): Promise<{ entries: Map<strin
 export async function forEachIndexEntry(paths: CachePaths, visit: (entry: IndexEntry) => void): Promise<number> {
   let text: string;
   try {
-    text = await fs.readFile(paths.index, "utf8");
+    text = readFileSync(paths.index, "utf8");
   } catch {
     return 0;
   }
@@ -252,7 +252,7 @@ export function snapshotPath(paths: CachePaths): string {
 export async function readSnapshot(paths: CachePaths, dir: { ino: number; mtimeMs: number }): Promise<ListingSnapshot | null> {
   let text: string;
   try {
-    text = await fs.readFile(snapshotPath(paths), "utf8");
+    text = readFileSync(snapshotPath(paths), "utf8");
   } catch {
     return null;
   }

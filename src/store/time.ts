@@ -1,13 +1,37 @@
 // Timestamps in the protocol's form: ISO-8601 UTC with a `Z`, microseconds
 // when non-zero (Python's datetime.isoformat()), and the compact form used in
-// task ids. Microseconds come from the high-resolution clock and are kept
-// strictly increasing inside one process so ids made in a burst stay ordered.
+// task ids. Microseconds come from the wall clock refined by the monotonic
+// one, and are kept strictly increasing inside one process so ids made in a
+// burst stay ordered.
 
 let lastMicros = 0n;
+/** The wall clock (µs) and the monotonic clock (ns) at the last anchoring. */
+let anchorWallMicros = 0n;
+let anchorHr = -1n;
+
+/**
+ * The wall clock in microseconds. Date.now() has milliseconds; the
+ * monotonic clock (process.hrtime) adds the microseconds, counted from the
+ * last time the two were anchored. The monotonic clock stops while the
+ * machine sleeps and never follows a change of the wall clock, so when its
+ * reckoning leaves the wall clock's current millisecond (a laptop that slept,
+ * an NTP step), it is anchored again: a dispatcher left running overnight
+ * writes leases by the wall clock, not hours behind it. (performance.now()
+ * would do the same reckoning, never re-anchored, and loads perf_hooks.)
+ */
+function wallMicros(): bigint {
+  const hr = process.hrtime.bigint();
+  const wall = BigInt(Date.now()) * 1000n;
+  const reckoned = anchorWallMicros + (hr - anchorHr) / 1000n;
+  if (anchorHr >= 0n && reckoned >= wall && reckoned < wall + 1000n) return reckoned;
+  anchorWallMicros = wall;
+  anchorHr = hr;
+  return wall;
+}
 
 /** Current time in microseconds since the epoch, strictly increasing per process. */
 export function nowMicros(): bigint {
-  const micros = BigInt(Math.floor((performance.timeOrigin + performance.now()) * 1000));
+  const micros = wallMicros();
   lastMicros = micros > lastMicros ? micros : lastMicros + 1n;
   return lastMicros;
 }

@@ -4,7 +4,8 @@
 // in a second whether this machine (Node, libc flock through koffi, inotify)
 // runs agent-lanes.
 
-import { mkdtemp, readFile, realpath, rm, writeFile } from "node:fs/promises";
+// node:fs's promises load on first use (an import of node:fs/promises starts them in every command of the bundle).
+import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
@@ -46,7 +47,7 @@ const EVENT_GRACE_MS = 5000;
 export async function runSelfTest(): Promise<Check[]> {
   const { openStore } = await import("../../store/file-store.js");
   const checks: Check[] = [];
-  const root = await realpath(await mkdtemp(path.join(os.tmpdir(), "agent-lanes-self-test-")));
+  const root = await fsp.realpath(await fsp.mkdtemp(path.join(os.tmpdir(), "agent-lanes-self-test-")));
   const queue = path.join(root, "queue");
   // Two stores on one queue, as two processes would have: the waiter learns of
   // the writer's changes only through the file system, never an in-process
@@ -67,7 +68,7 @@ export async function runSelfTest(): Promise<Check[]> {
   try {
     const body = "self-test response body\n";
     const request = path.join(root, "request.md");
-    await writeFile(request, "self-test request\n");
+    await fsp.writeFile(request, "self-test request\n");
     const task = await step(
       "create",
       () => writer.create({ workspace_id: "self-test", correlation_id: "self-test", lane: "self-test", workspace_root: root, request_path: request, response_path: "out/response.md" }),
@@ -95,7 +96,7 @@ export async function runSelfTest(): Promise<Check[]> {
     ).then((r) => r.response);
     await step("write response_path", async () => {
       const written = await waiter.writeResponseOutput(task, response);
-      const text = await readFile(written, "utf8");
+      const text = await fsp.readFile(written, "utf8");
       if (text !== body) throw new Error(`${written} holds ${JSON.stringify(text)}, expected ${JSON.stringify(body)}`);
       return written;
     });
@@ -103,7 +104,7 @@ export async function runSelfTest(): Promise<Check[]> {
     // The failed check is recorded; the report says which.
   } finally {
     await Promise.all([writer.close(), waiter.close()]).catch(() => undefined);
-    await rm(root, { recursive: true, force: true }).catch(() => undefined);
+    await fsp.rm(root, { recursive: true, force: true }).catch(() => undefined);
   }
   return checks;
 }
