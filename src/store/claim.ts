@@ -8,7 +8,8 @@ import { assertOneLineName } from "./input-shape.js";
 import { settleFromResponse } from "./respond.js";
 import { readSchedule } from "./schedule.js";
 import { isoFromDate } from "./time.js";
-import type { ClaimInput, Task } from "./types.js";
+import { appendEvents, checkedEvents, eventOf, readEventLines } from "./events.js";
+import type { ClaimInput, EventInput, Task } from "./types.js";
 
 /** @default 7200 s, PROTOCOL.md §5 */
 export const DEFAULT_LEASE_SECONDS = 7200;
@@ -113,7 +114,16 @@ export function claimTask(ctx: StoreContext, taskId: string, input: ClaimInput, 
     }
     const stamp = ctx.stamp();
     const claimed = claimedTask(task, owner, stamp, isoFromDate(new Date(now.getTime() + leaseSeconds * 1000)));
-    await addEvent(ctx, taskId, { type: "claimed", message: `claimed by ${owner}`, data: { owner } });
+    const event: EventInput = { type: "claimed", message: `claimed by ${owner}`, data: { owner } };
+    if (input.events) {
+      // The caller's events go in the same write (and fsync) as `claimed`, right after it.
+      const logged = eventOf(event);
+      const history = [...(await readEventLines(ctx.paths.eventsFile(taskId))), logged];
+      const extra = checkedEvents(taskId, input.events(claimed, history));
+      await appendEvents(ctx.paths.eventsFile(taskId), [logged, ...extra.map((e) => eventOf(e))], ctx.batch);
+    } else {
+      await addEvent(ctx, taskId, event);
+    }
     await saveTask(ctx, claimed);
     ctx.onWrite(taskId);
     return claimed;

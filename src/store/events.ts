@@ -17,12 +17,21 @@ import type { EventInput, TaskEvent } from "./types.js";
  * follows and is waited for before the next rename, or after the lock at the latest.
  */
 export async function appendEventLine(file: string, input: EventInput, createdAt: string = isoNow(), batch?: SyncBatch): Promise<TaskEvent> {
-  const event: TaskEvent = {
-    created_at: createdAt,
-    type: input.type,
-    message: input.message ?? "",
-    data: input.data ?? {},
-  };
+  const [event] = await appendEvents(file, [eventOf(input, createdAt)], batch);
+  return event as TaskEvent;
+}
+
+/** The event line `input` makes at `createdAt`. */
+export function eventOf(input: EventInput, createdAt: string = isoNow()): TaskEvent {
+  return { created_at: createdAt, type: input.type, message: input.message ?? "", data: input.data ?? {} };
+}
+
+/**
+ * Append events, one line each, with one write and one fsync (the caller
+ * holds the queue lock): on disk the same lines as appending them one by one,
+ * and all of them durable when the fsync is. Batch as appendEventLine's.
+ */
+export async function appendEvents(file: string, events: readonly TaskEvent[], batch?: SyncBatch): Promise<TaskEvent[]> {
   const fd = openOwnFd(file, constants.O_RDWR | constants.O_APPEND);
   try {
     // A previous writer may have died mid-line; start on a fresh line so this
@@ -34,13 +43,13 @@ export async function appendEventLine(file: string, input: EventInput, createdAt
       readSync(fd, last, 0, 1, size - 1);
       if (last[0] !== 0x0a) prefix = "\n";
     }
-    writeSync(fd, `${prefix}${toJsonLine(event)}\n`);
+    writeSync(fd, `${prefix}${events.map((event) => `${toJsonLine(event)}\n`).join("")}`);
   } catch (error) {
     closeSync(fd);
     throw error;
   }
   await syncLater(batch, () => fsyncFd(fd).finally(() => closeSync(fd)));
-  return event;
+  return [...events];
 }
 
 /** Every well-formed event of a task, oldest first; [] when there is no file. */
@@ -90,4 +99,10 @@ export function checkEventInput(taskId: string, event: EventInput): void {
   }
   assertOneLineName("event type", event.type, { taskId });
   if (event.data !== undefined) assertJsonDepth(event.data, "event data", { taskId });
+}
+
+/** The events a claim's or respond's caller adds to its transition (ClaimInput.events, RespondInput.events), checked as appendEvent checks one. */
+export function checkedEvents(taskId: string, events: readonly EventInput[]): readonly EventInput[] {
+  for (const event of events) checkEventInput(taskId, event);
+  return events;
 }

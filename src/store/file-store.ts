@@ -281,6 +281,7 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     root: paths.root,
     kind: "file",
     location: paths.root,
+    transitionEvents: true,
     pauses: filePauses(paths.root),
     create: (input) => withQueue(() => createTask(ctx, input)),
     get: async (taskId) => {

@@ -7,8 +7,9 @@ import { writeJsonAtomic } from "./atomic.js";
 import { addEvent, isTerminal, loadTask, locked, saveTask, sha256File, type StoreContext } from "./context.js";
 import { TransitionError, UnsafeFileError, ValidationError, showValue } from "./errors.js";
 import { assertJsonDepth, assertOneLineName } from "./input-shape.js";
+import { appendEvents, checkedEvents, eventOf } from "./events.js";
 import { readResponseFile } from "./records.js";
-import { VERDICTS, type RespondInput, type RespondResult, type Task, type TaskResponse, type Verdict } from "./types.js";
+import { VERDICTS, type EventInput, type RespondInput, type RespondResult, type Task, type TaskResponse, type Verdict } from "./types.js";
 
 function count(field: string, value: unknown): number {
   const n = value ?? 0;
@@ -111,6 +112,7 @@ export function refuseResponse(task: Task, claimToken: unknown, expectSha: strin
 
 export function respondTask(ctx: StoreContext, taskId: string, input: RespondInput): Promise<RespondResult> {
   const { expectSha, ...fields } = checkRespondInput(taskId, input);
+  const extra = checkedEvents(taskId, input.events ?? []);
   const status = fields.status;
   return locked(ctx, async (ctx) => {
     let task = await loadTask(ctx, taskId);
@@ -129,7 +131,7 @@ export function respondTask(ctx: StoreContext, taskId: string, input: RespondInp
       const now = unreadable ?? `${task.request_path} ${current === null ? "is missing" : `now hashes to ${current}`}`;
       throw new TransitionError("request_changed", `request changed before response for ${taskId}: ${now}; respond with --status failed or resubmit the task`, { taskId });
     }
-    return recordResponse(ctx, task, { ...fields, reviewed_request_sha256: current, request_changed_before_response: changed });
+    return recordResponse(ctx, task, { ...fields, reviewed_request_sha256: current, request_changed_before_response: changed }, {}, extra);
   });
 }
 
@@ -150,16 +152,20 @@ export async function recordResponse(
   task: Task,
   fields: ResponseFields,
   event: { message?: string; data?: Record<string, unknown> } = {},
+  /** The caller's events (RespondInput.events), logged just before the response event, in the same write and fsync. */
+  extra: readonly EventInput[] = [],
 ): Promise<RespondResult> {
   const stamp = ctx.stamp();
   const response: TaskResponse = { task_id: task.id, ...fields, created_at: stamp };
   await writeJsonAtomic(ctx.paths.responseFile(task.id), response, { batch: ctx.batch });
   const done = finished(task, response, stamp);
-  await addEvent(ctx, task.id, {
+  const responseEvent: EventInput = {
     type: "response",
     message: event.message ?? `${response.status} response from ${response.reviewer}`,
     data: { reviewer: response.reviewer, ...event.data },
-  });
+  };
+  if (extra.length > 0) await appendEvents(ctx.paths.eventsFile(task.id), [...extra, responseEvent].map((e) => eventOf(e)), ctx.batch);
+  else await addEvent(ctx, task.id, responseEvent);
   await saveTask(ctx, done);
   ctx.onWrite(task.id);
   return { task: done, response };

@@ -106,6 +106,14 @@ export interface ClaimInput {
    * this many tasks of the lane hold live leases, counted under the queue lock.
    */
   maxRunning?: number | null;
+  /**
+   * Events to log in the claim's own transition, right after its `claimed`
+   * event (stores with `transitionEvents`): called under the lock with the
+   * claimed task and the task's events up to and including that `claimed`
+   * one; returns the events to append (none: []). The store's own event
+   * types are refused, as appendEvent refuses them.
+   */
+  events?: (claimed: Task, history: readonly TaskEvent[]) => EventInput[];
 }
 
 export interface RenewInput {
@@ -134,6 +142,12 @@ export interface RespondInput {
   /** When given, must equal the task's request_sha256. */
   expectSha256?: string | null;
   metadata?: Record<string, unknown>;
+  /**
+   * Events to log in the respond's own transition, just before its `response`
+   * event (stores with `transitionEvents`), e.g. the dispatcher's report of
+   * the run. The store's own event types are refused.
+   */
+  events?: readonly EventInput[];
 }
 
 export interface CancelInput {
@@ -372,6 +386,13 @@ export interface Store {
 
   /** The queue for messages: the folder, or the database URL with its password masked. @default root */
   readonly location?: string;
+
+  /**
+   * True when claim and respond log the `events` of their input in their own
+   * transition (ClaimInput.events, RespondInput.events). A store without it
+   * ignores them: callers then append the events themselves.
+   */
+  readonly transitionEvents?: boolean;
 
   /** PostgreSQL only: notification markers, budgets and periodic jobs shared by every host (SharedLedger). */
   readonly shared?: SharedLedger;

@@ -7,8 +7,8 @@
 
 import { promises as fs } from "node:fs";
 import type { ChildResult, Invocation, Outcome, VendorAdapter, VendorConfig } from "../../vendors/types.js";
-import type { RespondResult, Store, Task } from "../store/types.js";
-import { EVENT, firstLine } from "./attempts.js";
+import type { EventInput, RespondResult, Store, Task, TaskEvent } from "../store/types.js";
+import { attemptInfo, EVENT, firstLine, type AttemptInfo } from "./attempts.js";
 import { executeRun, type RunChildFn } from "./execute-run.js";
 import { buildInput } from "./input.js";
 import { startLeaseKeeper, type KeeperClock, type LeaseKeeper } from "./lease-keeper.js";
@@ -17,7 +17,7 @@ import type { ResolvedOptions } from "./options.js";
 import { planResume, RESUME_FAILED_EVENT, type ResumePlan } from "./resume.js";
 import type { Settlement } from "./settle.js";
 import { giveUp, settleTask, type TaskEnd } from "./settle-task.js";
-import { errorMessage, openTrip, type Trip } from "./trip.js";
+import { dispatcherNote, errorMessage, openTrip, type Trip } from "./trip.js";
 import { materializeTask, type MaterializedTask } from "./materialize.js";
 import { finishTaskWorktree, prepareTaskWorktree, wantsWorktree, type TaskWorktree } from "./worktrees.js";
 
@@ -202,13 +202,44 @@ async function finishRun(trip: Trip, prepared: Extract<PreparedRun, { invocation
   return outcome;
 }
 
-/** The dispatcher_started event: this dispatcher begins an attempt. */
-async function announceStart(trip: Trip, options: ResolvedOptions): Promise<void> {
-  await trip.event(EVENT.started, `dispatcher ${options.owner} started attempt ${trip.info.attempt}`, {
-    attempt: trip.info.attempt,
+/** The dispatcher_started event: this dispatcher begins attempt `info.attempt`. */
+export function startedEvent(info: AttemptInfo, options: ResolvedOptions): EventInput {
+  return dispatcherNote(options, EVENT.started, `dispatcher ${options.owner} started attempt ${info.attempt}`, {
+    attempt: info.attempt,
     supervisor_pid: process.pid,
     lease_seconds: options.leaseSeconds,
   });
+}
+
+/**
+ * What a claim logged for the run in its own transition (ClaimInput.events):
+ * the attempt, counted from the events under the lock, and whether
+ * dispatcher_started went with it (not for a task whose attempts are used up).
+ */
+export interface ClaimedStart {
+  info: AttemptInfo;
+  announced: boolean;
+}
+
+/**
+ * The claim's events for a run of this dispatcher: dispatcher_started, unless
+ * the attempts are used up (the run then gives up). `opened` hears what was decided.
+ */
+export function startOnClaim(options: ResolvedOptions, opened: (start: ClaimedStart) => void): (claimed: Task, history: readonly TaskEvent[]) => EventInput[] {
+  return (_claimed, history) => {
+    const info = attemptInfo(history);
+    const announced = info.counted <= options.maxAttempts;
+    opened({ info, announced });
+    return announced ? [startedEvent(info, options)] : [];
+  };
+}
+
+/** The dispatcher_started event, unless the claim logged it already. */
+async function announceStart(trip: Trip, options: ResolvedOptions, logged: boolean): Promise<void> {
+  if (!logged) {
+    const { type, message = "", data = {} } = startedEvent(trip.info, options);
+    await trip.event(type, message, data);
+  }
   trip.log.info("task claimed");
 }
 
@@ -249,11 +280,15 @@ async function releaseAfterError(trip: Trip, keeper: LeaseKeeper, error: unknown
   return (await trip.release(`dispatcher error: ${firstLine(errorMessage(error))}`)) ? "released" : "dropped";
 }
 
-/** Run one task claimed by this dispatcher to its settlement; no failure escapes, and the lease keeper always stops. */
-export async function runClaimedTask(task: Task, deps: TaskRunnerDeps): Promise<TaskEnd> {
-  const trip = await openTrip(task, deps);
+/**
+ * Run one task claimed by this dispatcher to its settlement; no failure
+ * escapes, and the lease keeper always stops. `opened`: what the claim's own
+ * transition logged and counted (startOnClaim), when it did.
+ */
+export async function runClaimedTask(task: Task, deps: TaskRunnerDeps, opened?: ClaimedStart): Promise<TaskEnd> {
+  const trip = await openTrip(task, deps, opened?.info);
   if (trip.info.counted > deps.options.maxAttempts) return giveUp(trip, deps.options);
-  await announceStart(trip, deps.options);
+  await announceStart(trip, deps.options, opened?.announced === true);
   const keeper = keepLease(trip, deps);
   try {
     return await runUnderLease(trip, keeper, deps);

@@ -53,19 +53,20 @@ export async function settleTask(trip: Trip, outcome: Outcome, run: ChildResult 
 
   switch (settlement.action) {
     case "complete": {
-      await trip.event(EVENT.headlessCompleted, `completed in ${ran.durationMs} ms`, {
+      // The run's report goes into the respond's own transition (one lock and one fsync for both).
+      const report = trip.note(EVENT.headlessCompleted, `completed in ${ran.durationMs} ms`, {
         ...facts,
         model_used: settlement.metadata.model_used ?? null,
         effort_used: settlement.metadata.effort_used ?? null,
         cost_usd: settlement.metadata.cost_usd ?? null,
       });
-      const ok = await trip.respond("completed", settlement.body, settlement.metadata);
+      const ok = await trip.respond("completed", settlement.body, settlement.metadata, [report]);
       log.info({ duration_ms: ran.durationMs, responded: ok }, ok ? "task completed" : "task completed but the response was dropped");
       return ok ? "completed" : "dropped";
     }
     case "fail": {
-      await trip.event(EVENT.headlessFailed, settlement.reason, failedData(settlement.reason, "fail", true));
-      const ok = await trip.respond("failed", settlement.body, settlement.metadata);
+      const report = trip.note(EVENT.headlessFailed, settlement.reason, failedData(settlement.reason, "fail", true));
+      const ok = await trip.respond("failed", settlement.body, settlement.metadata, [report]);
       log.warn({ duration_ms: ran.durationMs, reason: settlement.reason }, ok ? "task failed" : "task failed but the response was dropped");
       return ok ? "failed" : "dropped";
     }

@@ -18,7 +18,7 @@ import { safeObserve, type DispatcherObserver } from "./observer.js";
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from "./options.js";
 import { describePause, readPause, setPause, untilOf, type PauseRecord } from "./pauses.js";
 import { runChild } from "./run-child.js";
-import { runClaimedTask, type RunChildFn, type TaskEnd, type TaskRunnerDeps } from "./run-task.js";
+import { runClaimedTask, startOnClaim, type ClaimedStart, type RunChildFn, type TaskEnd, type TaskRunnerDeps } from "./run-task.js";
 import type { Doomed } from "./schedule.js";
 import { createSelector } from "./select.js";
 import { startOrphanReaper } from "./subreaper.js";
@@ -294,11 +294,11 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     return null;
   }
 
-  function start(task: Task): void {
+  function start(task: Task, opened: ClaimedStart | undefined): void {
     running.set(task.id, task);
     counts.claimed += 1;
     void queue
-      .add(() => runClaimedTask(task, taskDeps))
+      .add(() => runClaimedTask(task, taskDeps, opened))
       .then(
         (end: TaskEnd | void) => {
           const key = ({ completed: "completed", failed: "failed", released: "released", "usage-limit": "usageLimits", dropped: "dropped" } as const)[end as TaskEnd];
@@ -362,8 +362,11 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
     for (const candidate of selection.candidates) {
       if (free <= 0 || stopping || Math.max(pausedUntilMs, budgetUntilMs) > now().getTime()) break;
       let claimed: Task;
+      // Where the store can, dispatcher_started is logged in the claim's own transition (attempts counted under its lock).
+      let opened: ClaimedStart | undefined;
+      const events = queueStore.transitionEvents === true ? startOnClaim(options, (start) => (opened = start)) : undefined;
       try {
-        claimed = await queueStore.claim(candidate.id, { owner: options.owner, leaseSeconds: options.leaseSeconds, maxRunning: (Object.hasOwn(laneLimits, candidate.lane) ? laneLimits[candidate.lane] : undefined) ?? null });
+        claimed = await queueStore.claim(candidate.id, { owner: options.owner, leaseSeconds: options.leaseSeconds, maxRunning: (Object.hasOwn(laneLimits, candidate.lane) ? laneLimits[candidate.lane] : undefined) ?? null, events });
       } catch (error) {
         const code = error instanceof StoreError ? error.code : null;
         if (code === "lease_held" || code === "invalid_state" || code === "unknown_task") {
@@ -384,7 +387,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
       }
       lastQueued = Math.max(0, lastQueued - 1);
       free -= 1;
-      start(claimed);
+      start(claimed, opened);
     }
 
     // A timer to the next lease expiry or not_before, whichever comes first: no polling for either.

@@ -4,7 +4,7 @@
 // lets an error escape into the dispatcher's loop.
 
 import { StoreError } from "../store/errors.js";
-import type { RespondResult, Store, Task } from "../store/types.js";
+import type { EventInput, RespondResult, Store, Task } from "../store/types.js";
 import { attemptInfo, type AttemptInfo } from "./attempts.js";
 import { isClaimLost } from "./lease-keeper.js";
 import type { Logger } from "./log.js";
@@ -28,8 +28,15 @@ export interface Trip {
   readonly log: Logger;
   /** Append a dispatcher event; a failure is logged, never thrown (events are notes). */
   event(type: string, message: string, data: Record<string, unknown>): Promise<void>;
-  /** Write the response; false when it could not be written (claim lost, store errors). */
-  respond(status: "completed" | "failed", body: string, metadata: Record<string, unknown>): Promise<boolean>;
+  /** The dispatcher event `event` would append (its data carries the owner and vendor), to hand to respond. */
+  note(type: string, message: string, data: Record<string, unknown>): EventInput;
+  /**
+   * Write the response; false when it could not be written (claim lost, store
+   * errors). `notes` are logged just before the response event, in the
+   * respond's own transition where the store can (Store.transitionEvents),
+   * else first on their own; also when the response is not written.
+   */
+  respond(status: "completed" | "failed", body: string, metadata: Record<string, unknown>, notes?: readonly EventInput[]): Promise<boolean>;
   /** Hand the task back to the queue; false when the claim was already gone or the store refused. */
   release(reason: string): Promise<boolean>;
 }
@@ -52,25 +59,46 @@ async function readAttempt(task: Task, deps: TripDeps): Promise<AttemptInfo> {
   }
 }
 
-/** Open the trip of a task this dispatcher just claimed. */
-export async function openTrip(task: Task, deps: TripDeps): Promise<Trip> {
+/** The dispatcher's own fields of every event it logs (dispatcherNote's data carries them first). */
+export function dispatcherNote(options: Pick<ResolvedOptions, "owner" | "vendor">, type: string, message: string, data: Record<string, unknown>): EventInput {
+  return { type, message, data: { owner: options.owner, vendor: options.vendor, ...data } };
+}
+
+/**
+ * Open the trip of a task this dispatcher just claimed. `info`: the attempt,
+ * when the claim already counted it (from the events it read under the lock).
+ */
+export async function openTrip(task: Task, deps: TripDeps, info?: AttemptInfo): Promise<Trip> {
   const { store, options } = deps;
   const token = task.claim_token as string;
-  const info = await readAttempt(task, deps);
+  info ??= await readAttempt(task, deps);
   const log = deps.log.child({ task_id: task.id, lane: task.lane, attempt: info.attempt });
-  const base = { owner: options.owner, vendor: options.vendor };
 
-  const event: Trip["event"] = async (type, message, data) => {
-    await store.appendEvent(task.id, { type, message, data: { ...base, ...data } }).catch((error) => {
-      log.warn({ err: errorMessage(error) }, `could not record ${type} event`);
+  const note: Trip["note"] = (type, message, data) => dispatcherNote(options, type, message, data);
+  const append = async (event: EventInput): Promise<void> => {
+    await store.appendEvent(task.id, event).catch((error) => {
+      log.warn({ err: errorMessage(error) }, `could not record ${event.type} event`);
     });
   };
+  const event: Trip["event"] = (type, message, data) => append(note(type, message, data));
 
-  const respond: Trip["respond"] = async (status, body, metadata) => {
+  const respond: Trip["respond"] = async (status, body, metadata, notes = []) => {
+    // Notes the store cannot log in the respond's transition go first, on their own (as they always did).
+    let pending = notes;
+    if (pending.length > 0 && store.transitionEvents !== true) {
+      for (const e of pending) await append(e);
+      pending = [];
+    }
+    // A response that is not written still leaves its notes (e.g. the run's report when the claim was lost).
+    const unwritten = async (): Promise<false> => {
+      for (const e of pending) await append(e);
+      return false;
+    };
     for (let tries = 1; ; tries += 1) {
       const review = status === "completed" ? reviewOf(metadata) : {};
       try {
-        const result = await store.respond(task.id, { body, status, claimToken: token, reviewer: options.owner, metadata, ...review });
+        const events = pending.length > 0 ? { events: pending } : {};
+        const result = await store.respond(task.id, { body, status, claimToken: token, reviewer: options.owner, metadata, ...review, ...events });
         deps.onAnswered?.(result);
         return true;
       } catch (error) {
@@ -84,11 +112,11 @@ export async function openTrip(task: Task, deps: TripDeps): Promise<Trip> {
         }
         if (isClaimLost(error)) {
           log.warn({ err: errorMessage(error) }, "claim lost before the response was written; dropping the response");
-          return false;
+          return unwritten();
         }
         if (tries >= RESPOND_TRIES) {
           log.error({ err: errorMessage(error) }, "could not write the response; the claim will expire and the task run again");
-          return false;
+          return unwritten();
         }
         await new Promise((resolve) => setTimeout(resolve, RESPOND_BACKOFF_MS * tries));
       }
@@ -105,5 +133,5 @@ export async function openTrip(task: Task, deps: TripDeps): Promise<Trip> {
     }
   };
 
-  return { task, token, info, log, event, respond, release };
+  return { task, token, info, log, event, note, respond, release };
 }

@@ -383,6 +383,43 @@ export function storeContract(backend: StoreBackend): void {
       );
       expect(await ws.store.readEvents("20261124T000000000000Z-none-000000000000")).toEqual([]);
     });
+
+    it("claim and respond log their caller's events in their own transition, in order; store types refused before anything is written", async () => {
+      expect(ws.store.transitionEvents).toBe(true);
+      const task = await ws.submit();
+      await ws.store.appendEvent(task.id, { type: "note", message: "before" });
+      let seen: { claimed: string | null; history: string[] } | null = null;
+      const claimed = await ws.store.claim(task.id, {
+        owner: "me",
+        events: (t, history) => {
+          seen = { claimed: t.claim_owner, history: history.map((e) => e.type) };
+          return [{ type: "dispatcher_started", message: "attempt 1", data: { attempt: history.filter((e) => e.type === "claimed").length } }];
+        },
+      });
+      // The callback saw the claimed task and every event up to and including its `claimed`.
+      expect(seen).toEqual({ claimed: "me", history: ["created", "note", "claimed"] });
+      await ws.store.respond(task.id, {
+        body: "ok",
+        claimToken: claimed.claim_token,
+        events: [{ type: "headless_completed", message: "done", data: { exit_code: 0 } }],
+      });
+      expect((await ws.store.readEvents(task.id)).map((e) => [e.type, e.message, e.data])).toEqual([
+        ["created", "task created on lane default", { lane: "default" }],
+        ["note", "before", {}],
+        ["claimed", "claimed by me", { owner: "me" }],
+        ["dispatcher_started", "attempt 1", { attempt: 1 }],
+        ["headless_completed", "done", { exit_code: 0 }],
+        ["response", "completed response from worker", { reviewer: "worker" }],
+      ]);
+
+      // A store type among the caller's events: the transition is refused and nothing changes.
+      const other = await ws.submit();
+      await expect(ws.store.claim(other.id, { owner: "me", events: () => [{ type: "response" }] })).rejects.toThrow(/event type response is written by the store itself/);
+      expect((await ws.store.get(other.id)).state).toBe("queued");
+      await expect(ws.store.respond(other.id, { body: "x", events: [{ type: "claimed" }] })).rejects.toThrow(/event type claimed is written by the store itself/);
+      expect((await ws.store.get(other.id)).state).toBe("queued");
+      expect((await ws.store.readEvents(other.id)).map((e) => e.type)).toEqual(["created"]);
+    });
   });
 
   describe(`${backend.name} store: list, summaries, next and available`, () => {

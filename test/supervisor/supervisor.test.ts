@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { writeJsonAtomic } from "../../src/store/atomic.js";
-import type { Task, TaskEvent } from "../../src/store/types.js";
+import type { Store, Task, TaskEvent } from "../../src/store/types.js";
 import { startDispatcher, type Dispatcher, type StartDispatcherOptions } from "../../src/supervisor/supervisor.js";
 import type { VendorConfig } from "../../vendors/types.js";
 import { makeWorkspace, type TestWorkspace } from "../helpers/workspace.js";
@@ -236,6 +236,58 @@ describe("startDispatcher", () => {
     expect(response).toMatchObject({ status: "completed", reviewer: d.options.owner });
     expect(response?.metadata).toMatchObject({ model_used: "fake-model", attempt: 1, exit_code: 0, fake_adapter: true });
     expect(typeof response?.metadata.duration_ms).toBe("number");
+  });
+
+  /** The queue's store as the dispatcher sees it, with `transitionEvents` as given, noting each write it is asked for. */
+  function spiedStore(transitionEvents: boolean): { store: Store; seen: string[] } {
+    const seen: string[] = [];
+    const store = new Proxy(ws.store, {
+      get: (target, key) => {
+        if (key === "transitionEvents") return transitionEvents;
+        const value = Reflect.get(target, key);
+        if (key === "claim" || key === "respond") {
+          return (id: string, input: { events?: unknown }) => {
+            seen.push(`${String(key)}:${input.events === undefined ? "plain" : "with events"}`);
+            return (value as (id: string, input: unknown) => Promise<unknown>).call(target, id, input);
+          };
+        }
+        if (key === "appendEvent") {
+          return (id: string, event: { type: string }) => {
+            seen.push(`event:${event.type}`);
+            return (value as (id: string, event: unknown) => Promise<unknown>).call(target, id, event);
+          };
+        }
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    return { store, seen };
+  }
+
+  /** One echo task through a dispatcher on `store`: the writes it asked for and the task's event types. */
+  async function oneTaskThrough(transitionEvents: boolean): Promise<{ seen: string[]; types: string[]; d: Dispatcher; id: string }> {
+    const { store, seen } = spiedStore(transitionEvents);
+    const t = await ws.submit({ metadata: { agent: "echo" } });
+    const d = await startDispatcher(
+      { vendor: "fake", queueRoot: ws.queue, leaseSeconds: 3, pollSeconds: 0.2, killGraceSeconds: 0.3, graceSeconds: 1 },
+      { adapter: await fakeAdapter(), logger: logSink().logger, sweep: false, store },
+    );
+    running.push(d);
+    await until(t.id, "completed");
+    return { seen, types: (await events(t.id)).map((e) => e.type), d, id: t.id };
+  }
+
+  it("logs dispatcher_started in the claim's transition and the run's report in the respond's: one locked write for each pair", async () => {
+    const { seen, types } = await oneTaskThrough(true);
+    expect(seen).toEqual(["claim:with events", "event:headless_started", "respond:with events"]);
+    expect(types).toEqual(["created", "claimed", "dispatcher_started", "headless_started", "headless_completed", "response"]);
+  });
+
+  it("logs the same events, one by one, through a store that cannot log them in its transitions", async () => {
+    const { seen, types, d, id } = await oneTaskThrough(false);
+    expect(seen).toEqual(["claim:plain", "event:dispatcher_started", "event:headless_started", "event:headless_completed", "respond:plain"]);
+    expect(types).toEqual(["created", "claimed", "dispatcher_started", "headless_started", "headless_completed", "response"]);
+    expect((await events(id, "dispatcher_started"))[0]?.data).toMatchObject({ owner: d.options.owner, vendor: "fake", attempt: 1, supervisor_pid: process.pid });
+    expect((await events(id, "headless_completed"))[0]?.data).toMatchObject({ owner: d.options.owner, vendor: "fake", attempt: 1, exit_code: 0 });
   });
 
   it("its start-up sweep removes temp files a crashed writer left in the queue", async () => {

@@ -29,7 +29,7 @@ import { cancelResponse, checkCancelInput, refuseCancel } from "../cancel.js";
 import { isClaimable } from "../context.js";
 import { newTask, validateCreate } from "../create.js";
 import { StoreError, StoreUnavailableError, SchemaVersionError, UnknownTaskError, ValidationError } from "../errors.js";
-import { checkEventInput } from "../events.js";
+import { checkedEvents, checkEventInput } from "../events.js";
 import { assertTaskId, makeTaskId } from "../layout.js";
 import { assertPauseVendor, pauseFromJson, type PauseBackend, type PauseRecord } from "../pause-records.js";
 import { checkPruneOptions, choosePrune, finishedAt, type PrunedTask, type PruneOptions, type PruneResult } from "../prune.js";
@@ -279,11 +279,14 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     now: bigint,
     fields: ResponseFields,
     event: { message?: string; data?: Record<string, unknown> } = {},
+    /** The caller's events (RespondInput.events), logged just before the response event. */
+    extra: readonly EventInput[] = [],
   ): Promise<RespondResult> {
     const stamp = formatIso(now);
     const response: TaskResponse = { task_id: task.id, ...fields, created_at: stamp };
     const done = finished(task, response, stamp);
     await c.query("INSERT INTO agent_lanes.responses (task_id, doc) VALUES ($1, $2::jsonb)", [task.id, JSON.stringify(response)]);
+    for (const e of extra) await addEvent(c, task.id, now, e);
     await addEvent(c, task.id, now, {
       type: "response",
       message: event.message ?? `${response.status} response from ${response.reviewer}`,
@@ -378,6 +381,11 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       const stamp = formatIso(now);
       const claimed = claimedTask(task, owner, stamp, leaseEnd(now, leaseSeconds));
       await addEvent(c, taskId, now, { type: "claimed", message: `claimed by ${owner}`, data: { owner } });
+      if (input.events) {
+        // The caller's events, right after `claimed` in the same transaction (whose rows it reads, `claimed` included).
+        const history = await eventsOf(c, taskId);
+        for (const event of checkedEvents(taskId, input.events(claimed, history))) await addEvent(c, taskId, now, event);
+      }
       await saveTask(c, claimed, leaseSeconds);
       await notify(c, taskId);
       return claimed;
@@ -415,11 +423,12 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   async function respond(taskId: string, input: Parameters<Store["respond"]>[1]): Promise<RespondResult> {
     assertTaskId(taskId);
     const { expectSha, ...fields } = checkRespondInput(taskId, input);
+    const extra = checkedEvents(taskId, input.events ?? []);
     return tx(async (c, now) => {
       const task = (await lockTask(c, taskId)) as Task;
       refuseResponse(task, input.claimToken, expectSha);
       // The request is the bytes carried since submit: it cannot have changed.
-      return recordResponse(c, task, now, { ...fields, reviewed_request_sha256: task.request_sha256, request_changed_before_response: false });
+      return recordResponse(c, task, now, { ...fields, reviewed_request_sha256: task.request_sha256, request_changed_before_response: false }, {}, extra);
     });
   }
 
@@ -449,7 +458,13 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 
   async function readEvents(taskId: string): Promise<TaskEvent[]> {
     assertTaskId(taskId);
-    const { rows } = await query<TaskEvent>("SELECT created_at, type, message, data FROM agent_lanes.events WHERE task_id = $1 ORDER BY seq", [taskId]);
+    return eventsOf(null, taskId);
+  }
+
+  /** A task's events, oldest first (inside transaction `c`, or on the pool). */
+  async function eventsOf(c: Client | null, taskId: string): Promise<TaskEvent[]> {
+    const sql = "SELECT created_at, type, message, data FROM agent_lanes.events WHERE task_id = $1 ORDER BY seq";
+    const { rows } = c ? await c.query<TaskEvent>(sql, [taskId]) : await query<TaskEvent>(sql, [taskId]);
     return rows.map((r) => ({ created_at: r.created_at, type: r.type, message: r.message, data: r.data }));
   }
 
@@ -662,6 +677,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     root: options.localRoot ?? localStateDir(url),
     kind: "postgres",
     location: shown,
+    transitionEvents: true,
     migrated,
     pauses,
     create,
