@@ -2,7 +2,7 @@
 // target, fsync the folder. A reader sees the old file or the new one, never a
 // torn one, and a crash never leaves the target half-written.
 
-import { closeSync, fchmodSync, openSync, promises as fs, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fsyncFd, settleBatch, syncLater, type SyncBatch } from "./durability.js";
 import { toJsonFile } from "./json.js";
@@ -29,12 +29,19 @@ function tempSuffix(): string {
  * a shared folder (a 1777 one, say), and the store changes nothing it did not make.
  */
 export async function ensureDir(dir: string, mode: number = STATE_DIR_MODE): Promise<void> {
-  const first = await fs.mkdir(dir, { recursive: true, mode });
+  // Plain system calls: every write makes sure of its folder, and the thread pool's round trip costs more than the mkdir.
+  const first = mkdirSync(dir, { recursive: true, mode });
   if (first === undefined) return;
   // mkdir's mode is filtered by the umask: set it on each folder made here, from the first down to `dir`.
   const made = [path.resolve(first)];
   for (const part of path.relative(first, dir).split(path.sep).filter(Boolean)) made.push(path.join(made.at(-1) as string, part));
-  for (const folder of made) await fs.chmod(folder, mode).catch(() => undefined);
+  for (const folder of made) {
+    try {
+      chmodSync(folder, mode);
+    } catch {
+      // best effort
+    }
+  }
 }
 
 /** fsync a folder so a rename inside it survives a power loss; ignored where unsupported. */

@@ -2,7 +2,7 @@
 // folder (task.json, the `created` event) and the correlation index entry.
 
 import { createHash } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { chmodSync, mkdirSync, realpathSync, statSync, type Stats } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureDir, writeJsonAtomic } from "./atomic.js";
@@ -39,6 +39,18 @@ function expandHome(p: string): string {
   return p === "~" || p.startsWith("~/") ? path.join(os.homedir(), p.slice(1)) : p;
 }
 
+// The checks below use plain system calls: a submit makes a few dozen, and the
+// thread pool's round trips (and loading fs/promises) cost a command more.
+
+/** stat, or null for anything that cannot be stat'ed. */
+function statOrNull(file: string): Stats | null {
+  try {
+    return statSync(file);
+  } catch {
+    return null;
+  }
+}
+
 /** Resolve symlinks of the longest existing prefix, so confinement cannot be escaped by a link. */
 async function realResolve(p: string): Promise<string> {
   const abs = path.resolve(p);
@@ -46,7 +58,7 @@ async function realResolve(p: string): Promise<string> {
   let current = abs;
   for (;;) {
     try {
-      const real = await fs.realpath(current);
+      const real = realpathSync.native(current);
       return rest.length === 0 ? real : path.join(real, ...rest.reverse());
     } catch {
       const parent = path.dirname(current);
@@ -74,7 +86,7 @@ interface SubmittedFile {
  * read once and hashed from memory, so the hash is that of the bytes kept.
  */
 async function hashExisting(maxBytes: number, field: string, file: string, keep: boolean): Promise<SubmittedFile> {
-  const stat = await fs.stat(file).catch(() => null);
+  const stat = statOrNull(file);
   if (stat === null) throw new ValidationError(`${field} does not exist or is not a file: ${file}`);
   if (stat.isDirectory()) throw new ValidationError(`${field} is a folder, not a file: ${file}`);
   if (keep) {
@@ -114,7 +126,12 @@ function checkNameLengths(workspaceId: string, correlationId: string): void {
  * in it would let `wait` write the answer over the queue's own files.
  */
 export async function refuseQueueTarget(ctx: StoreContext, target: string, taskId?: string): Promise<void> {
-  const queue = await fs.realpath(ctx.paths.root).catch(() => ctx.paths.root);
+  let queue: string;
+  try {
+    queue = realpathSync.native(ctx.paths.root);
+  } catch {
+    queue = ctx.paths.root;
+  }
   if (isInside(queue, target)) {
     throw new ValidationError(`response_path is inside the queue folder ${queue}: ${target}; name a file outside the queue`, { taskId });
   }
@@ -191,8 +208,12 @@ export async function createTask(ctx: StoreContext, input: CreateTaskInput): Pro
     let id = makeTaskId(formatIdStamp(micros), correlationId, requestSha);
     for (;;) {
       try {
-        await fs.mkdir(ctx.paths.taskDir(id), { mode: 0o700 });
-        await fs.chmod(ctx.paths.taskDir(id), 0o700).catch(() => undefined);
+        mkdirSync(ctx.paths.taskDir(id), { mode: 0o700 });
+        try {
+          chmodSync(ctx.paths.taskDir(id), 0o700);
+        } catch {
+          // best effort: the umask already narrowed it
+        }
         break;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
@@ -239,9 +260,9 @@ export async function validateCreate(input: CreateTaskInput, checks: CreateCheck
   const expectedBranch = optionalText("expected_branch", input.expected_branch);
   const prompt = optionalText("prompt", input.prompt);
 
-  const rootStat = await fs.stat(path.resolve(expandHome(rootInput))).catch(() => null);
+  const rootStat = statOrNull(path.resolve(expandHome(rootInput)));
   if (!rootStat?.isDirectory()) throw new ValidationError(`workspace_root is not a folder: ${path.resolve(expandHome(rootInput))}`);
-  const workspaceRoot = await fs.realpath(path.resolve(expandHome(rootInput)));
+  const workspaceRoot = realpathSync.native(path.resolve(expandHome(rootInput)));
 
   const requestPath = await confineReal("request_path", expandHome(input.request_path), workspaceRoot);
   const responsePath = await confineReal("response_path", expandHome(input.response_path), workspaceRoot);

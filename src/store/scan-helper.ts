@@ -1,13 +1,12 @@
 // The helper process of scan-offload.ts. Arguments:
-//   scan <tasks folder> <names file>            first scan: prints the scanner's state as JSON and
+//   scan <tasks folder> --names-fd 3            first scan: prints the scanner's state as JSON and
 //                                               writes the finished tasks' names, one a line, to
-//                                               the (new) names file
+//                                               descriptor 3 (an open file whose name is gone)
 //   sweep <queue root> <older than ms> <now ms> start-up sweep: prints the removed paths as JSON
 // It writes what a scan in the long-running process would have written (the
 // summary cache, the listing snapshot) and exits; its memory goes with it.
 
-import { rm, rmdir, writeFile } from "node:fs/promises";
-import path from "node:path";
+import { writeSync } from "node:fs";
 import { createScanner, RACY_WINDOW_MS } from "./scan.js";
 import { queuePaths } from "./layout.js";
 import { sweepOrphanTaskFolders, sweepTempFiles } from "./sweep-temp.js";
@@ -18,7 +17,7 @@ async function write(data: string | Uint8Array): Promise<void> {
 
 async function main(argv: string[]): Promise<void> {
   const [job, ...rest] = argv;
-  if (job === "scan" && rest.length === 2) {
+  if (job === "scan" && rest.length === 3 && rest[1] === "--names-fd") {
     // Finished tasks too: each is classified (checked against the summary cache and its file, or read)
     // so the long-running process can skip them unread from the start.
     const scanner = createScanner(rest[0] as string, { snapshot: true });
@@ -34,14 +33,9 @@ async function main(argv: string[]): Promise<void> {
       await scanner.scan({ finished: true });
     }
     const { state, finished } = scanner.handOver();
-    const namesFile = rest[1] as string;
-    await writeFile(namesFile, finished, { flag: "wx", mode: 0o600 });
-    // A parent gone meanwhile (the pipe closed) would never remove the file: remove it here.
-    await write(JSON.stringify(state)).catch(async (error: unknown) => {
-      await rm(namesFile, { force: true });
-      await rmdir(path.dirname(namesFile)).catch(() => undefined); // the parent's private temp folder, empty now
-      throw error;
-    });
+    const fd = Number(rest[2]);
+    for (let at = 0; at < finished.length; ) at += writeSync(fd, finished, at, finished.length - at);
+    await write(JSON.stringify(state));
     return;
   }
   if (job === "sweep" && rest.length === 3) {
@@ -52,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
     await write(JSON.stringify(removed));
     return;
   }
-  throw new Error(`usage: scan-helper scan TASKS_DIR | sweep QUEUE_ROOT OLDER_THAN_MS NOW_MS (got ${JSON.stringify(argv)})`);
+  throw new Error(`usage: scan-helper scan TASKS_DIR --names-fd FD | sweep QUEUE_ROOT OLDER_THAN_MS NOW_MS (got ${JSON.stringify(argv)})`);
 }
 
 main(process.argv.slice(2)).then(

@@ -17,7 +17,7 @@
 
 import { spawn } from "node:child_process";
 // node:fs's promises load on first use (an import of node:fs/promises starts them in every command of the bundle).
-import { existsSync, promises as fsp } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, promises as fsp, readSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,18 +33,19 @@ export function helperAvailable(): boolean {
 }
 
 /** The helper's standard output on a clean exit; null when it could not run or failed (small outputs only). */
-async function helperOutput(args: string[], signal?: AbortSignal): Promise<string | null> {
+async function helperOutput(args: string[], signal?: AbortSignal, namesFd?: number): Promise<string | null> {
   if (!helperAvailable() || signal?.aborted) return null;
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let child;
     try {
-      child = spawn(process.execPath, [HELPER, ...args], { stdio: ["ignore", "pipe", "ignore"], signal });
+      // The names file, when given, is the helper's descriptor 3.
+      child = spawn(process.execPath, [HELPER, ...args], { stdio: ["ignore", "pipe", "ignore", ...(namesFd === undefined ? [] : [namesFd])], signal });
     } catch {
       resolve(null);
       return;
     }
-    child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
+    child.stdout?.on("data", (chunk: Buffer) => chunks.push(chunk));
     child.once("error", () => resolve(null));
     child.once("close", (code) => resolve(code === 0 ? Buffer.concat(chunks).toString("utf8") : null));
   });
@@ -65,35 +66,35 @@ async function worthAHelper(tasksDir: string): Promise<boolean> {
 
 /**
  * The first scan of a scanner, made by the helper: its state (on the pipe) and
- * the finished tasks' names (in a file of a private temp folder, read into the
- * buffer the table keeps: no string per name, no copy, no pipe buffers).
+ * the finished tasks' names (in a file, read into the buffer the table keeps:
+ * no string per name, no copy, no pipe buffers). The file has no name by the
+ * time the helper starts: it is made in a private temp folder, opened, and
+ * the folder removed at once; the helper writes to the open file (its
+ * descriptor 3). So nothing is left in the temp folder however the two
+ * processes end, a SIGKILL of both included.
  */
 export const firstScanInHelper: FirstScan = async (tasksDir, signal) => {
   if (!(await worthAHelper(tasksDir))) return null;
-  let dir: string | null = null;
+  let fd: number | null = null;
   try {
-    dir = await fsp.mkdtemp(path.join(os.tmpdir(), "agent-lanes-scan-"));
-    const namesFile = path.join(dir, "finished-names");
-    const out = await helperOutput(["scan", tasksDir, namesFile], signal);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "agent-lanes-scan-"));
+    try {
+      fd = openSync(path.join(dir, "finished-names"), "wx+", 0o600);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const out = await helperOutput(["scan", tasksDir, "--names-fd", "3"], signal, fd);
     if (out === null) return null;
     const state = JSON.parse(out) as ScannerState;
     // Read into a buffer with room for an eighth more names (pages not yet written cost nothing).
-    const file = await fsp.open(namesFile, "r");
-    let finished: IdTable;
-    try {
-      const { size } = await file.stat();
-      const buffer = Buffer.alloc(size + (size >> 3) + 1024);
-      const { bytesRead } = await file.read(buffer, 0, size, 0);
-      if (bytesRead !== size) return null;
-      finished = IdTable.fromLines(buffer, NAME_TAGS.finished, size);
-    } finally {
-      await file.close();
-    }
-    return { state, finished };
+    const { size } = fstatSync(fd);
+    const buffer = Buffer.alloc(size + (size >> 3) + 1024);
+    if (readSync(fd, buffer, 0, size, 0) !== size) return null;
+    return { state, finished: IdTable.fromLines(buffer, NAME_TAGS.finished, size) };
   } catch {
     return null; // the caller scans by itself
   } finally {
-    if (dir) await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    if (fd !== null) closeSync(fd);
   }
 };
 

@@ -137,6 +137,33 @@ describe("a scanner's memory follows the live tasks", () => {
     }
   });
 
+  it("a SIGKILL of the process and its helper in the middle of the first scan leaves nothing in the temp folder", async () => {
+    await writeTasks(0, 1500, "completed");
+    const tmp = path.join(root, "tmp");
+    await mkdir(tmp);
+    const script = `import(${JSON.stringify(path.join(dist, "scan-offload.js"))}).then((m) => m.firstScanInHelper(${JSON.stringify(tasksDir)}, new AbortController().signal)).then(() => setTimeout(() => {}, 60000));`;
+    const { spawn, execFileSync } = await import("node:child_process");
+    // Its own process group, so one kill reaches the helper too.
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, TMPDIR: tmp }, detached: true, stdio: "ignore" });
+    const helpers = (): string[] => {
+      try {
+        return execFileSync("ps", ["-o", "pid=", "--ppid", String(child.pid)], { encoding: "utf8" }).split("\n").filter((l) => l.trim() !== "");
+      } catch {
+        return []; // ps exits 1 when no process matches
+      }
+    };
+    const deadline = Date.now() + 20_000;
+    while (helpers().length === 0) {
+      if (Date.now() > deadline) throw new Error("the scan helper never started");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    process.kill(-(child.pid as number), "SIGKILL");
+    await new Promise((resolve) => child.once("exit", resolve));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { readdir } = await import("node:fs/promises");
+    expect((await readdir(tmp)).filter((name) => name.startsWith("agent-lanes-scan-"))).toEqual([]);
+  });
+
   it("a store closed while the helper works makes no scan of its own on the way out", async () => {
     await writeTasks(0, 5, "completed");
     await writeTasks(100, 2, "queued");

@@ -3,7 +3,7 @@
 // in the Python CLI. Reading stdin from a terminal would hang an agent, so a
 // missing body on a TTY is an error instead.
 
-import { promises as fs } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import type { TerminalState, Verdict } from "../../store/types.js";
@@ -40,7 +40,8 @@ export async function readBody(opts: Pick<RespondOptions, "file" | "body">, cwd:
   if (opts.file !== undefined) {
     const file = path.resolve(cwd, opts.file);
     try {
-      return await fs.readFile(file, "utf8");
+      // A plain system call: the thread pool (and loading fs/promises) would cost the command more.
+      return readFileSync(file, "utf8");
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const problem = code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a folder, not a file" : `cannot be read (${(error as Error).message})`;
