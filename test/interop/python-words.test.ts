@@ -82,4 +82,20 @@ describe.runIf(hasPython)("the Python tool's words", () => {
     const mine = JSON.parse(ours(["--json", "respond", id, "--claim-token", token, "--body", "b"]).stdout) as { next_action: string };
     expect(mine.next_action).toBe(`reviewer: stop after this task unless instructed otherwise; orchestrator: run wait ${id}; monitor: re-arm wait --lane default --json if more tasks are expected`);
   });
+
+  it("respond's queue_depth counts what the Python tool counts: the lane's queued tasks, not the claimed ones", () => {
+    const submit = (out: string): string =>
+      (JSON.parse(ours(["--json", "submit", "--lane", "depth", "--request-from", "req.md", "--response-to", out, "--prompt", "p"]).stdout) as { task_id: string }).task_id;
+    const claim = (id: string): string => (JSON.parse(ours(["--json", "claim", id]).stdout) as { claim_token: string }).claim_token;
+    const [a, b] = [submit("d-a.md"), submit("d-b.md")];
+    submit("d-c.md");
+    submit("d-d.md");
+    claim(submit("d-e.md")); // claimed: waiting for nobody
+    const [ta, tb] = [claim(a), claim(b)];
+    // Two queued tasks are left in the lane whichever tool answers.
+    const theirs = JSON.parse(py(["--json", "respond", a, "--claim-token", ta, "--body", "x"]).stdout) as { queue_depth: number };
+    const mine = JSON.parse(ours(["--json", "respond", b, "--claim-token", tb, "--body", "y"]).stdout) as { queue_depth: number };
+    expect(theirs.queue_depth).toBe(2);
+    expect(mine.queue_depth).toBe(theirs.queue_depth);
+  });
 });
