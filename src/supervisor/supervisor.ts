@@ -22,7 +22,7 @@ import { runClaimedTask, startOnClaim, type ClaimedStart, type RunChildFn, type 
 import type { Doomed } from "./schedule.js";
 import { createSelector } from "./select.js";
 import { startOrphanReaper } from "./subreaper.js";
-import { sweepLeftovers } from "./sweep.js";
+import { dropSpareRunRecords, sweepLeftovers } from "./sweep.js";
 
 /** Options of startDispatcher: the validated ones plus the vendor's adapter settings. */
 export interface StartDispatcherOptions extends DispatcherOptions {
@@ -469,6 +469,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
       await queue.onIdle();
       await pendingCost;
       reaper?.stop();
+      dropSpareRunRecords();
       if (statusTimer) clearTimeout(statusTimer);
       unwatchPauses();
       if (ownStore) await queueStore.close().catch((error) => log.warn({ err: errorMessage(error) }, "closing the store failed"));

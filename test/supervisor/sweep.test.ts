@@ -2,11 +2,11 @@
 // processes of the recorded group that carry the run's marker.
 
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { runRecordsDir, sweepLeftovers, writeRunRecord, type RunRecord } from "../../src/supervisor/sweep.js";
+import { dropSpareRunRecords, removeRunRecord, runRecordsDir, sweepLeftovers, writeRunRecord, type RunRecord } from "../../src/supervisor/sweep.js";
 import { allGone, isAlive, killQuietly } from "./helpers.js";
 
 let queue: string;
@@ -80,5 +80,58 @@ describe.runIf(process.platform === "linux")("sweepLeftovers", () => {
     expect(result).toMatchObject({ killed: [], removed: 0 });
     expect(isAlive(mine) && isAlive(remote)).toBe(true);
     expect((await readdir(runRecordsDir(queue))).sort()).toEqual(["run-live.json", "run-remote.json"]);
+  });
+});
+
+describe("run records written into spares", () => {
+  afterEach(() => dropSpareRunRecords());
+
+  it("a record removed at a run's end becomes the file of the next record: same inode, the new content, never a half-written record", async () => {
+    const first = await writeRunRecord(queue, record({ run_id: "run-a", task_id: "task-a" }));
+    const inode = (await stat(first)).ino;
+    await removeRunRecord(first);
+    // Kept aside under a name no reader of records looks at (no .json).
+    const aside = await readdir(runRecordsDir(queue));
+    expect(aside).toHaveLength(1);
+    expect(aside[0]).toMatch(/^\.spare-\d+-\d+$/);
+
+    const longer = record({ run_id: "run-b", task_id: "task-bb", owner: "a longer owner than before" });
+    const second = await writeRunRecord(queue, longer);
+    expect((await stat(second)).ino).toBe(inode);
+    expect(JSON.parse(await readFile(second, "utf8"))).toEqual(longer);
+    const shorter = await writeRunRecord(queue, record({ run_id: "run-c", task_id: "c" }));
+    await removeRunRecord(second);
+    expect(await readdir(runRecordsDir(queue))).toEqual(expect.arrayContaining(["run-c.json"]));
+    expect(JSON.parse(await readFile(shorter, "utf8")).task_id).toBe("c");
+
+    dropSpareRunRecords();
+    expect(await readdir(runRecordsDir(queue))).toEqual(["run-c.json"]);
+  });
+
+  it("a spare that got another name meanwhile is not written through: the record gets a new file", async () => {
+    const first = await writeRunRecord(queue, record({ run_id: "run-a" }));
+    await removeRunRecord(first);
+    const [spare] = await readdir(runRecordsDir(queue));
+    const elsewhere = path.join(queue, "linked.json");
+    await link(path.join(runRecordsDir(queue), spare as string), elsewhere);
+    const before = await readFile(elsewhere, "utf8");
+
+    const second = await writeRunRecord(queue, record({ run_id: "run-b" }));
+    expect(await readFile(elsewhere, "utf8")).toBe(before);
+    expect(JSON.parse(await readFile(second, "utf8")).run_id).toBe("run-b");
+    expect((await stat(second)).ino).not.toBe((await stat(elsewhere)).ino);
+    // The spare was dropped, not reused.
+    expect(await readdir(runRecordsDir(queue))).toEqual(["run-b.json"]);
+  });
+
+  it.runIf(process.platform === "linux")("the start-up sweep removes the spares of dispatchers that are gone and keeps live ones'", async () => {
+    const dir = runRecordsDir(queue);
+    const dead = await deadPid();
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, `.spare-${dead}-1`), "{}");
+    const live = leftover(null);
+    await writeFile(path.join(dir, `.spare-${live}-1`), "{}");
+    await sweepLeftovers(queue);
+    expect(await readdir(dir)).toEqual([`.spare-${live}-1`]);
   });
 });
