@@ -187,6 +187,9 @@ const FULL_RELIST_MS = 30_000;
 /** How old the folder's mtime must be before an unchanged mtime proves an unchanged listing. */
 export const RACY_WINDOW_MS = 2000;
 
+/** Largest finished index walked to see whether it lacks a few newly seen finished tasks (about 5,000 entries). */
+const WALK_INDEX_MAX_BYTES = 1 << 20;
+
 /** Unknown ids beyond which the summary cache is consulted before reading files. */
 const CONSULT_CACHE_AT = 16;
 
@@ -579,11 +582,19 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     }
 
     if (unseenFinished.length > 0) {
-      // Append only what the cache lacks, looked up a line at a time.
+      // Append only what the cache lacks: looked up in the index this process holds, else a line
+      // at a time while the index is small. A long one (tens of thousands of finished tasks) is not
+      // walked for a handful of tasks (every `respond` finds the task it answered here): they are
+      // appended, and an entry the cache held already is then there twice, which readers take
+      // as the same entry (the last line of an id wins) and the next compaction drops.
       const lacking = new Map(unseenFinished.map((e) => [e.id, e] as const));
-      await forEachIndexEntry(cache, (e) => {
-        if (sameIdentity(lacking.get(e.id)?.identity, e.identity)) lacking.delete(e.id);
-      });
+      if (recent) {
+        for (const [id, e] of lacking) if (sameIdentity(recent.entries.get(id)?.identity, e.identity)) lacking.delete(id);
+      } else if ((statSync(cache.index, { throwIfNoEntry: false })?.size ?? 0) <= WALK_INDEX_MAX_BYTES) {
+        await forEachIndexEntry(cache, (e) => {
+          if (sameIdentity(lacking.get(e.id)?.identity, e.identity)) lacking.delete(e.id);
+        });
+      }
       newEntries.push(...lacking.values());
     }
     // What this scan learnt goes into the moment's copy too.

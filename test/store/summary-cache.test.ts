@@ -58,6 +58,46 @@ describe("summary cache", () => {
     expect((await ws.store.summaries()).map((s) => s.last_event?.type)).toEqual(first.map((s) => s.last_event?.type));
   }, 60_000);
 
+  it("a long index is not walked for a task another process finished: it is appended, read as one entry, and compacted away", async () => {
+    const done = [await ws.submit(), await ws.submit()];
+    for (const t of done) await finish(ws.store, t);
+    const live = [await ws.submit(), await ws.submit()];
+    await ws.store.list();
+    // Pad the index past the walk limit (1 MiB) with entries of tasks that are not in the folder.
+    const [sample] = await lines(indexFile(ws.queue));
+    const pad: string[] = [];
+    for (let i = 0; i < 12_000; i += 1) {
+      const v = JSON.parse(sample as string) as unknown[];
+      v[0] = `20200101T000000000000Z-pad${i}-0123456789ab`;
+      pad.push(JSON.stringify(v));
+    }
+    await appendFile(indexFile(ws.queue), `${pad.join("\n")}\n`);
+    // Another process finishes a live task, then a one-shot reader scans the live tasks: it appends
+    // the finished task's entry without walking the long index.
+    await finish(openStore(ws.queue), live[0] as Task);
+    const reader = openStore(ws.queue);
+    try {
+      expect((await reader.list({ activeOnly: true })).map((t) => t.id)).toEqual([(live[1] as Task).id]);
+    } finally {
+      await reader.close();
+    }
+    const count = async (id: string): Promise<number> => (await lines(indexFile(ws.queue))).filter((l) => (JSON.parse(l) as string[])[0] === id).length;
+    expect(await count((live[0] as Task).id)).toBe(1);
+    // Appended again by a second reader that cannot tell: still one task, finished, listed once.
+    await appendFile(indexFile(ws.queue), `${(await lines(indexFile(ws.queue))).find((l) => l.includes((live[0] as Task).id))}\n`);
+    const all = openStore(ws.queue);
+    try {
+      const listed = await all.list();
+      expect(listed.map((t) => t.id).sort()).toEqual([...done, ...live].map((t) => t.id).sort());
+      expect(listed.find((t) => t.id === (live[0] as Task).id)?.state).toBe("completed");
+    } finally {
+      await all.close();
+    }
+    // That full listing compacted the index: the real finished tasks, once each, and no padding.
+    const ids = (await lines(indexFile(ws.queue))).map((l) => (JSON.parse(l) as string[])[0]);
+    expect(ids.sort()).toEqual([...done, live[0] as Task].map((t) => t.id).sort());
+  }, 60_000);
+
   it("another process lists finished tasks from the cache, not from their files", async () => {
     const tasks: Task[] = [];
     for (let i = 0; i < 20; i += 1) tasks.push(await ws.submit());
