@@ -84,8 +84,10 @@ function rewriteSpare(dir: string, file: string, text: string): boolean {
       // Only a plain file of ours with no other name (a hard link made meanwhile would be written through).
       const st = fstatSync(fd);
       if (!st.isFile() || st.nlink !== 1 || st.uid !== process.getuid?.()) throw new Error("not a spare");
-      ftruncateSync(fd, 0);
-      writeSync(fd, text, 0);
+      // Over the old bytes, then cut to length: the file keeps its block (emptying it first frees the block and takes a new one).
+      const bytes = Buffer.from(text);
+      writeSync(fd, bytes, 0, bytes.length, 0);
+      ftruncateSync(fd, bytes.length);
       closeSync(fd);
       fd = undefined;
       renameSync(spare, file);
