@@ -187,6 +187,16 @@ const FULL_RELIST_MS = 30_000;
 /** How old the folder's mtime must be before an unchanged mtime proves an unchanged listing. */
 export const RACY_WINDOW_MS = 2000;
 
+/**
+ * Index bytes a task file read is worth: the summary cache is consulted for
+ * unknown ids only when reading their files would cost more than walking the
+ * index (a read is some 30 times a line's parse; a line is about 130 bytes).
+ * A one-shot command starting from the listing snapshot knows its ~150 live
+ * ids and reads them, rather than walk the index of 50,000 finished tasks;
+ * one that had to list the folder again (50,000 unknown names) walks it.
+ */
+const INDEX_BYTES_PER_READ = 4096;
+
 /** Largest finished index walked to see whether it lacks a few newly seen finished tasks (about 5,000 entries). */
 const WALK_INDEX_MAX_BYTES = 1 << 20;
 
@@ -277,6 +287,9 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
   /** The helper's first scan while it runs. */
   let warming: Promise<void> | null = null;
   const helperAbort = new AbortController();
+  /** The finished index's size in bytes (0 when there is none). */
+  const indexSize = (): number => statSync(cache.index, { throwIfNoEntry: false })?.size ?? 0;
+
   const loadIndexOnce = async (): Promise<{ entries: Map<string, IndexEntry>; lines: number }> => {
     if (recent) return recent;
     recent = await loadIndex(cache);
@@ -493,7 +506,7 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
     let index: Map<string, IndexEntry> | null = null;
     let indexLines = 0;
     if (wantFinished) ({ entries: index, lines: indexLines } = await loadIndexOnce());
-    else if (unknown >= CONSULT_CACHE_AT) {
+    else if (unknown >= CONSULT_CACHE_AT && unknown * INDEX_BYTES_PER_READ >= indexSize()) {
       // Only ids are learnt: the entries are read a line at a time and kept nowhere.
       // (An entry whose file was rewritten since stays unknown and is read below.)
       await forEachIndexEntry(cache, (e) => {
@@ -590,7 +603,7 @@ export function createScanner(tasksDir: string, scannerOptions: ScannerOptions =
       const lacking = new Map(unseenFinished.map((e) => [e.id, e] as const));
       if (recent) {
         for (const [id, e] of lacking) if (sameIdentity(recent.entries.get(id)?.identity, e.identity)) lacking.delete(id);
-      } else if ((statSync(cache.index, { throwIfNoEntry: false })?.size ?? 0) <= WALK_INDEX_MAX_BYTES) {
+      } else if (indexSize() <= WALK_INDEX_MAX_BYTES) {
         await forEachIndexEntry(cache, (e) => {
           if (sameIdentity(lacking.get(e.id)?.identity, e.identity)) lacking.delete(e.id);
         });
