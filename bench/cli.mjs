@@ -46,6 +46,8 @@ const QUICK_RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const heavyRuns = (size) => (size >= 50_000 ? 3 : size >= 10_000 ? 5 : QUICK_RUNS);
 
 const ws = tempWorkspace("agent-lanes-bench-cli-");
+// The workspace goes however the bench ends (a command that fails throws out of the run).
+process.on("exit", () => rmSync(ws.root, { recursive: true, force: true }));
 mkdirSync(path.join(ws.root, "handoff"));
 const config = path.join(ws.root, "handoff", "handoff.yaml");
 // One config both tools read: the queue is ws.queue (<root>/state).
