@@ -4,19 +4,19 @@
 // its own bundled root certificates, when the process starts, before any of
 // our code: on a machine that sets it (a corporate or Debian bundle of some
 // 140 certificates) that is about 30 ms of CPU on every command, a third of a
-// one-shot command's cost. Node 22 and later read it only when TLS first
-// needs it.
+// one-shot command's cost. Node 24 reads it only when TLS first needs it.
 //
-// So the package's bin starts with a line of /bin/sh (scripts/post-build.mjs
-// writes it) that moves the variable aside into AGENT_LANES_DEFERRED_EXTRA_CA_CERTS before it execs
-// Node, and main.cjs puts it back at once (restoreDeferredExtraCaCerts):
-// every process the CLI starts (agents, hooks, helpers) sees
-// NODE_EXTRA_CA_CERTS as the user set it. What Node did not load, the
-// modules that open TLS connections (the PostgreSQL store, the webhook and
-// ntfy sinks) add before they connect (trustDeferredExtraCaCerts): a TLS
-// context made without its own `ca` trusts Node's bundled roots plus the
-// file's certificates, which is what NODE_EXTRA_CA_CERTS means to Node. A
-// context given `ca` is left alone, as Node leaves it.
+// So the package's bin starts with lines of /bin/sh (scripts/post-build.mjs
+// writes them) that move the variable aside, into
+// AGENT_LANES_DEFERRED_EXTRA_CA_CERTS, before they exec Node, and main.cjs
+// puts it back at once (restoreDeferredExtraCaCerts): every process the CLI
+// starts (agents, hooks, helpers) sees NODE_EXTRA_CA_CERTS as the user set
+// it. What Node did not load, the modules that open TLS connections (the
+// PostgreSQL store, the webhook and ntfy sinks) add before they connect
+// (trustDeferredExtraCaCerts): a TLS context made without its own `ca`
+// trusts Node's bundled roots plus the file's certificates, which is what
+// NODE_EXTRA_CA_CERTS means to Node. A context given `ca` is left alone, as
+// Node leaves it.
 //
 // The launcher leaves the variable in place when NODE_OPTIONS picks another
 // root store (--use-openssl-ca, --use-system-ca, --use-bundled-ca), and
