@@ -3,6 +3,7 @@
 // lease over, where is the answer, what should happen next), and the queue
 // summary of `status --all`. Pure functions over the store's reads.
 
+import { fnv1aHex } from "../fnv.js";
 import { oneLine } from "./context.js";
 import { leaseExpired as isLeaseExpired, isTerminal } from "../store/context.js";
 import { queuePaths } from "../store/layout.js";
@@ -272,13 +273,6 @@ function renderFinished(summary: TaskSummary): RenderedText {
   return { text: Buffer.from(text, "latin1"), ageAt, since };
 }
 
-/** FNV-1a of a text, hex. */
-function fnv(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i += 1) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, "0");
-}
-
 /**
  * The renderer's tag names its cache file: made from the text it renders for
  * a few sample tasks, so any change to the view's layout or wording starts a
@@ -296,7 +290,7 @@ function rendererTag(): string {
     { task, response_exists: true, last_event: { created_at: at, type: "response", message: "m", data: {} } },
     { task: { ...task, state: "failed", completed_at: null, failed_at: at, failure_reason: "why" }, response_exists: false, last_event: null },
   ];
-  return `v1-${fnv(samples.map((s) => { const r = renderFinished(s); return `${r.ageAt}:${r.text.toString("latin1")}`; }).join("\n"))}`;
+  return `v1-${fnv1aHex(samples.map((s) => { const r = renderFinished(s); return `${r.ageAt}:${r.text.toString("latin1")}`; }).join("\n"))}`;
 }
 
 let renderer: FinishedRenderer | null = null;

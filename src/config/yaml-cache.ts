@@ -18,6 +18,7 @@
 
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { fnv1aHex } from "../fnv.js";
 
 /** Set by main.cjs when the per-user cache folder is safe to use: its path. */
 const CACHE_DIR_MARK = Symbol.for("agent-lanes.cache-dir");
@@ -29,11 +30,9 @@ interface Entry {
   warnings: string[];
 }
 
-/** FNV-1a of the file's absolute path: the entry's name. */
+/** The entry's name: a hash of the file's absolute path. */
 function nameOf(file: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < file.length; i += 1) h = Math.imul(h ^ file.charCodeAt(i), 0x01000193) >>> 0;
-  return `yaml-${h.toString(16).padStart(8, "0")}.json`;
+  return `yaml-${fnv1aHex(file)}.json`;
 }
 
 /** True when JSON carries `value` unchanged. */

@@ -9,13 +9,9 @@
 // beyond latin-1 would not fit one byte a character and is kept in a small
 // Map beside the table instead.
 
-/** FNV-1a over char codes (or bytes: the same values for latin-1). */
-function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i += 1) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
+import { fnv1a } from "../fnv.js";
 
+/** FNV-1a over bytes: fnv1a's value for the same latin-1 text. */
 function hashBytes(b: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i += 1) h = Math.imul(h ^ (b[i] as number), 0x01000193);
@@ -231,7 +227,7 @@ export class IdTable {
   /** The tag of `id`, or undefined when it is not held. */
   get(id: string): number | undefined {
     if (!latin1(id)) return this.overflow.get(id);
-    const e = this.find(id, hashString(id));
+    const e = this.find(id, fnv1a(id));
     return e === -1 ? undefined : (this.tags[e] as number);
   }
 
@@ -249,7 +245,7 @@ export class IdTable {
       this.bump(tag, 1);
       return;
     }
-    const hash = hashString(id);
+    const hash = fnv1a(id);
     const e = this.find(id, hash);
     if (e !== -1) {
       this.bump(this.tags[e] as number, -1);
@@ -285,7 +281,7 @@ export class IdTable {
       this.bump(before, -1);
       return this.overflow.delete(id);
     }
-    const hash = hashString(id);
+    const hash = fnv1a(id);
     const mask = this.slots.length - 1;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const e = this.slots[slot] as number;
@@ -353,7 +349,7 @@ export class IdTable {
       if (tag !== undefined) this.overflowMarks?.add(id);
       return tag;
     }
-    const e = this.find(id, hashString(id));
+    const e = this.find(id, fnv1a(id));
     if (e === -1) return undefined;
     if (this.marks) this.marks[e] = 1;
     return this.tags[e] as number;
