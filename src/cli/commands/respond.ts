@@ -101,7 +101,7 @@ export function registerRespondCommand(program: Command): void {
           metadata,
         });
         // The lane's queued tasks (claimed ones are not waiting), as the Python tool counts them.
-        const queueDepth = (await store.list({ lane: task.lane, activeOnly: true })).filter((t) => t.state === "queued").length;
+        const queueDepth = (await store.list({ lane: task.lane, states: ["queued"] })).length;
         const payload = {
           status: response.status,
           task_id: task.id,
