@@ -6,6 +6,7 @@ import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, renameSync, rmSy
 import path from "node:path";
 import { fsyncFd, settleBatch, syncLater, type SyncBatch } from "./durability.js";
 import { toJsonFile } from "./json.js";
+import type { SpareFiles } from "./spare-files.js";
 
 /** Mode of state files under the queue. */
 export const STATE_FILE_MODE = 0o600;
@@ -62,6 +63,8 @@ export interface AtomicWriteOptions {
   mode?: number | null;
   /** The locked transition's fsync batch (StoreContext.batch); without one the fsyncs are waited for inline. */
   batch?: SyncBatch;
+  /** A long-running process's recycled files (spare-files.ts): the temp file is one of them when it can be, and the displaced target becomes one. */
+  spares?: SpareFiles;
 }
 
 /** A write on an open file fails without a path (ENOSPC, EDQUOT): name the file it was for. */
@@ -71,16 +74,12 @@ export function withPath(error: unknown, file: string): unknown {
   return e;
 }
 
-/**
- * Atomically replace `target` with `data`. In a locked transition's batch
- * (durability.ts) the rename also waits for the fsyncs the transition
- * started before it, and the folder's fsync is waited for after the lock.
- */
-export async function writeFileAtomic(target: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
-  const batch = options.batch;
-  const mode = options.mode === undefined ? STATE_FILE_MODE : options.mode;
-  const dir = path.dirname(target);
-  const tmp = path.join(dir, `.${path.basename(target)}.${tempSuffix()}.tmp`);
+/** `tmp` made (or a spare moved there) holding `data`; returns its open descriptor. */
+function writeTemp(tmp: string, data: string | Uint8Array, mode: number | null, spares: SpareFiles | undefined): number {
+  if (spares && mode !== null) {
+    const fd = spares.writeInto(tmp, typeof data === "string" ? Buffer.from(data) : data, mode);
+    if (fd !== null) return fd;
+  }
   // Plain system calls for the small steps (a local file of a few hundred
   // bytes); only the fsyncs go to the thread pool.
   const fd = openSync(tmp, "wx", mode ?? 0o666);
@@ -93,6 +92,43 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
         // best effort, as before
       }
     }
+  } catch (error) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+  return fd;
+}
+
+/** rename(tmp, target); the file it displaces becomes a spare when `spares` is given. */
+function renameOver(tmp: string, target: string, spares: SpareFiles | undefined): void {
+  const spare = spares?.keep(target) ?? null;
+  try {
+    renameSync(tmp, target);
+  } catch (error) {
+    if (spare !== null) spares?.forget(spare);
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Atomically replace `target` with `data`. In a locked transition's batch
+ * (durability.ts) the rename also waits for the fsyncs the transition
+ * started before it, and the folder's fsync is waited for after the lock.
+ */
+export async function writeFileAtomic(target: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  const { batch, spares } = options;
+  const mode = options.mode === undefined ? STATE_FILE_MODE : options.mode;
+  const dir = path.dirname(target);
+  const tmp = path.join(dir, `.${path.basename(target)}.${tempSuffix()}.tmp`);
+  let fd: number;
+  try {
+    fd = writeTemp(tmp, data, mode, spares);
+  } catch (error) {
+    throw withPath(error, target);
+  }
+  try {
     // Earlier writes of the transition become durable before this rename does.
     await (batch ? Promise.all([fsyncFd(fd), settleBatch(batch)]) : fsyncFd(fd));
   } catch (error) {
@@ -101,16 +137,11 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
     throw withPath(error, target);
   }
   closeSync(fd);
-  try {
-    renameSync(tmp, target);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
+  renameOver(tmp, target, spares);
   await syncLater(batch, () => fsyncDir(dir));
 }
 
 /** Atomically write `value` as a Python-style JSON file (indent 2, sorted keys, newline), mode 0600; `batch` as writeFileAtomic's. */
-export async function writeJsonAtomic(target: string, value: unknown, options: { batch?: SyncBatch } = {}): Promise<void> {
-  await writeFileAtomic(target, toJsonFile(value), { batch: options.batch });
+export async function writeJsonAtomic(target: string, value: unknown, options: { batch?: SyncBatch; spares?: SpareFiles } = {}): Promise<void> {
+  await writeFileAtomic(target, toJsonFile(value), { batch: options.batch, spares: options.spares });
 }

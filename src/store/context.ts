@@ -9,6 +9,7 @@ import { withLock, type LockOptions } from "./lock.js";
 import { readTaskFile } from "./records.js";
 import { UnsafeFileError } from "./errors.js";
 import { hashRegularFile } from "./safe-file.js";
+import type { SpareFiles } from "./spare-files.js";
 import { parseIso } from "./time.js";
 import type { EventInput, Task, TaskEvent } from "./types.js";
 
@@ -26,6 +27,8 @@ export interface StoreContext {
   requestMaxBytes: number;
   /** Inside a locked transition: its fsync batch (durability.ts), which the writes below join. */
   batch?: SyncBatch;
+  /** A long-running process's recycled files (spare-files.ts) for task.json and response.json writes. */
+  spares?: SpareFiles;
 }
 
 /**
@@ -45,7 +48,7 @@ export function loadTask(ctx: StoreContext, taskId: string): Promise<Task> {
 
 /** Atomically rewrite task.json (unknown keys included, as they were read). */
 export async function saveTask(ctx: StoreContext, task: Task): Promise<void> {
-  await writeJsonAtomic(ctx.paths.taskFile(task.id), task, { batch: ctx.batch });
+  await writeJsonAtomic(ctx.paths.taskFile(task.id), task, { batch: ctx.batch, spares: ctx.spares });
 }
 
 /**

@@ -157,7 +157,7 @@ export async function recordResponse(
 ): Promise<RespondResult> {
   const stamp = ctx.stamp();
   const response: TaskResponse = { task_id: task.id, ...fields, created_at: stamp };
-  await writeJsonAtomic(ctx.paths.responseFile(task.id), response, { batch: ctx.batch });
+  await writeJsonAtomic(ctx.paths.responseFile(task.id), response, { batch: ctx.batch, spares: ctx.spares });
   const done = finished(task, response, stamp);
   const responseEvent: EventInput = {
     type: "response",

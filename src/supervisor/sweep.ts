@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { ensureDir, STATE_FILE_MODE } from "../store/atomic.js";
 import { toJsonFile } from "../store/json.js";
+import { removeDeadSpares } from "../store/spare-files.js";
 
 /** One live run, as written to its record file. */
 export interface RunRecord {
@@ -72,7 +73,6 @@ const spares = new Map<string, string[]>();
 let spareCount = 0;
 /** More spares than this at once are removed instead (a dispatcher needs one per run it has at once). */
 const MAX_SPARES = 64;
-const SPARE = /^\.spare-(\d+)-\d+$/;
 
 /** Write `text` into one of this process's spares in `dir` and rename it to `file`; false when there is none to use. */
 function rewriteSpare(dir: string, file: string, text: string): boolean {
@@ -122,14 +122,6 @@ export async function removeRunRecord(file: string): Promise<void> {
 export function dropSpareRunRecords(): void {
   for (const list of spares.values()) for (const spare of list.splice(0)) rmSync(spare, { force: true });
   spares.clear();
-}
-
-/** Remove spare record files of processes that are gone (a dispatcher that died kept its spares). */
-function removeDeadSpares(dir: string, names: readonly string[]): void {
-  for (const name of names) {
-    const owner = SPARE.exec(name)?.[1];
-    if (owner !== undefined && Number(owner) !== process.pid && !isAlive(Number(owner))) rmSync(path.join(dir, name), { force: true });
-  }
 }
 
 /** True while a process with this pid exists (a zombie counts as gone). */
@@ -212,7 +204,8 @@ export async function sweepLeftovers(queueRoot: string, options: { host?: string
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return result;
     throw error;
   }
-  removeDeadSpares(dir, names);
+  // Spare record files of processes that are gone (a dispatcher that died kept its spares).
+  removeDeadSpares(dir, names, isAlive);
   for (const name of names.filter((n) => n.endsWith(".json") && !n.startsWith("."))) {
     const file = path.join(dir, name);
     let record: RunRecord;
