@@ -242,6 +242,11 @@ export async function createChangeNotifier(tasksDir: string, options: ChangeNoti
       };
     },
     bump,
+    wrote(taskId) {
+      names?.add(taskId);
+      touched?.add(taskId);
+      bump();
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -81,8 +81,10 @@ export function openStore(root: string, options: OpenStoreOptions = {}): FileSto
     paths,
     now: options.now ?? (() => new Date()),
     stamp: options.now ? () => isoFromDate((options.now as () => Date)()) : isoNow,
-    onWrite: () => {
-      void notifier?.then((n) => n.bump(), () => undefined);
+    onWrite: (taskId) => {
+      // The running notifier is told what was written at once: the next scan of this process sees it whether or not the inotify event has been read by then.
+      if (watching?.wrote) watching.wrote(taskId);
+      else void notifier?.then((n) => n.bump(), () => undefined);
     },
     lock: { timeoutMs: options.lockTimeoutMs, onWait: options.onLockWait },
     requestMaxBytes: options.requestMaxBytes ?? DEFAULT_REQUEST_MAX_BYTES,

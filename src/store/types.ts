@@ -253,6 +253,13 @@ export interface ChangeNotifier {
   pin(taskDir: string): () => void;
   /** Count a change made by this process (no need to wait for the event). */
   bump(): void;
+  /**
+   * This process wrote task `taskId` (made its folder or changed a file in
+   * it): counted like bump(), and named by the next takeNames() and
+   * takeTouched() without waiting for the file-system event, which may not
+   * have been read yet when the writer looks at the queue again.
+   */
+  wrote?(taskId: string): void;
   close(): Promise<void>;
 }
 
