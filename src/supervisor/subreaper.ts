@@ -9,11 +9,16 @@
 // re-parented orphan would stay a zombie of the dispatcher.
 //
 // When it looks: synchronously the moment a guard exits, before the run's
-// group is killed — the guard's watcher is still alive then, so a supervisor
-// SIGKILLed at any point leaves no window in which neither sees a setsid'd
-// child of the agent — then once more shortly after, batched over the runs
-// that ended meanwhile (orphans of the groups' other members, zombies to
-// reap), and a full look every 30 s.
+// group is killed — the guard's watcher is still alive then, and that look
+// leaves the run's group alone (the group kill that follows ends it), so the
+// watcher outlives every kill of the look: a supervisor SIGKILLed in the
+// middle of it leaves the watcher to end the escapees not reached yet. Then
+// once more shortly after, batched over the runs that ended meanwhile
+// (orphans of the groups' other members, zombies to reap), and a full look
+// every 30 s. What is left uncovered: an escapee that a member of the group
+// starts in the instant between that look and the group kill, or that an
+// escapee starts just before its own kill, if the supervisor dies before the
+// batched look (the watcher is gone with the group by then).
 //
 // What it costs: reading /proc/<pid>/stat is ~10 µs a process and listing
 // /proc ~100 µs, too much for every run on a busy host. Pids are handed out
@@ -147,16 +152,22 @@ export interface OrphanSweep {
   escaped: number[];
   /** Dead orphans waited for. */
   reaped: number[];
-  /** Orphans left alone: their run is still live, or they carry no marker. */
+  /** Orphans left alone: their run is still live, they carry no marker, or they are in the spared group. */
   left: number[];
 }
 
 /**
  * One look at our re-parented children among the pids handed out since
  * `fromPid` (every process when it is null or 0): kill those of ended runs,
- * reap the dead.
+ * reap the dead. Members of `spareGroup` are left alone: that is the group
+ * of the run that just ended, killed whole right after, and its guard's
+ * watcher is among them.
  */
-export function sweepOrphans(fromPid: number | null = null, space: { last: number; max: number } | null = pidSpace()): OrphanSweep {
+export function sweepOrphans(
+  fromPid: number | null = null,
+  space: { last: number; max: number } | null = pidSpace(),
+  spareGroup: number | null = null,
+): OrphanSweep {
   const result: OrphanSweep = { killed: [], escaped: [], reaped: [], left: [] };
   const lib = libc();
   if (!lib) return result;
@@ -174,7 +185,8 @@ export function sweepOrphans(fromPid: number | null = null, space: { last: numbe
       continue;
     }
     const runId = runIdOf(pid);
-    if (runId === null || live.runs.has(runId)) {
+    // The watcher must not die before the escapees: were we SIGKILLed right after, it is what ends them.
+    if (runId === null || live.runs.has(runId) || stat.pgrp === spareGroup) {
       result.left.push(pid);
       continue;
     }
@@ -205,8 +217,8 @@ let floorPid: number | null = null;
 const observers = new Set<(sweep: OrphanSweep) => void>();
 
 /** One look at the pids handed out since `from` (all when null); observers hear of what it did. */
-function lookFrom(from: number | null, space: { last: number; max: number } | null): OrphanSweep {
-  const sweep = sweepOrphans(from, space);
+function lookFrom(from: number | null, space: { last: number; max: number } | null, spareGroup: number | null = null): OrphanSweep {
+  const sweep = sweepOrphans(from, space, spareGroup);
   if (sweep.killed.length > 0 || sweep.reaped.length > 0) {
     for (const observe of observers) {
       try {
@@ -242,8 +254,9 @@ function schedule(ms: number): void {
 function onEnded(guardPid: number): void {
   // Now, only what this run can have left (pids handed out since its guard's): the rest waits for the batched look.
   const space = pidSpace();
-  const sweep = lookFrom(guardPid, space);
-  // The group is SIGKILLed right after this; its members' orphans and zombies are ours then.
+  // The guard's pid is its group's: the group (the watcher in it) is SIGKILLed right after this.
+  const sweep = lookFrom(guardPid, space, guardPid);
+  // Its members' orphans and zombies are ours then.
   floorPid = oldestOf([...(floorPid === null ? [] : [floorPid]), guardPid, ...sweep.left], space);
   schedule(AFTER_RUN_MS);
 }

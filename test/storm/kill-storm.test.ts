@@ -57,7 +57,13 @@ describe.runIf(process.platform === "linux")("kill storm: 20 SIGKILLs of the sup
       expect(result.crashes, "no supervisor died on its own").toEqual([]);
       expect(result.drained, "the queue drained after the last kill").toBe(true);
       expect(result.kills.length).toBeGreaterThanOrEqual(KILLS);
-      const survivors = result.kills.flatMap((kill) => kill.survivors.map((p) => `${kill.supervisor} (${kill.moment}): ${p.role} ${p.pid}`));
+      const survivors = result.kills.flatMap((kill) =>
+        kill.survivors.map(
+          (p) =>
+            `${kill.supervisor} (${kill.moment}): ${p.role} ${p.pid} [${p.detail ?? ""}]` +
+            (kill.before ? `; just before the kill: ${kill.before.processes.join(" | ")}; the supervisor's last log lines: ${kill.before.log}` : ""),
+        ),
+      );
       expect(survivors, "processes alive 2 s after their supervisor's SIGKILL").toEqual([]);
       expect(await livePids(result.pidRoot), "nothing left at the end").toEqual([]);
 

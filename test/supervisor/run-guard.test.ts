@@ -54,6 +54,26 @@ describe.runIf(process.platform === "linux")("run guard", () => {
     expect(await allGone(pids, 2000)).toBe(true);
   });
 
+  it("a supervisor SIGKILLed right after its look at a run's end, before the group kill, leaves the guard's watcher to end an escapee the look could not reach", async () => {
+    const pidFile = path.join(dir, "pids");
+    // The look at the run's end sees the grandchild (re-parented to the subreaper) but not the
+    // escapee (its parent, the grandchild, lives): were the look to kill the watcher with the
+    // grandchild, nothing would be left to end the escapee once the supervisor dies.
+    const script = `import { startOrphanReaper } from ${JSON.stringify(path.join(REPO, "dist/src/supervisor/subreaper.js"))};
+       import { spawnGuarded } from ${JSON.stringify(GUARD_MODULE)};
+       if (!startOrphanReaper()) throw new Error("not a subreaper");
+       const child = await spawnGuarded({ file: ${JSON.stringify(process.execPath)}, args: ${JSON.stringify([path.join(AGENTS, "nested-escape.mjs"), pidFile])}, input: "", cwd: ${JSON.stringify(dir)} }, { runId: "guard-test-look-${Date.now()}", killGraceMs: 500 });
+       child.stdin.end(); child.stdout.resume(); child.stderr.resume();
+       // exited resolves once the orphan reaper had its look; the group kill would come next.
+       child.exited.then(() => process.kill(process.pid, "SIGKILL"));`;
+    const parent = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "inherit"] });
+    const exit = new Promise<{ signal: NodeJS.Signals | null }>((resolve) => parent.once("exit", (_code, signal) => resolve({ signal })));
+    const pids = (await waitFor("the agent's pids", () => readFile(pidFile, "utf8").catch(() => ""))).trim().split(" ").map(Number);
+    pids.forEach((pid) => spawned.add(pid));
+    expect((await exit).signal, "the supervisor killed itself after the look").toBe("SIGKILL");
+    expect(await allGone(pids.slice(1), 2000), "the grandchild and the escapee").toBe(true);
+  });
+
   it("never starts the agent when the supervisor is gone before the handshake", async () => {
     const marker = path.join(dir, "ran");
     const parent = supervisor("/bin/sh", ["-c", `echo ran > ${marker}`], { handshake: false });

@@ -244,3 +244,25 @@ export function isAlive(pid: number): boolean {
     return process.platform !== "linux";
   }
 }
+
+/**
+ * Every live process carrying a CHAOS_PID_DIR under `pidDir` (Linux), one
+ * line each: pid, parent, process group, session, state and command line.
+ * Taken just before a kill, it shows which step of a run the kill cut short.
+ */
+export function processesOf(pidDir: string): string[] {
+  if (process.platform !== "linux") return [];
+  const lines: string[] = [];
+  for (const name of readdirSync("/proc")) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || !carriesPidDir(pid, pidDir)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const [state, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      lines.push(`${pid} ppid ${ppid} pgrp ${pgrp} session ${session} ${state} ${commandOf(pid).replace(/\s+/g, " ").slice(0, 50)}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return lines;
+}

@@ -7,7 +7,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { openStore, type Store } from "../../../src/store/index.js";
-import { describeProcess, livePids, type RecordedProcess } from "./audit.js";
+import { describeProcess, livePids, processesOf, type RecordedProcess } from "./audit.js";
 import { CLI, start, until, type Running } from "./processes.js";
 
 export const AGENT = path.resolve(__dirname, "../../fixtures/chaos/agent.mjs");
@@ -62,6 +62,12 @@ export interface KillRecord {
   triggered: boolean;
   /** Processes of the killed supervisor (agents, grandchildren, guards, setsid descendants) still alive at the survivor deadline. */
   survivors: RecordedProcess[];
+  /**
+   * When there were survivors: the runs' processes just before the kill
+   * (processesOf), and the supervisor's last log lines, to tell which of
+   * its steps the kill interrupted.
+   */
+  before?: { processes: string[]; log: string };
 }
 
 export interface ChaosResult {
@@ -192,6 +198,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       else if (moment === "responding") trigger = victim.nextAnswer().then(() => delay(random() * 40));
       else trigger = delay(200 + random() * 1500);
       const seen = await Promise.race([trigger.then(() => true), delay(3000).then(() => false)]);
+      const before = processesOf(victim.pidDir);
       victim.running.child.kill("SIGKILL");
       const end = await victim.running.exited;
       victim.close();
@@ -214,7 +221,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           }
         }
       }
-      result.kills.push({ supervisor: victim.name, moment, triggered: seen, survivors });
+      result.kills.push({ supervisor: victim.name, moment, triggered: seen, survivors, ...(survivors.length > 0 ? { before: { processes: before, log: victim.running.stderr().slice(-2000) } } : {}) });
       slots[slot] = await startInstance(`s${slot}-${serial++}`, queue, pidRoot, options);
       result.restarts += 1;
     }
