@@ -313,7 +313,26 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
         running.delete(task.id);
         // A free slot is a reason to look at the queue again.
         notifier.bump();
+        for (const wake of [...slotWaiters]) wake();
       });
+  }
+
+  /** Whether every slot is taken (nothing can be claimed until a run ends). */
+  const full = (): boolean => queue.pending + queue.size >= options.concurrency;
+  const slotWaiters = new Set<() => void>();
+  /** Resolves when a run ends (its slot is free) or claiming stops. */
+  function untilSlotFree(): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = stopClaiming.signal;
+      const done = (): void => {
+        slotWaiters.delete(done);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      if (signal.aborted) return resolve();
+      slotWaiters.add(done);
+      signal.addEventListener("abort", done, { once: true });
+    });
   }
 
   /** A failed, missing or cyclic dependency: the task can never run, so it fails with a reason naming it. */
@@ -337,8 +356,7 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
   /** One look at the queue and the claims it allows; returns how long to sleep at most. */
   async function round(): Promise<number> {
     let free = options.concurrency - (queue.pending + queue.size);
-    // Full: a finishing run bumps the notifier; until then there is nothing to read or claim
-    // (most wake-ups of a full dispatcher are its own runs' writes).
+    // Full: nothing to read or claim until a run ends (loop() waits for that).
     if (free <= 0) return options.pollMs;
     if (queueStore.shared && options.dailyCostUsd !== null) {
       await pendingCost;
@@ -407,7 +425,12 @@ export async function startDispatcher(input: StartDispatcherOptions, deps: Dispa
         log.error({ err: errorMessage(error) }, "dispatch round failed; retrying after the poll interval");
       }
       if (stopping) break;
-      await notifier.wait(sleepMs, since, stopClaiming.signal);
+      // A full dispatcher waits for a run to end, not for file events: most of
+      // those are its own runs' writes (about ten a task), and each woke the
+      // loop only to find no free slot. What they named is not lost: the
+      // store keeps it for the next look, which the ended run's bump starts.
+      if (full()) await untilSlotFree();
+      else await notifier.wait(sleepMs, since, stopClaiming.signal);
     }
   }
 

@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { writeJsonAtomic } from "../../src/store/atomic.js";
-import type { Store, Task, TaskEvent } from "../../src/store/types.js";
+import type { ChangeNotifier, Store, Task, TaskEvent } from "../../src/store/types.js";
 import { startDispatcher, type Dispatcher, type StartDispatcherOptions } from "../../src/supervisor/supervisor.js";
 import type { VendorConfig } from "../../vendors/types.js";
 import { makeWorkspace, type TestWorkspace } from "../helpers/workspace.js";
@@ -288,6 +288,45 @@ describe("startDispatcher", () => {
     expect(types).toEqual(["created", "claimed", "dispatcher_started", "headless_started", "headless_completed", "response"]);
     expect((await events(id, "dispatcher_started"))[0]?.data).toMatchObject({ owner: d.options.owner, vendor: "fake", attempt: 1, supervisor_pid: process.pid });
     expect((await events(id, "headless_completed"))[0]?.data).toMatchObject({ owner: d.options.owner, vendor: "fake", attempt: 1, exit_code: 0 });
+  });
+
+  it("a full dispatcher is not woken by file events, and what they named is claimed once a slot is free", async () => {
+    // The queue's store as the dispatcher sees it, counting the loop's waits on the change notifier.
+    let waits = 0;
+    const counting = (n: ChangeNotifier): ChangeNotifier =>
+      new Proxy(n, {
+        get: (target, key) => {
+          const value = Reflect.get(target, key);
+          if (key === "wait") return (...args: Parameters<ChangeNotifier["wait"]>) => ((waits += 1), target.wait(...args));
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    const store = new Proxy(ws.store, {
+      get: (target, key) => {
+        const value = Reflect.get(target, key);
+        if (key === "changes") return () => target.changes().then(counting);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const marker = path.join(ws.root, "sleep.log");
+    const long = await ws.submit({ metadata: { agent: "sleep", agent_args: ["2", marker] } });
+    const d = await startDispatcher(
+      { vendor: "fake", queueRoot: ws.queue, concurrency: 1, leaseSeconds: 30, pollSeconds: 0.2, killGraceSeconds: 0.3, graceSeconds: 1 },
+      { adapter: await fakeAdapter(), logger: logSink().logger, sweep: false, store },
+    );
+    running.push(d);
+    await waitFor("the agent to start", () => readFile(marker, "utf8").catch(() => ""));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = waits;
+    // Writes in the running task's folder and a new task: file events, while the only slot is taken.
+    const eventsFile = path.join(ws.queue, "tasks", long.id, "events.jsonl");
+    for (let i = 0; i < 10; i += 1) await fs.appendFile(eventsFile, `{"created_at": "x", "data": {}, "message": "", "type": "note"}\n`);
+    const next = await ws.submit({ metadata: { agent: "echo" } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(waits - before).toBe(0);
+    expect(await state(next.id)).toBe("queued");
+    await until(long.id, "completed");
+    await until(next.id, "completed");
   });
 
   it("its start-up sweep removes temp files a crashed writer left in the queue", async () => {
