@@ -170,7 +170,9 @@ export function describeProcess(pid: number): string {
     // gone, or not ours to read
   }
   const signals = read(`/proc/${pid}/status`).split("\n").filter((line) => /^Sig(Blk|Ign)/.test(line)).join(" ").replace(/\s+/g, " ");
-  return `state ${state} ppid ${ppid} pgrp ${pgrp} session ${session} wchan ${read(`/proc/${pid}/wchan`)} fds [${fds}] ${signals}`;
+  // The kernel stack (readable as root) says where an uninterruptible sleep (state D) waits.
+  const stack = state === "D" ? ` stack [${read(`/proc/${pid}/stack`).split("\n").slice(0, 8).map((frame) => frame.replace(/^\[<[0-9a-f]+>\] /, "")).join(" < ")}]` : "";
+  return `state ${state} ppid ${ppid} pgrp ${pgrp} session ${session} wchan ${read(`/proc/${pid}/wchan`)}${stack} fds [${fds}] ${signals}`;
 }
 
 /**
