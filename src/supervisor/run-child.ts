@@ -222,10 +222,8 @@ export async function runChild(invocation: Invocation, options: RunChildOptions)
     wireStreams(subprocess, invocation.input ?? "", stdout, stderr, idle.heard);
     void subprocess.exited.then(() => {
       group.exited();
-      // Whatever the agent left behind in its group dies with it; leftovers
-      // holding stdout open would otherwise keep the run from ending.
-      if (pgid !== undefined) signalGroup(pgid, "SIGKILL");
-      subprocess.disarm();
+      // Whatever the agent left behind in its group dies with it.
+      subprocess.endGroup();
     });
     timers.later(options.taskTimeoutMs, () => group.terminate("task-timeout"));
     onAbort(options.signal, (reason) => group.terminate(reason), run.signal);

@@ -75,7 +75,7 @@ export interface GuardOptions {
 
 /** Guards spawned and not yet reaped (pid → run id): the orphan reaper never touches them. */
 const liveGuards = new Map<number, string>();
-const runEndListeners = new Set<(guardPid: number) => void>();
+const runEndListeners = new Set<(guardPid: number, runId: string) => void>();
 
 /** Runs whose guard is being spawned (its pid not known yet): run id → spawns in flight. */
 const spawning = new Map<string, number>();
@@ -91,12 +91,63 @@ export function liveRunIds(): { guards: ReadonlySet<number>; runs: ReadonlySet<s
 }
 
 /**
- * Call `listener` with the guard's pid whenever a guard exits (its run is
- * over), synchronously, before the run's own exit handlers end its group.
+ * Call `listener` with the guard's pid and run id whenever a guard exits
+ * (its run is over), synchronously, before the run's own exit handlers end
+ * its group.
  */
-export function onRunEnded(listener: (guardPid: number) => void): () => void {
+export function onRunEnded(listener: (guardPid: number, runId: string) => void): () => void {
   runEndListeners.add(listener);
   return () => runEndListeners.delete(listener);
+}
+
+/** A run whose agent exited, its group not ended yet. */
+export interface EndedGroup {
+  runId: string;
+  /** The process group's id: the guard's pid. */
+  group: number;
+  /**
+   * Close the lifeline, after SIGKILLing the group (the guard's watcher with
+   * it) when `killGroup`: pass false when the group may be empty by now, its
+   * id free for another process's group. Once only.
+   */
+  end(killGroup: boolean): void;
+}
+
+let groupKeeper: ((run: EndedGroup) => void) | null = null;
+
+/**
+ * Hand every ended run's group to `keeper` instead of ending it at once (null:
+ * end it at once again). The orphan reaper keeps them until nothing else of
+ * the run is left, so the watcher stays armed while the run's descendants are
+ * being ended: were the supervisor killed meanwhile, the watcher ends the rest.
+ */
+export function keepEndedGroups(keeper: ((run: EndedGroup) => void) | null): void {
+  groupKeeper = keeper;
+}
+
+/** `endGroup` for a guard: hand the group to the keeper, or end it now. */
+function groupEnder(runId: string, group: number, disarm: () => void): () => void {
+  let ended = false;
+  const end = (killGroup: boolean): void => {
+    if (ended) return;
+    ended = true;
+    try {
+      if (killGroup) process.kill(-group, "SIGKILL");
+    } catch {
+      // the group is empty already
+    }
+    disarm();
+  };
+  return () => {
+    // Right after the agent's exit the watcher is still in the group (we hold its lifeline), so the group id is still taken.
+    if (groupKeeper) groupKeeper({ runId, group, end });
+    else end(true);
+  };
+}
+
+/** The guard's $0, which its watcher keeps: `ps` and the orphan reaper tell a run's watcher by it. */
+export function guardName(runId: string): string {
+  return `agent-lanes-guard:${runId}`;
 }
 
 /** The guard's command line and spawn options for `invocation` (spawnGuarded arms it). */
@@ -104,7 +155,7 @@ export function guardCommand(invocation: Invocation, options: GuardOptions): { f
   const graceSeconds = (Math.max(0, Math.min(options.killGraceMs, ORPHAN_GRACE_CAP_MS)) / 1000).toFixed(3);
   return {
     file: "/bin/sh",
-    args: ["-c", GUARD_SCRIPT, `agent-lanes-guard:${options.runId}`, graceSeconds, invocation.file, ...invocation.args],
+    args: ["-c", GUARD_SCRIPT, guardName(options.runId), graceSeconds, invocation.file, ...invocation.args],
     options: {
       cwd: invocation.cwd,
       env: { ...(options.baseEnv ?? process.env), ...(invocation.env ?? {}), AGENT_LANES_RUN_ID: options.runId },
@@ -131,14 +182,21 @@ export interface GuardedProcess {
   readonly exited: Promise<GuardEnd>;
   /** Resolves once it exited and stdout and stderr closed, or with the error that kept it from starting. */
   readonly ended: Promise<GuardEnd & { error?: Error }>;
-  /** Close the supervisor's end of the lifeline (the run is over; its group is being ended anyway). */
+  /** Close the supervisor's end of the lifeline (the guard could not start). */
   disarm(): void;
+  /**
+   * The agent exited: SIGKILL what is left in its group and close the
+   * lifeline, now or (with an orphan reaper) once nothing else of the run is
+   * left. Leftovers holding stdout open would otherwise keep the run from
+   * ending.
+   */
+  endGroup(): void;
 }
 
 /** Bookkeeping every guard gets when it exits: it is no longer live, and the orphan reaper looks. */
-function noteExit(pid: number): void {
+function noteExit(pid: number, runId: string): void {
   liveGuards.delete(pid);
-  for (const listener of runEndListeners) listener(pid);
+  for (const listener of runEndListeners) listener(pid, runId);
 }
 
 function closed(stream: Readable): Promise<void> {
@@ -167,7 +225,7 @@ async function whileSpawning<T>(runId: string, spawn: () => Promise<T>): Promise
 /** A guard that could not be started: `ended` says why, `exited` never resolves. */
 function notStarted(error: Error): GuardedProcess {
   const failed = Promise.resolve({ code: null, signal: null, error });
-  return { pid: undefined, stdin: null, stdout: null, stderr: null, exited: new Promise(() => undefined), ended: failed, disarm: () => undefined };
+  return { pid: undefined, stdin: null, stdout: null, stderr: null, exited: new Promise(() => undefined), ended: failed, disarm: () => undefined, endGroup: () => undefined };
 }
 
 /** Write the handshake on the lifeline (fd 3's other end); returns what closes it, once. */
@@ -202,11 +260,12 @@ async function spawnWithLibc(lib: Libc, invocation: Invocation, options: GuardOp
   }
   const disarm = armLifeline(child.fd3);
   const exited = child.exited.then((end) => {
-    noteExit(child.pid);
+    noteExit(child.pid, options.runId);
     return end;
   });
   const ended = Promise.all([exited, closed(child.stdout), closed(child.stderr)]).then(([end]) => end);
-  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, ended, disarm };
+  const endGroup = groupEnder(options.runId, child.pid, disarm);
+  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, ended, disarm, endGroup };
 }
 
 /** child_process.spawn (other systems, or no libc through koffi). Not execa: its per-spawn work cost ~2 ms of CPU a run. */
@@ -219,7 +278,7 @@ function spawnWithNode(invocation: Invocation, options: GuardOptions): GuardedPr
   });
   const exited = new Promise<GuardEnd>((resolve) => {
     child.once("exit", (code, signal) => {
-      if (child.pid !== undefined) noteExit(child.pid);
+      if (child.pid !== undefined) noteExit(child.pid, options.runId);
       resolve({ code, signal });
     });
   });
@@ -230,7 +289,11 @@ function spawnWithNode(invocation: Invocation, options: GuardOptions): GuardedPr
     lifeline.on("error", () => undefined);
     lifeline.write("go\n");
   }
-  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, ended, disarm: () => lifeline?.destroy() };
+  const disarm = (): void => {
+    lifeline?.destroy();
+  };
+  const endGroup = child.pid === undefined ? () => undefined : groupEnder(options.runId, child.pid, disarm);
+  return { pid: child.pid, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, ended, disarm, endGroup };
 }
 
 /**

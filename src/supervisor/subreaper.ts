@@ -9,16 +9,16 @@
 // re-parented orphan would stay a zombie of the dispatcher.
 //
 // When it looks: synchronously the moment a guard exits, before the run's
-// group is killed — the guard's watcher is still alive then, and that look
-// leaves the run's group alone (the group kill that follows ends it), so the
-// watcher outlives every kill of the look: a supervisor SIGKILLed in the
-// middle of it leaves the watcher to end the escapees not reached yet. Then
-// once more shortly after, batched over the runs that ended meanwhile
-// (orphans of the groups' other members, zombies to reap), and a full look
-// every 30 s. What is left uncovered: an escapee that a member of the group
-// starts in the instant between that look and the group kill, or that an
-// escapee starts just before its own kill, if the supervisor dies before the
-// batched look (the watcher is gone with the group by then).
+// group is ended. That look kills the group's members whoever their parent
+// (SIGKILL: they fork no more) and the run's marked orphans, but not the
+// guard's watcher: were the supervisor killed in the middle of it, the
+// watcher ends what the look had not reached. When it found nothing else of
+// the run (the common case), the group, watcher included, is SIGKILLed at
+// once; else the group is kept, the watcher armed, and looked at again every
+// 100 ms (the killed ones' own orphans come to us as they die) until a look
+// finds nothing else of the run, 2 s at most. Besides, a look shortly after
+// runs end, batched over the runs that ended meanwhile (zombies to reap), and
+// a full look every 30 s.
 //
 // What it costs: reading /proc/<pid>/stat is ~10 µs a process and listing
 // /proc ~100 µs, too much for every run on a busy host. Pids are handed out
@@ -32,13 +32,13 @@
 // handed out during one run).
 //
 // Children in our own session are left alone: those are the dispatcher's own
-// plain spawns, which libuv waits for. An orphan without a readable marker
-// (it cleared its environment) cannot be tied to a run: it is reaped once
-// dead, never killed.
+// plain spawns, which libuv waits for. An orphan outside its run's group and
+// without a readable marker (it cleared its environment) cannot be tied to a
+// run: it is reaped once dead, never killed.
 
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { libc } from "./libc.js";
-import { liveRunIds, onRunEnded } from "./run-guard.js";
+import { guardName, keepEndedGroups, liveRunIds, onRunEnded, type EndedGroup } from "./run-guard.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
@@ -48,6 +48,8 @@ const AFTER_RUN_MS = 200;
 const FOLLOW_UP_MS = 100;
 /** A full look now and then: orphans that ended on their own, pid wrap-around. */
 const FULL_LOOK_MS = 30_000;
+/** The longest an ended run's group (its watcher) is kept while its leftovers are being ended. */
+const KEEP_GROUP_MAX_MS = 2000;
 
 /** A window at most this many pids long is read pid by pid; a longer one lists /proc (one listing costs about as much). */
 const DIRECT_WINDOW_PIDS = 64;
@@ -134,6 +136,22 @@ function procStat(pid: number | "self"): { state: string; ppid: number; pgrp: nu
   return { state: fields[0] ?? "", ppid: Number(fields[1]), pgrp: Number(fields[2]), session: Number(fields[3]) };
 }
 
+const cmdlineBuffer = Buffer.allocUnsafe(4096);
+
+/** Whether `pid` is the watcher of run `runId`'s guard: the guard's fork, with the guard's command line ($0 names the run). */
+function isWatcherOf(pid: number, runId: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(`/proc/${pid}/cmdline`, "r");
+    const text = cmdlineBuffer.toString("latin1", 0, readSync(fd, cmdlineBuffer, 0, cmdlineBuffer.length, 0));
+    return text.startsWith("/bin/sh\0") && text.includes(`\0${guardName(runId)}\0`);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** The run id in a process's environment, or null (gone, unreadable, or cleared). */
 function runIdOf(pid: number): string | null {
   try {
@@ -152,23 +170,29 @@ export interface OrphanSweep {
   escaped: number[];
   /** Dead orphans waited for. */
   reaped: number[];
-  /** Orphans left alone: their run is still live, they carry no marker, or they are in the spared group. */
+  /** Orphans left alone: their run is still live, they carry no marker, or they are an ended run's watcher. */
   left: number[];
+  /** Of the ended runs looked at: those of which something besides the watcher was found (and killed). */
+  busy: Set<string>;
+  /** Of the ended runs looked at: their watchers found alive (run id → pid). */
+  watchers: Map<string, number>;
 }
 
 /**
  * One look at our re-parented children among the pids handed out since
  * `fromPid` (every process when it is null or 0): kill those of ended runs,
- * reap the dead. Members of `spareGroup` are left alone: that is the group
- * of the run that just ended, killed whole right after, and its guard's
- * watcher is among them.
+ * reap the dead. `ended` names the groups of runs whose agent exited (group
+ * → run id): their members die whoever their parent is, except the guard's
+ * watcher, which must outlive them (were we SIGKILLed now, it is what ends
+ * the rest); it goes with the group once nothing else of the run is left.
  */
 export function sweepOrphans(
   fromPid: number | null = null,
   space: { last: number; max: number } | null = pidSpace(),
-  spareGroup: number | null = null,
+  ended: ReadonlyMap<number, string> = new Map(),
 ): OrphanSweep {
-  const result: OrphanSweep = { killed: [], escaped: [], reaped: [], left: [] };
+  const result: OrphanSweep = { killed: [], escaped: [], reaped: [], left: [], busy: new Set(), watchers: new Map() };
+  const endedRuns = new Set(ended.values());
   const lib = libc();
   if (!lib) return result;
   const self = process.pid;
@@ -178,28 +202,47 @@ export function sweepOrphans(
   for (const pid of candidatePids(fromPid || null, space)) {
     if (pid === self || live.guards.has(pid)) continue;
     const stat = procStat(pid);
-    if (!stat || stat.ppid !== self || stat.session === ownSession) continue;
+    if (!stat) continue;
+    const endedRun = stat.state === "Z" ? undefined : ended.get(stat.pgrp);
+    if (endedRun !== undefined) {
+      if (isWatcherOf(pid, endedRun)) {
+        result.left.push(pid);
+        result.watchers.set(endedRun, pid);
+      } else if (kill(pid)) {
+        result.killed.push(pid);
+        result.busy.add(endedRun);
+      }
+      continue;
+    }
+    if (stat.ppid !== self || stat.session === ownSession) continue;
     if (stat.state === "Z") {
       // While a guard is being spawned its pid is not known yet: a zombie may be that guard, whose status its own waiter needs.
       if (live.spawning === 0 && lib.waitpid(pid, null, WNOHANG) === pid) result.reaped.push(pid);
       continue;
     }
     const runId = runIdOf(pid);
-    // The watcher must not die before the escapees: were we SIGKILLed right after, it is what ends them.
-    if (runId === null || live.runs.has(runId) || stat.pgrp === spareGroup) {
+    if (runId === null || live.runs.has(runId)) {
       result.left.push(pid);
       continue;
     }
-    try {
-      process.kill(pid, "SIGKILL");
+    if (kill(pid)) {
       result.killed.push(pid);
-      // Still in the run's group (e.g. the guard's own watcher once the agent is gone): the group kill's business, not an escape.
+      if (endedRuns.has(runId)) result.busy.add(runId);
+      // Still in a run's group (e.g. the guard's own watcher once the agent is gone): the group kill's business, not an escape.
       if (stat.pgrp === pid) result.escaped.push(pid);
-    } catch {
-      // gone meanwhile
     }
   }
   return result;
+}
+
+/** SIGKILL `pid`; false when it is gone already. */
+function kill(pid: number): boolean {
+  try {
+    process.kill(pid, "SIGKILL");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface OrphanReaper {
@@ -216,9 +259,19 @@ let unsubscribe: (() => void) | null = null;
 let floorPid: number | null = null;
 const observers = new Set<(sweep: OrphanSweep) => void>();
 
+/** Ended runs whose group (the watcher in it) is kept while their leftovers are being ended: run id → the group, since when. */
+const keptGroups = new Map<string, { run: EndedGroup; since: number }>();
+/** What the look at a run's end found, until its group is handed over a moment later (run id → busy, watcher seen). */
+const endLooks = new Map<string, { busy: boolean; watcher: boolean }>();
+
+/** End a kept group: SIGKILL it only while its watcher was just seen in it (else it may be empty, its id free for reuse). */
+function endGroup(run: EndedGroup, watcherSeen: boolean): void {
+  run.end(watcherSeen);
+}
+
 /** One look at the pids handed out since `from` (all when null); observers hear of what it did. */
-function lookFrom(from: number | null, space: { last: number; max: number } | null, spareGroup: number | null = null): OrphanSweep {
-  const sweep = sweepOrphans(from, space, spareGroup);
+function lookFrom(from: number | null, space: { last: number; max: number } | null, ended: ReadonlyMap<number, string> = new Map()): OrphanSweep {
+  const sweep = sweepOrphans(from, space, ended);
   if (sweep.killed.length > 0 || sweep.reaped.length > 0) {
     for (const observe of observers) {
       try {
@@ -233,13 +286,25 @@ function lookFrom(from: number | null, space: { last: number; max: number } | nu
 
 /** The batched look: every pid still of interest (or all of them). */
 function look(full = false): void {
+  // A run's end look is consumed by its hand-over a microtask later; any left were never handed over.
+  endLooks.clear();
   const space = pidSpace();
-  const from = oldestOf([...(floorPid === null ? [] : [floorPid]), ...liveRunIds().guards], space);
+  const groups = [...keptGroups.values()].map(({ run }) => run.group);
+  const from = oldestOf([...(floorPid === null ? [] : [floorPid]), ...liveRunIds().guards, ...groups], space);
   if (!full && from === null) return; // nothing of interest: no run, no orphan
-  const sweep = lookFrom(full ? null : from, space);
-  // Orphans seen stay of interest (killed ones are zombies to reap next); their children came later.
-  floorPid = oldestOf([...sweep.killed, ...sweep.left], space);
-  if (sweep.killed.length > 0) schedule(FOLLOW_UP_MS);
+  const sweep = lookFrom(full ? null : from, space, new Map([...keptGroups.values()].map(({ run }) => [run.group, run.runId])));
+  // A kept group ends once a look finds nothing else of its run (or it was kept long enough): its watcher is no longer needed.
+  const now = Date.now();
+  const ended: number[] = [];
+  for (const [runId, { run, since }] of keptGroups) {
+    if (sweep.busy.has(runId) && now - since < KEEP_GROUP_MAX_MS) continue;
+    keptGroups.delete(runId);
+    endGroup(run, sweep.watchers.has(runId));
+    ended.push(run.group);
+  }
+  // Orphans seen stay of interest (killed ones are zombies to reap next); their children came later; so do ended groups' watchers.
+  floorPid = oldestOf([...sweep.killed, ...sweep.left, ...ended], space);
+  if (sweep.killed.length > 0 || ended.length > 0 || keptGroups.size > 0) schedule(FOLLOW_UP_MS);
 }
 
 function schedule(ms: number): void {
@@ -251,14 +316,33 @@ function schedule(ms: number): void {
   timer.unref();
 }
 
-function onEnded(guardPid: number): void {
+function onEnded(guardPid: number, runId: string): void {
   // Now, only what this run can have left (pids handed out since its guard's): the rest waits for the batched look.
   const space = pidSpace();
-  // The guard's pid is its group's: the group (the watcher in it) is SIGKILLed right after this.
-  const sweep = lookFrom(guardPid, space, guardPid);
+  // The guard's pid is its group's; the group is handed to keepGroup right after this.
+  const sweep = lookFrom(guardPid, space, new Map([[guardPid, runId]]));
+  endLooks.set(runId, { busy: sweep.busy.has(runId), watcher: sweep.watchers.has(runId) });
   // Its members' orphans and zombies are ours then.
   floorPid = oldestOf([...(floorPid === null ? [] : [floorPid]), guardPid, ...sweep.left], space);
   schedule(AFTER_RUN_MS);
+}
+
+/**
+ * An ended run's group, handed over by its guard: end it now when the look
+ * at the run's end found nothing else of the run (the common case: the same
+ * as ending it at once), else keep it — the watcher armed — until a look
+ * finds the run's leftovers gone.
+ */
+function keepGroup(run: EndedGroup): void {
+  const found = endLooks.get(run.runId);
+  endLooks.delete(run.runId);
+  if (!found || !found.busy) {
+    // No look at its end (it cannot have been: the guard exited before): the watcher is in the group, as we hold its lifeline.
+    endGroup(run, found?.watcher ?? true);
+    return;
+  }
+  keptGroups.set(run.runId, { run, since: Date.now() });
+  schedule(FOLLOW_UP_MS);
 }
 
 /**
@@ -275,6 +359,7 @@ export function startOrphanReaper(onSweep?: (sweep: OrphanSweep) => void): Orpha
     fullLook = setInterval(() => look(true), FULL_LOOK_MS);
     fullLook.unref();
     unsubscribe = onRunEnded(onEnded);
+    keepEndedGroups(keepGroup);
   }
   let stopped = false;
   return {
@@ -288,6 +373,14 @@ export function startOrphanReaper(onSweep?: (sweep: OrphanSweep) => void): Orpha
       if (fullLook) clearInterval(fullLook);
       unsubscribe?.();
       timer = fullLook = unsubscribe = null;
+      keepEndedGroups(null);
+      // The last look at the kept groups ends them all, whatever is left.
+      if (keptGroups.size > 0) {
+        const sweep = sweepOrphans(null, pidSpace(), new Map([...keptGroups.values()].map(({ run }) => [run.group, run.runId])));
+        for (const { run } of keptGroups.values()) endGroup(run, sweep.watchers.has(run.runId));
+        keptGroups.clear();
+      }
+      endLooks.clear();
       lib.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
       sweepOrphans();
       floorPid = null;

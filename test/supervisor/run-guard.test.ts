@@ -74,6 +74,26 @@ describe.runIf(process.platform === "linux")("run guard", () => {
     expect(await allGone(pids.slice(1), 2000), "the grandchild and the escapee").toBe(true);
   });
 
+  it("a supervisor SIGKILLed right after it ended a run whose group left an escapee behind: the guard's watcher, kept armed, ends the escapee", async () => {
+    const pidFile = path.join(dir, "pids");
+    // The look at the run's end kills the grandchild (a member of the run's group) but cannot
+    // reach the escapee yet (its parent was the grandchild): the group, and so the watcher, is kept
+    // until a later look finds nothing more of the run. The supervisor dies before that look.
+    const script = `import { startOrphanReaper } from ${JSON.stringify(path.join(REPO, "dist/src/supervisor/subreaper.js"))};
+       import { spawnGuarded } from ${JSON.stringify(GUARD_MODULE)};
+       if (!startOrphanReaper()) throw new Error("not a subreaper");
+       const child = await spawnGuarded({ file: ${JSON.stringify(process.execPath)}, args: ${JSON.stringify([path.join(AGENTS, "nested-escape.mjs"), pidFile])}, input: "", cwd: ${JSON.stringify(dir)} }, { runId: "guard-test-kept-${Date.now()}", killGraceMs: 500 });
+       child.stdin.end(); child.stdout.resume(); child.stderr.resume();
+       // As the dispatcher does once the agent exited, then dead before any later look.
+       child.exited.then(() => { child.endGroup(); process.kill(process.pid, "SIGKILL"); });`;
+    const parent = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "inherit"] });
+    const exit = new Promise<{ signal: NodeJS.Signals | null }>((resolve) => parent.once("exit", (_code, signal) => resolve({ signal })));
+    const pids = (await waitFor("the agent's pids", () => readFile(pidFile, "utf8").catch(() => ""))).trim().split(" ").map(Number);
+    pids.forEach((pid) => spawned.add(pid));
+    expect((await exit).signal, "the supervisor killed itself after ending the run").toBe("SIGKILL");
+    expect(await allGone(pids.slice(1), 2000), "the grandchild and the escapee").toBe(true);
+  });
+
   it("never starts the agent when the supervisor is gone before the handshake", async () => {
     const marker = path.join(dir, "ran");
     const parent = supervisor("/bin/sh", ["-c", `echo ran > ${marker}`], { handshake: false });
