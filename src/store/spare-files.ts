@@ -35,6 +35,9 @@ const MIN_AGE_MS = 100;
 /** More spares than this at once are not kept (the displaced file is freed as before). */
 const MAX_SPARES = 256;
 
+/** Numbers the spares of every store of this process (several may share a folder). */
+let spareCount = 0;
+
 const F_SETLEASE = 1024;
 const F_WRLCK = 1;
 const F_UNLCK = 2;
@@ -68,6 +71,17 @@ export function removeDeadSpares(dir: string, names: readonly string[], isAlive:
   }
 }
 
+/** link(2) `target` as `file`; a file already there under our pid is a dead process's that had the same pid: replaced. */
+function linkTo(target: string, file: string): void {
+  try {
+    linkSync(target, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    rmSync(file, { force: true });
+    linkSync(target, file);
+  }
+}
+
 /** process.kill(pid, 0) says whether a process exists (EPERM: it does, not ours). */
 function exists(pid: number): boolean {
   try {
@@ -96,7 +110,6 @@ export interface SpareFiles {
 /** Spares in `dir` (created on first use); this process's own, named `.spare-<pid>-<n>`. */
 export function spareFiles(dir: string, now: () => number = Date.now): SpareFiles {
   const kept: { file: string; at: number }[] = [];
-  let count = 0;
   /** Null until the folder is made; false once keeping failed for good (no folder, another file system). */
   let usable: boolean | null = null;
 
@@ -150,9 +163,9 @@ export function spareFiles(dir: string, now: () => number = Date.now): SpareFile
     },
     keep(target) {
       if (kept.length >= MAX_SPARES || !ready()) return null;
-      const file = path.join(dir, `.spare-${process.pid}-${(count += 1)}`);
+      const file = path.join(dir, `.spare-${process.pid}-${(spareCount += 1)}`);
       try {
-        linkSync(target, file);
+        linkTo(target, file);
       } catch (error) {
         // No file to displace (a first response.json) is the common case; anything else (another file system) ends keeping.
         if ((error as NodeJS.ErrnoException).code !== "ENOENT") usable = false;

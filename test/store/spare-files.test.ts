@@ -106,6 +106,23 @@ describe("spare files", () => {
     expect(statSync(at("private.json")).mode & 0o777).toBe(0o600);
   });
 
+  it("two stores of one process share a spares folder, each keeping and reusing its own", async () => {
+    const other = spareFiles(sparesDir, () => clock);
+    try {
+      writeOwn("a.json", "a\n");
+      writeOwn("b.json", "b\n");
+      const displacedB = ino("b.json");
+      await writeFileAtomic(at("a.json"), "a2\n", { spares });
+      await writeFileAtomic(at("b.json"), "b2\n", { spares: other });
+      expect(readdirSync(sparesDir)).toHaveLength(2);
+      clock += 1000;
+      await writeFileAtomic(at("c.json"), "c\n", { spares: other });
+      expect(ino("c.json")).toBe(displacedB);
+    } finally {
+      other.close();
+    }
+  });
+
   it("close() removes the spares; a process that died leaves its spares to the next one, which removes them", async () => {
     writeOwn("a.json", "a\n");
     await writeFileAtomic(at("a.json"), "a2\n", { spares });
@@ -120,7 +137,10 @@ describe("spare files", () => {
     const next = spareFiles(sparesDir, () => clock);
     writeOwn("b.json", "b\n");
     await writeFileAtomic(at("b.json"), "b2\n", { spares: next });
-    expect(readdirSync(sparesDir).sort()).toEqual([`.spare-${process.pid}-1`, `.spare-${process.ppid}-1`].sort());
+    const left = readdirSync(sparesDir);
+    expect(left).toContain(`.spare-${process.ppid}-1`);
+    expect(left).not.toContain(`.spare-${dead.pid}-1`);
+    expect(left.filter((name) => name.startsWith(`.spare-${process.pid}-`))).toHaveLength(1); // b.json's displaced file
     next.close();
   });
 });
