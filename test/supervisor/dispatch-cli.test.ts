@@ -60,18 +60,34 @@ const readPids = async (file: string): Promise<number[]> => (await fs.readFile(f
 const started = async (id: string) => (await ws.store.readEvents(id)).filter((e) => e.type === "headless_started");
 
 /** Children of `pid` that are zombies (Linux /proc). */
-function zombieChildren(pid: number): number[] {
-  const found: number[] = [];
+/** The children of `pid` (Linux /proc): state and session of each. */
+function childrenOf(pid: number): Array<{ pid: number; state: string; session: number }> {
+  const found: Array<{ pid: number; state: string; session: number }> = [];
   for (const name of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
     try {
       const stat = readFileSync(`/proc/${name}/stat`, "latin1");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (fields[0] === "Z" && Number(fields[1]) === pid) found.push(Number(name));
+      if (Number(fields[1]) === pid) found.push({ pid: Number(name), state: fields[0] ?? "", session: Number(fields[3]) });
     } catch {
       // gone meanwhile
     }
   }
   return found;
+}
+
+function zombieChildren(pid: number): number[] {
+  return childrenOf(pid)
+    .filter((child) => child.state === "Z")
+    .map((child) => child.pid);
+}
+
+/** Children of `pid` in a session of their own, dead or alive: what its runs left (guards, watchers, orphans). */
+function runLeftovers(pid: number): number[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+  const own = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]);
+  return childrenOf(pid)
+    .filter((child) => child.session !== own)
+    .map((child) => child.pid);
 }
 
 async function runRecords(): Promise<RunRecord[]> {
@@ -297,7 +313,7 @@ describe("agent-lanes dispatch (subprocess)", () => {
       expect(out).toContain(text);
     }
   });
-  it.runIf(process.platform === "linux")("as a child subreaper, ends a setsid descendant and a grandchild with their run, and leaves no zombie behind", async () => {
+  it.runIf(process.platform === "linux")("as a child subreaper, ends a setsid descendant and a grandchild with their run, and leaves no zombie and no guard watcher behind", async () => {
     const pidFile = path.join(ws.root, "pids");
     const task = await ws.submit({ metadata: { agent: "escape", agent_args: [pidFile, "0.5"] } });
     const cli = dispatch();
@@ -307,6 +323,8 @@ describe("agent-lanes dispatch (subprocess)", () => {
     // The escaped one ignores SIGTERM and left the group: only the subreaper can find it.
     expect(await allGone(agentPids, 2000)).toBe(true);
     expect(await waitFor("no zombie child of the dispatcher", () => zombieChildren(cli.pid).length === 0, 2000)).toBe(true);
+    // The run's group, kept while its leftovers were ended, is gone too: no guard's watcher stays behind.
+    expect(await waitFor("nothing of the run left under the dispatcher", () => runLeftovers(cli.pid).length === 0, 3000)).toBe(true);
     expect(cli.lines.some((line) => String(line.msg).includes("descendants of finished runs"))).toBe(true);
   });
 });
