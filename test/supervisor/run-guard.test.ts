@@ -42,6 +42,29 @@ function supervisor(file: string, args: string[], options: { handshake: boolean 
   return spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
 }
 
+/**
+ * A stand-in supervisor with the orphan reaper: runs nested-escape.mjs (an
+ * in-group grandchild without the run's marker holding a setsid escapee; with
+ * `deep`, one more unmarked setsid step between them) under the guard and,
+ * once the agent exited (after the reaper's look at the run's end), runs
+ * `then` (which kills it). Returns the pids the agent wrote (agent,
+ * grandchild, [middle,] escapee) and how the supervisor ended.
+ */
+async function dieAfterRunEnd(runId: string, then: string, deep = false): Promise<{ pids: number[]; signal: NodeJS.Signals | null }> {
+  const pidFile = path.join(dir, "pids");
+  const script = `import { startOrphanReaper } from ${JSON.stringify(path.join(REPO, "dist/src/supervisor/subreaper.js"))};
+     import { spawnGuarded } from ${JSON.stringify(GUARD_MODULE)};
+     if (!startOrphanReaper()) throw new Error("not a subreaper");
+     const child = await spawnGuarded({ file: ${JSON.stringify(process.execPath)}, args: ${JSON.stringify([path.join(AGENTS, "nested-escape.mjs"), pidFile, ...(deep ? ["deep"] : [])])}, input: "", cwd: ${JSON.stringify(dir)} }, { runId: "${runId}-${Date.now()}", killGraceMs: 500 });
+     child.stdin.end(); child.stdout.resume(); child.stderr.resume();
+     child.exited.then(() => { ${then}; });`;
+  const parent = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "inherit"] });
+  const exit = new Promise<NodeJS.Signals | null>((resolve) => parent.once("exit", (_code, signal) => resolve(signal)));
+  const pids = (await waitFor("the agent's pids", () => readFile(pidFile, "utf8").catch(() => ""))).trim().split(" ").map(Number);
+  pids.forEach((pid) => spawned.add(pid));
+  return { pids, signal: await exit };
+}
+
 describe.runIf(process.platform === "linux")("run guard", () => {
   it("SIGKILL of the supervisor ends the agent that ignores SIGTERM, its grandchild and its setsid descendant within 2 s", async () => {
     const pidFile = path.join(dir, "pids");
@@ -55,43 +78,26 @@ describe.runIf(process.platform === "linux")("run guard", () => {
   });
 
   it("a supervisor SIGKILLed right after its look at a run's end, before the group kill, leaves the guard's watcher to end an escapee the look could not reach", async () => {
-    const pidFile = path.join(dir, "pids");
     // The look at the run's end sees the grandchild (re-parented to the subreaper) but not the
     // escapee (its parent, the grandchild, lives): were the look to kill the watcher with the
     // grandchild, nothing would be left to end the escapee once the supervisor dies.
-    const script = `import { startOrphanReaper } from ${JSON.stringify(path.join(REPO, "dist/src/supervisor/subreaper.js"))};
-       import { spawnGuarded } from ${JSON.stringify(GUARD_MODULE)};
-       if (!startOrphanReaper()) throw new Error("not a subreaper");
-       const child = await spawnGuarded({ file: ${JSON.stringify(process.execPath)}, args: ${JSON.stringify([path.join(AGENTS, "nested-escape.mjs"), pidFile])}, input: "", cwd: ${JSON.stringify(dir)} }, { runId: "guard-test-look-${Date.now()}", killGraceMs: 500 });
-       child.stdin.end(); child.stdout.resume(); child.stderr.resume();
-       // exited resolves once the orphan reaper had its look; the group kill would come next.
-       child.exited.then(() => process.kill(process.pid, "SIGKILL"));`;
-    const parent = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "inherit"] });
-    const exit = new Promise<{ signal: NodeJS.Signals | null }>((resolve) => parent.once("exit", (_code, signal) => resolve({ signal })));
-    const pids = (await waitFor("the agent's pids", () => readFile(pidFile, "utf8").catch(() => ""))).trim().split(" ").map(Number);
-    pids.forEach((pid) => spawned.add(pid));
-    expect((await exit).signal, "the supervisor killed itself after the look").toBe("SIGKILL");
+    // exited resolves once the orphan reaper had its look; the group kill would come next.
+    const { pids, signal } = await dieAfterRunEnd("guard-test-look", "process.kill(process.pid, 'SIGKILL')");
+    expect(signal, "the supervisor killed itself after the look").toBe("SIGKILL");
     expect(await allGone(pids.slice(1), 2000), "the grandchild and the escapee").toBe(true);
   });
 
   it("a supervisor SIGKILLed right after it ended a run whose group left an escapee behind: the guard's watcher, kept armed, ends the escapee", async () => {
-    const pidFile = path.join(dir, "pids");
-    // The look at the run's end kills the grandchild (a member of the run's group) but cannot
-    // reach the escapee yet (its parent was the grandchild): the group, and so the watcher, is kept
-    // until a later look finds nothing more of the run. The supervisor dies before that look.
-    const script = `import { startOrphanReaper } from ${JSON.stringify(path.join(REPO, "dist/src/supervisor/subreaper.js"))};
-       import { spawnGuarded } from ${JSON.stringify(GUARD_MODULE)};
-       if (!startOrphanReaper()) throw new Error("not a subreaper");
-       const child = await spawnGuarded({ file: ${JSON.stringify(process.execPath)}, args: ${JSON.stringify([path.join(AGENTS, "nested-escape.mjs"), pidFile])}, input: "", cwd: ${JSON.stringify(dir)} }, { runId: "guard-test-kept-${Date.now()}", killGraceMs: 500 });
-       child.stdin.end(); child.stdout.resume(); child.stderr.resume();
-       // As the dispatcher does once the agent exited, then dead before any later look.
-       child.exited.then(() => { child.endGroup(); process.kill(process.pid, "SIGKILL"); });`;
-    const parent = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "inherit"] });
-    const exit = new Promise<{ signal: NodeJS.Signals | null }>((resolve) => parent.once("exit", (_code, signal) => resolve({ signal })));
-    const pids = (await waitFor("the agent's pids", () => readFile(pidFile, "utf8").catch(() => ""))).trim().split(" ").map(Number);
-    pids.forEach((pid) => spawned.add(pid));
-    expect((await exit).signal, "the supervisor killed itself after ending the run").toBe("SIGKILL");
-    expect(await allGone(pids.slice(1), 2000), "the grandchild and the escapee").toBe(true);
+    // The look at the run's end kills the grandchild (a member of the run's group). The marked
+    // escapee is two setsid steps away, under an unmarked middle process that the reaper cannot
+    // tie to the run (it leaves it, as docs/dispatcher.md says): no look can reach the escapee,
+    // so the group, and with it the watcher, is kept. The supervisor dies right after ending the
+    // run as the dispatcher does; were the group ended at once, nothing would end the escapee.
+    const { pids, signal } = await dieAfterRunEnd("guard-test-kept", "child.endGroup(); process.kill(process.pid, 'SIGKILL')", true);
+    expect(pids, "agent, grandchild, middle, escapee").toHaveLength(4);
+    expect(signal, "the supervisor killed itself after ending the run").toBe("SIGKILL");
+    const [, grandchild, , escapee] = pids as [number, number, number, number];
+    expect(await allGone([grandchild, escapee], 2000), "the grandchild and the marked escapee").toBe(true);
   });
 
   it("never starts the agent when the supervisor is gone before the handshake", async () => {
