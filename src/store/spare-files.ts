@@ -82,14 +82,38 @@ function linkTo(target: string, file: string): void {
   }
 }
 
-/** process.kill(pid, 0) says whether a process exists (EPERM: it does, not ours). */
-function exists(pid: number): boolean {
+/** process.kill(pid, 0) says whether a process exists (EPERM: it does, not ours); a zombie counts. */
+export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/**
+ * Open a spare for rewriting: its descriptor and mode when it is a plain
+ * file of ours with no other name (a hard link made meanwhile would be
+ * written through); null when it is not, or is gone (the caller removes it).
+ */
+export function openOwnSpare(file: string): { fd: number; mode: number } | null {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, constants.O_WRONLY | constants.O_NOFOLLOW);
+    const st = fstatSync(fd);
+    if (st.isFile() && st.nlink === 1 && st.uid === process.getuid?.()) return { fd, mode: st.mode & 0o7777 };
+  } catch {
+    // gone, or not openable
+  }
+  if (fd !== undefined) closeSync(fd);
+  return null;
+}
+
+/** Write `data` over the old bytes of the file open on `fd`, then cut it to length (emptying it first would free its block and take another). */
+export function overwrite(fd: number, data: Uint8Array): void {
+  writeSync(fd, data, 0, data.length, 0);
+  ftruncateSync(fd, data.length);
 }
 
 export interface SpareFiles {
@@ -117,7 +141,7 @@ export function spareFiles(dir: string, now: () => number = Date.now): SpareFile
     if (usable !== null) return usable;
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      removeDeadSpares(dir, readdirSync(dir), exists);
+      removeDeadSpares(dir, readdirSync(dir), processExists);
       usable = loadFcntl() !== null;
     } catch {
       usable = false;
@@ -130,15 +154,9 @@ export function spareFiles(dir: string, now: () => number = Date.now): SpareFile
     const fcntl = loadFcntl();
     while (fcntl && kept.length > 0 && now() - (kept[0] as { at: number }).at >= MIN_AGE_MS) {
       const { file } = kept.shift() as { file: string };
-      let fd: number | undefined;
-      try {
-        fd = openSync(file, constants.O_WRONLY | constants.O_NOFOLLOW);
-        const st = fstatSync(fd);
-        if (st.isFile() && st.nlink === 1 && st.uid === process.getuid?.() && (st.mode & 0o7777) === mode && nobodyElseHasOpen(fd, fcntl)) return { file, fd };
-      } catch {
-        // gone, or not usable: removed below
-      }
-      if (fd !== undefined) closeSync(fd);
+      const spare = openOwnSpare(file);
+      if (spare && spare.mode === mode && nobodyElseHasOpen(spare.fd, fcntl)) return { file, fd: spare.fd };
+      if (spare) closeSync(spare.fd);
       rmSync(file, { force: true });
     }
     return null;
@@ -149,9 +167,7 @@ export function spareFiles(dir: string, now: () => number = Date.now): SpareFile
       const spare = takeOne(mode);
       if (!spare) return null;
       try {
-        // Over the old bytes, then cut to length (emptying it first would free its block and take another).
-        writeSync(spare.fd, data, 0, data.length, 0);
-        ftruncateSync(spare.fd, data.length);
+        overwrite(spare.fd, data);
         // Moved in with fresh contents and mtime, under the name a new temp file would have.
         renameSync(spare.file, tmp);
         return spare.fd;

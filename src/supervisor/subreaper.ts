@@ -39,6 +39,7 @@
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { libc } from "./libc.js";
 import { guardName, keepEndedGroups, liveRunIds, onRunEnded, type EndedGroup } from "./run-guard.js";
+import { parseProcStat } from "./sweep.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
@@ -55,13 +56,15 @@ const KEEP_GROUP_MAX_MS = 2000;
 const DIRECT_WINDOW_PIDS = 64;
 
 const statBuffer = Buffer.allocUnsafe(512);
+/** A guard's command line: its script, then $0 (guardName), within 4 KiB. */
+const cmdlineBuffer = Buffer.allocUnsafe(4096);
 
-/** One small /proc file's first bytes (a single read), or null when it cannot be read. */
-function readProcFile(file: string): string | null {
+/** One small /proc file's first bytes (a single read into `buffer`), or null when it cannot be read. */
+function readProcFile(file: string, buffer = statBuffer): string | null {
   let fd: number | undefined;
   try {
     fd = openSync(file, "r");
-    return statBuffer.toString("latin1", 0, readSync(fd, statBuffer, 0, statBuffer.length, 0));
+    return buffer.toString("latin1", 0, readSync(fd, buffer, 0, buffer.length, 0));
   } catch {
     return null;
   } finally {
@@ -131,25 +134,13 @@ let ownSessionId: number | undefined;
 /** state, ppid, pgrp and session from /proc/<pid>/stat ("pid (comm) state ppid pgrp session ..."), or null when gone. */
 function procStat(pid: number | "self"): { state: string; ppid: number; pgrp: number; session: number } | null {
   const text = readProcFile(`/proc/${pid}/stat`);
-  if (text === null) return null;
-  const fields = text.slice(text.lastIndexOf(")") + 2, text.length).split(" ", 5);
-  return { state: fields[0] ?? "", ppid: Number(fields[1]), pgrp: Number(fields[2]), session: Number(fields[3]) };
+  return text === null ? null : parseProcStat(text);
 }
-
-const cmdlineBuffer = Buffer.allocUnsafe(4096);
 
 /** Whether `pid` is the watcher of run `runId`'s guard: the guard's fork, with the guard's command line ($0 names the run). */
 function isWatcherOf(pid: number, runId: string): boolean {
-  let fd: number | undefined;
-  try {
-    fd = openSync(`/proc/${pid}/cmdline`, "r");
-    const text = cmdlineBuffer.toString("latin1", 0, readSync(fd, cmdlineBuffer, 0, cmdlineBuffer.length, 0));
-    return text.startsWith("/bin/sh\0") && text.includes(`\0${guardName(runId)}\0`);
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  const text = readProcFile(`/proc/${pid}/cmdline`, cmdlineBuffer);
+  return text !== null && text.startsWith("/bin/sh\0") && text.includes(`\0${guardName(runId)}\0`);
 }
 
 /** The run id in a process's environment, or null (gone, unreadable, or cleared). */
@@ -264,9 +255,9 @@ const keptGroups = new Map<string, { run: EndedGroup; since: number }>();
 /** What the look at a run's end found, until its group is handed over a moment later (run id → busy, watcher seen). */
 const endLooks = new Map<string, { busy: boolean; watcher: boolean }>();
 
-/** End a kept group: SIGKILL it only while its watcher was just seen in it (else it may be empty, its id free for reuse). */
-function endGroup(run: EndedGroup, watcherSeen: boolean): void {
-  run.end(watcherSeen);
+/** The kept groups as sweepOrphans takes them: group → run id. */
+function keptGroupIds(): Map<number, string> {
+  return new Map([...keptGroups.values()].map(({ run }) => [run.group, run.runId]));
 }
 
 /** One look at the pids handed out since `from` (all when null); observers hear of what it did. */
@@ -289,17 +280,18 @@ function look(full = false): void {
   // A run's end look is consumed by its hand-over a microtask later; any left were never handed over.
   endLooks.clear();
   const space = pidSpace();
-  const groups = [...keptGroups.values()].map(({ run }) => run.group);
-  const from = oldestOf([...(floorPid === null ? [] : [floorPid]), ...liveRunIds().guards, ...groups], space);
+  const kept = keptGroupIds();
+  const from = oldestOf([...(floorPid === null ? [] : [floorPid]), ...liveRunIds().guards, ...kept.keys()], space);
   if (!full && from === null) return; // nothing of interest: no run, no orphan
-  const sweep = lookFrom(full ? null : from, space, new Map([...keptGroups.values()].map(({ run }) => [run.group, run.runId])));
+  const sweep = lookFrom(full ? null : from, space, kept);
   // A kept group ends once a look finds nothing else of its run (or it was kept long enough): its watcher is no longer needed.
   const now = Date.now();
   const ended: number[] = [];
   for (const [runId, { run, since }] of keptGroups) {
     if (sweep.busy.has(runId) && now - since < KEEP_GROUP_MAX_MS) continue;
     keptGroups.delete(runId);
-    endGroup(run, sweep.watchers.has(runId));
+    // SIGKILL the group only while its watcher was just seen in it (else it may be empty, its id free for reuse).
+    run.end(sweep.watchers.has(runId));
     ended.push(run.group);
   }
   // Orphans seen stay of interest (killed ones are zombies to reap next); their children came later; so do ended groups' watchers.
@@ -338,7 +330,7 @@ function keepGroup(run: EndedGroup): void {
   endLooks.delete(run.runId);
   if (!found || !found.busy) {
     // No look at its end (it cannot have been: the guard exited before): the watcher is in the group, as we hold its lifeline.
-    endGroup(run, found?.watcher ?? true);
+    run.end(found?.watcher ?? true);
     return;
   }
   keptGroups.set(run.runId, { run, since: Date.now() });
@@ -376,8 +368,8 @@ export function startOrphanReaper(onSweep?: (sweep: OrphanSweep) => void): Orpha
       keepEndedGroups(null);
       // The last look at the kept groups ends them all, whatever is left.
       if (keptGroups.size > 0) {
-        const sweep = sweepOrphans(null, pidSpace(), new Map([...keptGroups.values()].map(({ run }) => [run.group, run.runId])));
-        for (const { run } of keptGroups.values()) endGroup(run, sweep.watchers.has(run.runId));
+        const sweep = sweepOrphans(null, pidSpace(), keptGroupIds());
+        for (const { run } of keptGroups.values()) run.end(sweep.watchers.has(run.runId));
         keptGroups.clear();
       }
       endLooks.clear();

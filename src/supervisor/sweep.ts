@@ -8,12 +8,12 @@
 // the group with setsid is found too; elsewhere the recorded group when one
 // of its processes shows the guard's argv), never a stranger that reused a pid.
 
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, promises as fs, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, promises as fs, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureDir, STATE_FILE_MODE } from "../store/atomic.js";
 import { toJsonFile } from "../store/json.js";
-import { removeDeadSpares } from "../store/spare-files.js";
+import { openOwnSpare, overwrite, processExists, removeDeadSpares } from "../store/spare-files.js";
 
 /** One live run, as written to its record file. */
 export interface RunRecord {
@@ -78,24 +78,20 @@ const MAX_SPARES = 64;
 function rewriteSpare(dir: string, file: string, text: string): boolean {
   const list = spares.get(dir);
   for (let spare = list?.pop(); spare !== undefined; spare = list?.pop()) {
-    let fd: number | undefined;
-    try {
-      fd = openSync(spare, constants.O_WRONLY | constants.O_NOFOLLOW);
-      // Only a plain file of ours with no other name (a hard link made meanwhile would be written through).
-      const st = fstatSync(fd);
-      if (!st.isFile() || st.nlink !== 1 || st.uid !== process.getuid?.()) throw new Error("not a spare");
-      // Over the old bytes, then cut to length: the file keeps its block (emptying it first frees the block and takes a new one).
-      const bytes = Buffer.from(text);
-      writeSync(fd, bytes, 0, bytes.length, 0);
-      ftruncateSync(fd, bytes.length);
-      closeSync(fd);
-      fd = undefined;
-      renameSync(spare, file);
-      return true;
-    } catch {
-      if (fd !== undefined) closeSync(fd);
-      rmSync(spare, { force: true });
+    const opened = openOwnSpare(spare);
+    if (opened) {
+      let fd: number | undefined = opened.fd;
+      try {
+        overwrite(fd, Buffer.from(text));
+        closeSync(fd);
+        fd = undefined;
+        renameSync(spare, file);
+        return true;
+      } catch {
+        if (fd !== undefined) closeSync(fd);
+      }
     }
+    rmSync(spare, { force: true });
   }
   return false;
 }
@@ -126,28 +122,24 @@ export function dropSpareRunRecords(): void {
 
 /** True while a process with this pid exists (a zombie counts as gone). */
 export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+  if (!processExists(pid)) return false;
   if (process.platform !== "linux") return true;
   try {
     // Sync on purpose: one tiny /proc read, used in loops that poll for an end.
-    return procStat(readFileSync(`/proc/${pid}/stat`, "utf8"))?.state !== "Z";
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, "utf8"))?.state !== "Z";
   } catch {
     return true;
   }
 }
 
-/** state and pgrp from /proc/<pid>/stat ("pid (comm) state ppid pgrp ..."; comm may hold spaces and parens). */
-function procStat(text: string): { state: string; pgrp: number } | null {
+/** state, ppid, pgrp and session from the text of /proc/<pid>/stat ("pid (comm) state ppid pgrp session ..."; comm may hold spaces and parens). */
+export function parseProcStat(text: string): { state: string; ppid: number; pgrp: number; session: number } | null {
   const close = text.lastIndexOf(")");
   if (close < 0) return null;
-  const fields = text.slice(close + 2).split(" ");
+  const fields = text.slice(close + 2).split(" ", 5);
   const state = fields[0];
   const pgrp = Number(fields[2]);
-  return state && Number.isInteger(pgrp) ? { state, pgrp } : null;
+  return state && Number.isInteger(pgrp) ? { state, ppid: Number(fields[1]), pgrp, session: Number(fields[3]) } : null;
 }
 
 /** Pids of live processes that carry the run's marker, in any group (Linux: /proc). */
@@ -157,7 +149,7 @@ async function markedProcessesLinux(runId: string): Promise<number[]> {
   for (const name of await fs.readdir("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const stat = procStat(await fs.readFile(`/proc/${name}/stat`, "utf8"));
+      const stat = parseProcStat(await fs.readFile(`/proc/${name}/stat`, "utf8"));
       if (!stat || stat.state === "Z") continue;
       const environ = await fs.readFile(`/proc/${name}/environ`, "latin1");
       if (`${environ}\0`.includes(marker)) found.push(Number(name));
