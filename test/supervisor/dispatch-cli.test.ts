@@ -9,6 +9,7 @@ import { toJsonFile } from "../../src/store/index.js";
 import { runRecordsDir, type RunRecord } from "../../src/supervisor/sweep.js";
 import { makeWorkspace, type TestWorkspace } from "../helpers/workspace.js";
 import { AGENTS, allGone, FAKE_ADAPTER, FAKE_BIN, isAlive, killQuietly, startCli, waitFor, type CliProcess } from "./helpers.js";
+import { statFields } from "../helpers/proc.js";
 
 let ws: TestWorkspace;
 const clis: CliProcess[] = [];
@@ -59,14 +60,13 @@ const until = (id: string, wanted: string, timeoutMs = 20_000) => waitFor(`${id}
 const readPids = async (file: string): Promise<number[]> => (await fs.readFile(file, "utf8")).trim().split(/\s+/).map(Number);
 const started = async (id: string) => (await ws.store.readEvents(id)).filter((e) => e.type === "headless_started");
 
-/** Children of `pid` that are zombies (Linux /proc). */
 /** The children of `pid` (Linux /proc): state and session of each. */
 function childrenOf(pid: number): Array<{ pid: number; state: string; session: number }> {
   const found: Array<{ pid: number; state: string; session: number }> = [];
   for (const name of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
     try {
       const stat = readFileSync(`/proc/${name}/stat`, "latin1");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const fields = statFields(stat);
       if (Number(fields[1]) === pid) found.push({ pid: Number(name), state: fields[0] ?? "", session: Number(fields[3]) });
     } catch {
       // gone meanwhile
@@ -75,6 +75,7 @@ function childrenOf(pid: number): Array<{ pid: number; state: string; session: n
   return found;
 }
 
+/** Children of `pid` that are zombies (Linux /proc). */
 function zombieChildren(pid: number): number[] {
   return childrenOf(pid)
     .filter((child) => child.state === "Z")
@@ -83,8 +84,7 @@ function zombieChildren(pid: number): number[] {
 
 /** Children of `pid` in a session of their own, dead or alive: what its runs left (guards, watchers, orphans). */
 function runLeftovers(pid: number): number[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-  const own = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]);
+  const own = Number(statFields(readFileSync(`/proc/${pid}/stat`, "latin1"))[3]);
   return childrenOf(pid)
     .filter((child) => child.session !== own)
     .map((child) => child.pid);

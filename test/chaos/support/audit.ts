@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { toJsonFile } from "../../../src/store/json.js";
+import { statFields } from "../../helpers/proc.js";
 
 export interface AuditedEvent {
   type: string;
@@ -154,7 +155,7 @@ export function describeProcess(pid: number): string {
     }
   };
   const stat = read(`/proc/${pid}/stat`);
-  const [state, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const [state, ppid, pgrp, session] = statFields(stat);
   let fds = "?";
   try {
     fds = readdirSync(`/proc/${pid}/fd`)
@@ -241,7 +242,7 @@ export function isAlive(pid: number): boolean {
   }
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] !== "Z";
+    return statFields(stat)[0] !== "Z";
   } catch {
     return process.platform !== "linux";
   }
@@ -260,7 +261,7 @@ export function processesOf(pidDir: string): string[] {
     if (!Number.isInteger(pid) || !carriesPidDir(pid, pidDir)) continue;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const [state, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const [state, ppid, pgrp, session] = statFields(stat);
       lines.push(`${pid} ppid ${ppid} pgrp ${pgrp} session ${session} ${state} ${commandOf(pid).replace(/\s+/g, " ").slice(0, 50)}`);
     } catch {
       // gone meanwhile
